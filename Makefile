@@ -1,0 +1,52 @@
+# Two commands on a fresh machine with Python 3.11 and make:  make demo  ·  make test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+ISSUE  ?= issues/2022-03-laenderfokus
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint golden browser clean help
+
+help:
+	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
+	@echo "make test    install what the tests need (Chromium included) and run the whole suite"
+	@echo "make bench   print the benchmark figures (build, audience, send)"
+	@echo "make lint    ruff and mypy"
+	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+# Chromium from Debian's package; Playwright's own browser download cannot work offline.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the preview tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+demo: $(STAMP)
+	$(BIN)/newsletter build $(ISSUE) --out out/
+	@echo "editions written to out/ (open out/all.de.html in a browser)"
+
+test: $(STAMP) browser
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/build.py
+	@[ ! -f benchmarks/audience.py ] || $(PY) benchmarks/audience.py
+	@[ ! -f benchmarks/send.py ] || $(PY) benchmarks/send.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check newsletter tests benchmarks
+	$(BIN)/ruff format --check newsletter tests benchmarks
+	$(BIN)/mypy
+
+golden: $(STAMP)
+	NEWSLETTER_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+clean:
+	rm -rf $(VENV) out site .pytest_cache newsletter.db*

@@ -1,0 +1,9 @@
+"""CLI commands of the schedule area (filled in by its issue)."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    pass

@@ -1,0 +1,237 @@
+"""Frozen values passed between the pipeline's stages, and the error hierarchy.
+
+article files ─► Issue ─► Edition (segments × language) ─► Message (per member) ─► SMTP ─► ledger row
+subscriber CSV ─► Member list ─► audience of a send (frozen at send start) ──────┘
+
+No I/O here: every other module may import this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+# Segment set of an edition that holds every article ("all.<lang>" in build output).
+ALL = "all"
+
+
+# ───────────────────────────── problems and errors ─────────────────────────────
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding about an input file, printed as ``path:line: message``."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}"
+
+
+class NewsletterError(Exception):
+    """Base of every error the CLI turns into one line on stderr."""
+
+    exit_code = 1
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class ConfigError(NewsletterError):
+    """newsletter.toml or the environment is wrong or unsafe."""
+
+    exit_code = 2
+
+
+class ContentError(NewsletterError):
+    """Issue or article files have errors; carries all of them."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
+        self.problems = tuple(sorted(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
+class AudienceError(NewsletterError):
+    """The subscriber file cannot be read at all (encoding, missing header …)."""
+
+    exit_code = 1
+
+
+class RefusedError(NewsletterError):
+    """A command refuses before doing anything (pre-flight failed, unsafe config, no terminal …)."""
+
+    exit_code = 2
+
+
+class DeliveryError(NewsletterError):
+    """Sending stopped (auth failure, TLS failure, quota pause, error budget)."""
+
+    exit_code = 1
+
+
+# ───────────────────────────────── configuration ─────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    names: Mapping[str, str]  # language → display name, e.g. {"de": "Polen-Fokus"}
+    timezone: str  # IANA zone, e.g. "Europe/Warsaw"
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or next(iter(self.names.values()), self.id)
+
+
+# ─────────────────────────────────── content ───────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+    phone: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    title: str
+    start: datetime  # zone-aware
+    end: datetime | None
+    location: str | None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article in one language (``articles/<name>.<lang>.md``)."""
+
+    name: str
+    language: str
+    path: Path
+    title: str
+    body: str  # Markdown source
+    body_line: int  # line of the body's first line in the file, for messages
+    segments: frozenset[str] | None = None  # None = every segment
+    kicker: str | None = None
+    teaser: str | None = None
+    date: date | None = None
+    author: str | None = None
+    image: str | None = None  # path relative to the issue folder
+    image_alt: str | None = None
+    image_caption: str | None = None
+    image_credit: str | None = None
+    contacts: tuple[Contact, ...] = ()
+    event: Event | None = None
+
+
+@dataclass(frozen=True)
+class ArticleVariants:
+    """All language versions of one article named in the issue."""
+
+    name: str
+    by_language: Mapping[str, Article]
+
+    @property
+    def segments(self) -> frozenset[str] | None:
+        # The segments of the first language file that exists define the article's audience.
+        for article in self.by_language.values():
+            return article.segments
+        return None
+
+
+@dataclass(frozen=True)
+class Issue:
+    slug: str
+    path: Path
+    title: Mapping[str, str]  # language → title ("*" when one string for all)
+    date: date
+    subject: Mapping[str, str]
+    preheader: Mapping[str, str]
+    intro: str  # Markdown body of issue.md
+    intro_line: int
+    articles: tuple[ArticleVariants, ...]
+    languages: tuple[str, ...]
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """An edition used another language's file for an article."""
+
+    article: str
+    wanted: str
+    used: str
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One rendered edition: the issue for a set of segments in one language.
+
+    ``html`` and ``text`` carry personalisation placeholders (see ``PLACEHOLDERS``)
+    that compose.py fills per member; nothing else changes between members.
+    """
+
+    issue_slug: str
+    segments: frozenset[str]  # empty = members without segment / "all" build
+    language: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    articles: tuple[str, ...]  # article names in issue order
+    fallbacks: tuple[Fallback, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable name used in files, ledger rows and messages: ``poland+usa.de``."""
+        return f"{segment_key(self.segments)}.{self.language}"
+
+
+def segment_key(segments: frozenset[str] | None) -> str:
+    if not segments:
+        return ALL
+    return "+".join(sorted(segments))
+
+
+# Placeholders left in Edition.html/text and filled per member by compose.py.
+# They are plain ASCII so they survive MJML and Jinja untouched.
+PLACEHOLDERS = (
+    "[[nl:salutation]]",  # "Sehr geehrte Frau Muster," / "Dear Ms Muster," …
+    "[[nl:first_name]]",
+    "[[nl:last_name]]",
+    "[[nl:company]]",
+    "[[nl:unsubscribe_url]]",
+    "[[nl:browser_url]]",
+)
+
+
+# ─────────────────────────────────── audience ───────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Member:
+    """One valid, de-duplicated row of the subscriber CSV."""
+
+    address: str  # normalised envelope address (domain lower-case, IDN as ASCII)
+    line: int  # physical line of the record in the CSV
+    language: str
+    segments: frozenset[str] = frozenset()
+    first_name: str = ""
+    last_name: str = ""
+    salutation: str = ""
+    company: str = ""
+    timezone: str | None = None
+    subscribed: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
