@@ -104,6 +104,7 @@ class Config:
     dkim: DkimSettings | None
     templates: Path
     issues_dir: Path
+    outbox: Path  # Maildir of the embedded dev SMTP sink
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def language_chain(self, language: str) -> tuple[str, ...]:
@@ -215,6 +216,7 @@ def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
         dkim=dkim,
         templates=root / main.get("templates", "templates"),
         issues_dir=root / main.get("issues", "issues"),
+        outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
         env={k: v for k, v in env.items() if k.startswith("NEWSLETTER_") and "PASSWORD" not in k and "SECRET" not in k},
     )
 

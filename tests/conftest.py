@@ -1,0 +1,48 @@
+"""Shared fixtures: a throw-away project folder with the real newsletter.toml and templates."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_ISSUE = REPO / "issues" / "2022-03-laenderfokus"
+SEEDS = REPO.parent / "shared" / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project root in tmp_path: newsletter.toml pointing at the repo's templates, an empty issues/."""
+    toml = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    toml = toml.replace("[newsletter]\n", f'[newsletter]\ntemplates = "{REPO / "templates"}"\n', 1)
+    (tmp_path / "newsletter.toml").write_text(toml, encoding="utf-8")
+    (tmp_path / "issues").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def project_env(project: Path) -> dict[str, str]:
+    """An environment for load_config that ignores the developer's own .env and shell."""
+    return {
+        "NEWSLETTER_DATABASE": f"sqlite:///{project / 'state.db'}",
+        "NEWSLETTER_SUBSCRIBERS": str(project / "subscribers.csv"),
+        "NEWSLETTER_OUTBOX": str(project / "outbox"),
+    }
+
+
+@pytest.fixture
+def config(project: Path, project_env: dict[str, str]) -> Config:
+    return load_config(project, project_env)
+
+
+@pytest.fixture
+def example_issue(project: Path) -> Path:
+    """A copy of the example issue inside the temporary project (tests may edit it)."""
+    target = project / "issues" / EXAMPLE_ISSUE.name
+    shutil.copytree(EXAMPLE_ISSUE, target)
+    return target
