@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-# Segment set of an edition that holds every article ("all.<lang>" in build output).
+# Segment set of the edition that holds every article ("all.<lang>" in build output):
+# Edition.segments == frozenset({ALL}). An empty segment set is the edition of members
+# without any segment: only the articles that target nobody in particular ("general").
 ALL = "all"
+GENERAL = "general"
 
 
 # ───────────────────────────── problems and errors ─────────────────────────────
@@ -184,7 +187,7 @@ class Edition:
     """
 
     issue_slug: str
-    segments: frozenset[str]  # empty = members without segment / "all" build
+    segments: frozenset[str]  # {ALL} = every article; empty = members without a segment
     language: str
     subject: str
     preheader: str
@@ -200,8 +203,9 @@ class Edition:
 
 
 def segment_key(segments: frozenset[str] | None) -> str:
+    """``poland``, ``poland+usa``, ``all`` (every article) or ``general`` (no segment)."""
     if not segments:
-        return ALL
+        return GENERAL
     return "+".join(sorted(segments))
 
 
