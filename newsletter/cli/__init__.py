@@ -41,9 +41,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import audience, compliance, content, delivery, schedule, web
+    from . import audience, compliance, content, delivery, devsink, schedule, web
 
-    for module in (content, audience, delivery, schedule, web, compliance):
+    for module in (content, audience, delivery, devsink, schedule, web, compliance):
         module.register(main)
 
 
