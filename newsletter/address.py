@@ -1,0 +1,94 @@
+"""One e-mail address: validation, the normalised form, and the key that matches it everywhere.
+
+The normalised form is the *whole* envelope address in lower case, with an internationalised
+domain in its ASCII (IDNA) form: ``" EVE@Bücher.de "`` → ``eve@xn--bcher-kva.de``.
+
+Why lower-case the local part too? RFC 5321 allows a server to treat ``Eve@`` and ``eve@`` as two
+mailboxes, but no mail service our members use does, and the member list has to compare addresses
+case-insensitively anyway (office staff retype addresses). Since two spellings are merged into one
+member, the tool can only ever mail one of them, and the one form that every part agrees on — the
+member list, the suppression list, unsubscribe tokens and the send ledger — is the lower-case one.
+
+Addresses are checked with email-validator, never with ``email.utils.parseaddr``/``getaddresses``
+(CVE-2023-27043: one crafted cell became several recipients). A cell holding more than one
+address, a display name or angle brackets is refused outright rather than "repaired".
+Non-ASCII local parts (``ünï@example.de``) need SMTPUTF8 at the relay, which we cannot promise,
+so they are refused with that reason; an internationalised *domain* is fine (it has an ASCII form).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidAddress(ValueError):
+    """The text is not one usable address; ``reason`` says why in words for the office."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_address(text: str, *, check_dns: bool = False, resolver: Any = None) -> str:
+    """Trim, validate and normalise one address cell; raise InvalidAddress with the reason.
+
+    ``check_dns`` also asks DNS whether the domain accepts mail (slow; opt-in).
+    """
+    value = text.strip()
+    if not value:
+        raise InvalidAddress("is empty; every row needs an address")
+    if value.count("@") > 1:
+        raise InvalidAddress("holds more than one address; put one address per row")
+    if any(c in value for c in '<>"'):
+        raise InvalidAddress("has a display name, quotes or angle brackets; give the bare address only")
+    local, _, _domain = value.rpartition("@")
+    if not local.isascii():
+        raise InvalidAddress(
+            "has non-ASCII characters before the @; that needs SMTPUTF8, which the relay may not "
+            "support, so ask the member for an ASCII address"
+        )
+    try:
+        result = validate_email(
+            value,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+            check_deliverability=check_dns,
+            dns_resolver=resolver,
+        )
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"is not a valid address: {exc}") from None
+    return str(result.ascii_email).lower()
+
+
+def normalise_address(address: str) -> str:
+    """The validated, normalised form (see the module docstring); raises InvalidAddress."""
+    return check_address(address)
+
+
+def canonical(address: str) -> str:
+    """The normalised form, cheaply, never raising: for lookups of addresses seen before.
+
+    An ASCII address only needs trimming and lower-casing (that is all validation changes in a
+    valid ASCII address); anything else goes through full validation, and if even that fails
+    the trimmed lower-case text is used, so the same input always gives the same key.
+    """
+    value = address.strip()
+    if value.isascii():
+        return value.lower()
+    try:
+        return check_address(value)
+    except InvalidAddress:
+        return value.lower()
+
+
+def address_hash(address: str) -> str:
+    """SHA-256 (hex) of the normalised address: the key of the suppression list."""
+    return hashlib.sha256(canonical(address).encode("utf-8")).hexdigest()
+
+
+__all__ = ["InvalidAddress", "address_hash", "canonical", "check_address", "normalise_address"]
