@@ -64,8 +64,11 @@ class Suppressions:
         }
         try:
             with self.engine.begin() as conn:
-                if conn.execute(select(suppressions.c.address_hash).where(
-                        suppressions.c.address_hash == row["address_hash"])).first():
+                if conn.execute(
+                    select(suppressions.c.address_hash).where(
+                        suppressions.c.address_hash == row["address_hash"]
+                    )
+                ).first():
                     return False
                 conn.execute(insert(suppressions).values(**row))
         except IntegrityError:  # added by another process between our select and insert
@@ -75,7 +78,9 @@ class Suppressions:
     def remove(self, address: str) -> bool:
         """Lift the suppression of ``address``; False if it was not suppressed."""
         with self.engine.begin() as conn:
-            result = conn.execute(delete(suppressions).where(suppressions.c.address_hash == address_hash(address)))
+            result = conn.execute(
+                delete(suppressions).where(suppressions.c.address_hash == address_hash(address))
+            )
         return bool(result.rowcount)
 
     def contains(self, address: str) -> bool:
@@ -83,8 +88,9 @@ class Suppressions:
 
     def get(self, address: str) -> Suppression | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(suppressions).where(
-                suppressions.c.address_hash == address_hash(address))).first()
+            row = conn.execute(
+                select(suppressions).where(suppressions.c.address_hash == address_hash(address))
+            ).first()
         return _suppression(row) if row else None
 
     def lookup(self, addresses: Iterable[str]) -> dict[str, Suppression]:
@@ -108,8 +114,9 @@ class Suppressions:
     def list(self) -> list[Suppression]:
         """Every entry, oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(suppressions).order_by(
-                suppressions.c.created_at, suppressions.c.address)).all()
+            rows = conn.execute(
+                select(suppressions).order_by(suppressions.c.created_at, suppressions.c.address)
+            ).all()
         return [_suppression(row) for row in rows]
 
 

@@ -33,7 +33,11 @@ def test_add_contains_remove(store: Suppressions) -> None:
     assert store.add("eve@example.com", "bounced", "smtp 550 5.1.1") is False  # first entry kept
     [entry] = store.list()
     assert (entry.address, entry.reason, entry.source, entry.created_at) == (
-        "eve@example.com", "unsubscribed", "mailto", when)
+        "eve@example.com",
+        "unsubscribed",
+        "mailto",
+        when,
+    )
     assert entry.address_hash == address_hash("eve@example.com")
     assert store.remove("Eve@EXAMPLE.com") is True
     assert not store.contains("eve@example.com")
