@@ -1,0 +1,197 @@
+"""YAML front matter with line numbers: the parsing half of content.py.
+
+The front matter is composed into PyYAML's node tree so every key and list item keeps the line it
+was written on; problems point there (``articles/x.de.md:7: unknown key 'teasr' …``). Timestamps
+are not resolved by YAML: dates and datetimes stay strings and are parsed (and checked) here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .model import Problem
+
+KeyPath = tuple[Any, ...]
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_ZONE_SUFFIX = re.compile(r"^(?P<stamp>.+?)(?:\s+|\[)(?P<zone>[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)\]?$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: '2022-02-30' must not crash the loader."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Problems:
+    """Collects problems; paths are shown relative to the project root when inside it."""
+
+    root: Path
+    items: list[Problem] = field(default_factory=list)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def add(self, path: Path, line: int, message: str, severity: str = "error") -> None:
+        self.items.append(Problem(self.rel(path), line, message, severity))
+
+
+@dataclass
+class FrontMatter:
+    path: Path
+    data: dict[str, Any]
+    body: str
+    body_line: int
+    lines: dict[KeyPath, int]
+    problems: Problems
+
+    def line(self, where: KeyPath) -> int:
+        """Line of a key (or list item); for a missing one, its nearest existing parent."""
+        while where and where not in self.lines:
+            where = where[:-1]
+        return self.lines.get(where, 1)
+
+    def problem(self, where: KeyPath, message: str) -> None:
+        self.problems.add(self.path, self.line(where), message)
+
+    def value(self, where: KeyPath) -> Any:
+        value: Any = self.data
+        for part in where:
+            value = value[part]
+        return value
+
+    def check_keys(self, where: KeyPath, spec: dict[str, bool], what: str) -> None:
+        mapping = self.value(where)
+        for key in mapping:
+            if key not in spec:
+                hint = get_close_matches(str(key), list(spec), n=1, cutoff=0.6)
+                tail = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(spec)}"
+                self.problem((*where, key), f"unknown key '{key}' ({tail})")
+        for key, required in spec.items():
+            if required and key not in mapping:
+                self.problem(where, f"missing required key '{key}' in {what}")
+            elif required and (mapping[key] is None or mapping[key] == ""):
+                self.problem((*where, key), f"'{key}' is empty")
+
+    def text(self, where: KeyPath) -> str | None:
+        value = self.value(where)
+        if value is None:
+            return None
+        if isinstance(value, (dict, list)):
+            self.problem(where, f"'{where[-1]}' must be text, not a {'list' if isinstance(value, list) else 'mapping'}")
+            return None
+        return str(value).strip() or None
+
+    def date(self, where: KeyPath) -> date | None:
+        raw = self.value(where)
+        try:
+            return date.fromisoformat(str(raw).strip())
+        except ValueError:
+            self.problem(where, f"invalid date '{raw}' for {where[-1]}: use YYYY-MM-DD, e.g. 2022-03-24")
+            return None
+
+    def datetime(self, where: KeyPath) -> datetime | None:
+        raw = str(self.value(where)).strip()
+        stamp, zone = raw, None
+        match = _ZONE_SUFFIX.match(raw)
+        if match:
+            stamp = match["stamp"].strip()
+            try:
+                zone = ZoneInfo(match["zone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                self.problem(where, f"unknown time zone '{match['zone']}' in {where[-1]}")
+                return None
+        try:
+            value = datetime.fromisoformat(stamp)
+        except ValueError:
+            self.problem(where, f"invalid date and time '{raw}' for {where[-1]}: "
+                                "use ISO format with a zone, e.g. 2022-05-30T09:00+02:00")  # fmt: skip
+            return None
+        if zone is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        if value.tzinfo is None:
+            self.problem(where, f"{where[-1]} '{raw}' has no time zone: add an offset "
+                                "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)")  # fmt: skip
+            return None
+        return value
+
+
+def parse_front_matter(path: Path, problems: Problems, *, require: bool = True) -> FrontMatter | None:
+    """Split ``---`` YAML front matter from the Markdown body; None (with problems) when broken."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add(path, 0, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
+        return None
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        if not require:
+            return FrontMatter(path, {}, text, 1, {}, problems)
+        problems.add(path, 1, "the file must start with a line '---', then the YAML keys, then '---'")
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        problems.add(path, 1, "front matter is not closed: add a line '---' after the last key")
+        return None
+    source = "\n".join(lines[1:end])
+    data, line_map = _compose(path, source, problems)
+    if data is None:
+        return None
+    body = "\n".join(lines[end + 1 :])
+    return FrontMatter(path, data, body, end + 2, line_map, problems)
+
+
+def _compose(path: Path, source: str, problems: Problems) -> tuple[dict | None, dict[KeyPath, int]]:
+    loader = _Loader(source)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 2 if mark else 1
+        problems.add(path, line, f"malformed YAML: {exc.problem or exc.context}")
+        return None, {}
+    except yaml.YAMLError as exc:
+        problems.add(path, 1, f"malformed YAML: {exc}")
+        return None, {}
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        problems.add(path, 2, "the front matter must be 'key: value' lines")
+        return None, {}
+    line_map: dict[KeyPath, int] = {}
+    _index(node, (), line_map, path, problems)
+    return data, line_map
+
+
+def _index(node: yaml.Node | None, where: KeyPath, out: dict[KeyPath, int], path: Path,
+           problems: Problems) -> None:  # fmt: skip
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 2
+            if key in seen:
+                problems.add(path, line, f"duplicate key '{key}'; keep one")
+            seen.add(key)
+            out[(*where, key)] = line
+            _index(value_node, (*where, key), out, path, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*where, index)] = item.start_mark.line + 2
+            _index(item, (*where, index), out, path, problems)
