@@ -1,9 +1,249 @@
-"""CLI commands of the audience area (filled in by its issue)."""
+"""``newsletter subscribers check``, ``suppress``, ``unsuppress`` and ``suppressions``."""
 
 from __future__ import annotations
 
+import csv
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
 import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..address import InvalidAddress, normalise_address
+from ..audience import AudienceReport, count_members, read_members, write_report
+from ..config import Config, load_config
+from ..csvfile import ENCODINGS, spreadsheet_safe
+from ..db import engine_for
+from ..model import GENERAL, AudienceError, Member
+from ..suppression import REASONS, Suppression, Suppressions
+
+LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are always all shown)
 
 
 def register(main: click.Group) -> None:
-    pass
+    main.add_command(subscribers)
+    main.add_command(suppress)
+    main.add_command(unsuppress)
+    main.add_command(suppressions_command)
+
+
+def _store(config: Config) -> Suppressions:
+    return Suppressions(engine_for(config.database_url))
+
+
+@click.group()
+def subscribers() -> None:
+    """The member list (subscriber CSV exported from the member database)."""
+
+
+@subscribers.command("check")
+@click.argument("csv_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the rejected rows to this CSV (opens in Excel) for the office.")  # fmt: skip
+@click.option("--check-dns", is_flag=True, help="Also ask DNS whether each domain accepts mail (slow).")
+def check(csv_file: Path | None, report: Path | None, check_dns: bool) -> None:
+    """Validate the member list: counts per segment and language, every bad row as CSV:line: message.
+
+    Exit 0 when every row is valid, 1 otherwise.
+    """
+    config = load_config()
+    path = csv_file or _shown(config.subscribers)
+    result = read_members(path, config, check_dns=check_dns)
+    suppressed = _suppressed(config, result.members)
+    for line in summary(result, suppressed, config):
+        click.echo(line)
+    for problem in result.rejected:
+        click.echo(str(problem), err=True)
+    if report is not None:
+        written = write_report(result, report)
+        click.echo(f"Report of {written} rejected row reason(s) written to {report}")
+    sys.exit(1 if result.rejected else 0)
+
+
+def _shown(path: Path) -> Path:
+    """A path relative to the working folder when it is inside it (shorter messages)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _suppressed(config: Config, members: Iterable[Member]) -> dict[str, Suppression]:
+    try:
+        return _store(config).lookup(m.address for m in members)
+    except SQLAlchemyError as exc:
+        raise AudienceError(
+            f"cannot read the suppression list from the state database ({type(exc).__name__}); "
+            "check NEWSLETTER_DATABASE"
+        ) from None
+
+
+def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: Config) -> Iterator[str]:
+    """The human summary of ``subscribers check`` (stdout)."""
+    path = result.path
+    to_mail = [m for m in result.members if m.address not in suppressed]
+    yield (
+        f"{path}: {result.rows} rows ({ENCODINGS[result.encoding]}, delimiter '{result.delimiter}'): "
+        f"{len(to_mail)} members to mail"
+    )
+    yield (
+        f"  {len(result.members)} valid members, {len(suppressed)} of them suppressed · "
+        f"{result.unsubscribed_count} unsubscribed in the file · {len(result.duplicates)} duplicates merged · "
+        f"{result.rejected_rows} rows rejected"
+    )
+    yield ""
+    yield from _table(to_mail, config)
+    yield from _listing("Duplicates (merged into the first row)", [str(p) for p in result.duplicates])
+    yield from _listing(
+        "Unsubscribed in the file (never mailed)",
+        [f"{path}:{m.line}: {m.address}" for m in result.unsubscribed],
+    )
+    yield from _listing(
+        "Suppressed in the state database (never mailed; suppression beats the file)",
+        [
+            f"{path}:{m.line}: {m.address}: {s.reason} on {s.created_at:%Y-%m-%d} ({s.source})"
+            for m in result.members
+            if (s := suppressed.get(m.address))
+        ],
+    )
+    yield ""
+    if result.rejected:
+        yield (
+            f"{result.rejected_rows} rows rejected ({len(result.rejected)} reasons, listed on stderr as "
+            "CSV:line: message); fix them in the member database and export again"
+        )
+    else:
+        yield "Every row is valid."
+
+
+def _table(members: list[Member], config: Config) -> Iterator[str]:
+    counts = count_members(members)
+    languages = list(config.languages) + [
+        lang for lang in counts.per_language if lang not in config.languages
+    ]
+    segments = list(config.segments) + [GENERAL]
+    label = {GENERAL: "(no segment)"}
+    width = max(14, *(len(label.get(s, s)) for s in segments))
+    yield "Members to mail per segment and language:"
+    yield "  " + "segment".ljust(width) + "".join(f"{lang:>7}" for lang in languages) + f"{'total':>8}"
+    for segment in segments:
+        cells = [counts.per_segment_language.get((segment, lang), 0) for lang in languages]
+        total = counts.per_segment.get(segment, 0)
+        yield (
+            "  "
+            + label.get(segment, segment).ljust(width)
+            + "".join(f"{n:>7}" for n in cells)
+            + f"{total:>8}"
+        )
+    cells = [counts.per_language.get(lang, 0) for lang in languages]
+    yield "  " + "all members".ljust(width) + "".join(f"{n:>7}" for n in cells) + f"{counts.total:>8}"
+    yield "  (a member in several segments counts in each of their segments' rows, once in 'all members')"
+    if counts.per_edition:
+        editions = ", ".join(f"{key} {n}" for key, n in sorted(counts.per_edition.items()))
+        yield f"  Editions: {editions}"
+
+
+def _listing(title: str, lines: list[str]) -> Iterator[str]:
+    if not lines:
+        return
+    yield ""
+    yield f"{title}: {len(lines)}"
+    for line in lines[:LIST_LIMIT]:
+        yield f"  {line}"
+    if len(lines) > LIST_LIMIT:
+        yield f"  … and {len(lines) - LIST_LIMIT} more"
+
+
+# ─────────────────────────────────── suppressions ───────────────────────────────────
+
+
+@click.command()
+@click.argument("address")
+@click.option("--reason", type=click.Choice(REASONS, case_sensitive=False),
+              help="Why: unsubscribed, bounced, complained or manual.")  # fmt: skip
+@click.option(
+    "--source", default="cli", show_default=True, help="Where it came from, e.g. 'mailto 2026-03-01'."
+)
+@click.option(
+    "--remove", is_flag=True, help="Lift the suppression instead (same as `newsletter unsuppress`)."
+)
+def suppress(address: str, reason: str | None, source: str, remove: bool) -> None:
+    """Never mail ADDRESS again (from any segment), whatever the member list says."""
+    config = load_config()
+    if remove:
+        _unsuppress(config, address)
+        return
+    if not reason:
+        raise click.UsageError("give --reason: unsubscribed, bounced, complained or manual")
+    normalised = _valid(address)
+    store = _store(config)
+    if store.add(normalised, reason, source):
+        click.echo(
+            f"suppressed {normalised} ({reason.lower()}, source: {source}); it will not be mailed again"
+        )
+    elif (entry := store.get(normalised)) is not None:
+        click.echo(
+            f"{normalised} was already suppressed ({entry.reason} on {entry.created_at:%Y-%m-%d}, "
+            f"source: {entry.source}); left as it was"
+        )
+
+
+@click.command()
+@click.argument("address")
+def unsuppress(address: str) -> None:
+    """Lift the suppression of ADDRESS (only when the member asked to be mailed again)."""
+    _unsuppress(load_config(), address)
+
+
+def _unsuppress(config: Config, address: str) -> None:
+    store = _store(config)
+    entry = store.get(address)
+    if entry is None or not store.remove(address):
+        click.echo(f"{address.strip()} is not on the suppression list; nothing to do")
+        return
+    click.echo(f"removed {entry.address or address.strip()} ({entry.reason}) from the suppression list")
+    if entry.reason in ("unsubscribed", "complained"):
+        click.echo("note: this address had unsubscribed or complained; keep the member's new consent on file")
+
+
+def _valid(address: str) -> str:
+    try:
+        return normalise_address(address)
+    except InvalidAddress as exc:
+        raise AudienceError(f"{address.strip()!r} {exc.reason}") from None
+
+
+@click.command("suppressions")
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print CSV (address, reason, when, source) instead of a table."
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the CSV to this file (UTF-8 with BOM, for Excel).")  # fmt: skip
+def suppressions_command(as_csv: bool, out: Path | None) -> None:
+    """List the suppression list (address, reason, when, source) so the office can update its database."""
+    entries = _store(load_config()).list()
+    if out is not None:
+        with out.open("w", encoding="utf-8-sig", newline="") as f:
+            _write_csv(f, entries)
+        click.echo(f"{len(entries)} suppressed addresses written to {out}")
+    elif as_csv:
+        _write_csv(click.get_text_stream("stdout"), entries, "\n")
+    elif not entries:
+        click.echo("The suppression list is empty.")
+    else:
+        width = max(len(e.address or "") for e in entries) + 2
+        click.echo("address".ljust(width) + "reason        when (UTC)         source")
+        for e in entries:
+            address = e.address or "(address erased)"
+            click.echo(f"{address.ljust(width)}{e.reason:<14}{e.created_at:%Y-%m-%d %H:%M}   {e.source}")
+        click.echo(f"{len(entries)} suppressed addresses")
+
+
+def _write_csv(stream: Any, entries: list[Suppression], newline: str = "\r\n") -> None:
+    writer = csv.writer(stream, lineterminator=newline)
+    writer.writerow(["address", "reason", "when", "source"])
+    for e in entries:
+        when = e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.writerow([spreadsheet_safe(v) for v in (e.address or "", e.reason, when, e.source)])

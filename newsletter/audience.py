@@ -1,0 +1,416 @@
+"""Subscriber CSV → the member list: reading, validating, de-duplicating and counting members.
+
+The file is an export from the office's Excel or CRM: UTF-8 with or without BOM, or
+Windows-1252 (detected from the bytes); ``,`` or ``;`` between cells (detected from the header).
+It is streamed: the csv reader runs over a decoded text stream and each record becomes a
+``Member`` (or a rejection) at once; only the final members are held.
+
+Every rejected row is a ``Problem`` ``CSV:line: column …: what is wrong; what to do``, named by
+the physical line the record starts on (header = line 1), and the valid rows go on. A value that
+could end up in a mail header and carries a line break, NUL, another control character or an
+RFC 2047 encoded word (``=?UTF-8?Q?=0A?=Bcc: …``) rejects its row: on Python 3.11.7 such a value
+becomes a real header at the receiver (CVE-2024-6923), so it never gets near the composer.
+
+``Member.address`` is the normalised, lower-case envelope address (see ``newsletter.address``):
+the one key that the member list, the suppression list, tokens and the ledger share.
+Duplicates (same address after trimming, any case) are merged into the first row: segments
+united, the first row's other fields kept, ``unsubscribed`` in either row wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .address import InvalidAddress, check_address
+from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe
+from .model import GENERAL, AudienceError, Member, Problem, segment_key
+
+COLUMNS = (
+    "email",
+    "salutation",
+    "first_name",
+    "last_name",
+    "company",
+    "language",
+    "segments",
+    "timezone",
+    "status",
+)
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
+_SEGMENT_SEPARATORS = re.compile(r"[|;,]")
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One reason a row was rejected, with the row's original cells (for the office's report)."""
+
+    line: int
+    column: str  # "" when the row as a whole is wrong
+    message: str  # without the "CSV:line: " prefix
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Members per segment (``general`` = no segment), language, segment × language and edition."""
+
+    total: int
+    per_segment: Mapping[str, int]
+    per_language: Mapping[str, int]
+    per_segment_language: Mapping[tuple[str, str], int]
+    per_edition: Mapping[str, int]  # Edition.key-style, "poland+usa.de"
+
+
+@dataclass(frozen=True)
+class AudienceReport:
+    path: Path
+    encoding: str  # "utf-8-sig", "utf-8" or "cp1252"
+    delimiter: str
+    header: tuple[str, ...]  # the header cells as written (trimmed)
+    rows: int  # records read, blank lines not counted
+    members: tuple[Member, ...]  # the mailing list: valid, subscribed, de-duplicated, in file order
+    unsubscribed: tuple[Member, ...]  # valid rows with status=unsubscribed: never mailed
+    rejected: tuple[Problem, ...]  # one per reason; a row may have several
+    rejections: tuple[Rejection, ...]  # the same, with column and original cells
+    duplicates: tuple[Problem, ...]  # warnings naming both lines
+    counts: Counts  # of ``members``
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({r.line for r in self.rejections})
+
+    @property
+    def unsubscribed_count(self) -> int:
+        return len(self.unsubscribed)
+
+    @property
+    def per_segment(self) -> Mapping[str, int]:
+        return self.counts.per_segment
+
+    @property
+    def per_language(self) -> Mapping[str, int]:
+        return self.counts.per_language
+
+    @property
+    def per_segment_language(self) -> Mapping[tuple[str, str], int]:
+        return self.counts.per_segment_language
+
+
+def read_members(path: Path, config: Any, *, check_dns: bool = False) -> AudienceReport:
+    """Read the subscriber CSV; raise AudienceError only if the file cannot be read at all."""
+    path = Path(path)
+    try:
+        encoding = detect_encoding(path)
+        with path.open(encoding=encoding, newline="") as text:
+            delimiter, reader = open_csv(text)
+            rows = records(reader, path)
+            header_line, header = next(rows, (0, []))
+            if not header_line:
+                raise AudienceError(f"{path}: the file is empty; it needs a header row with at least 'email'")
+            builder = _Builder(path, config, _columns(path, header_line, header), delimiter, check_dns)
+            for line, cells in rows:
+                builder.add(line, cells)
+    except FileNotFoundError:
+        raise AudienceError(
+            f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
+        ) from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise AudienceError(f"{path}: cannot be read ({exc.strerror})") from None
+    return builder.report(encoding, delimiter, tuple(c.strip() for c in header))
+
+
+def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
+    names = tuple(cell.strip().lower() for cell in header)
+    if "email" not in names:
+        found = ", ".join(repr(n) for n in names if n) or "nothing"
+        raise AudienceError(
+            f"{path}:{line}: the header has no 'email' column (found {found}); name the address column 'email'"
+        )
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:
+        raise AudienceError(f"{path}:{line}: the header names column '{twice[0]}' twice; keep one")
+    return names
+
+
+# ───────────────────────────────── rows → members ─────────────────────────────────
+
+
+class _Builder:
+    """Turns records into members, rejections and duplicate warnings, one record at a time."""
+
+    def __init__(self, path: Path, config: Any, columns: tuple[str, ...], delimiter: str, check_dns: bool):
+        self.path, self.columns, self.delimiter, self.check_dns = path, columns, delimiter, check_dns
+        self.index = {name: i for i, name in enumerate(columns) if name}
+        self.extra = tuple((name, i) for name, i in self.index.items() if name not in COLUMNS)
+        self.languages = {lang.lower(): lang for lang in config.languages}
+        self.default_language = config.default_language
+        self.segments = {seg.lower(): seg for seg in config.segments}
+        self.resolver = _caching_resolver() if check_dns else None
+        self.by_address: dict[str, Member] = {}
+        self.rejections: list[Rejection] = []
+        self.duplicates: list[Problem] = []
+        self.rows = 0
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
+        self.checks: tuple[tuple[str, Any], ...] = (
+            ("language", self._language),
+            ("segments", self._segments),
+            ("timezone", _timezone),
+            ("status", _status),
+        )
+
+    def add(self, line: int, cells: list[str]) -> None:
+        self.rows += 1
+        problems = self._shape(cells) or self._check(cells)
+        if problems:
+            cells_kept = tuple(cells)
+            self.rejections.extend(Rejection(line, col, msg, cells_kept) for col, msg in problems)
+            return
+        member = self._member(line, cells)
+        if member is not None:
+            self._keep(member)
+
+    def _shape(self, cells: list[str]) -> list[tuple[str, str]]:
+        width = len(self.columns)
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            message = (
+                f"the row has {len(cells)} cells but the header has {width} columns; "
+                f"a value containing {self.delimiter!r} must be in double quotes"
+            )
+            return [("", message)]
+        return []
+
+    def _check(self, cells: list[str]) -> list[tuple[str, str]]:
+        """Header-injection check over every named cell (one regex pass over the joined row first)."""
+        joined = "\t".join(cells)
+        if not _CONTROL.search(joined) and "=?" not in joined:
+            return []
+        problems = []
+        for name, i in self.index.items():
+            if i < len(cells) and (message := _injection(cells[i])):
+                problems.append((name, f"column {name}: {_show(cells[i])} {message}"))
+        return problems
+
+    def _member(self, line: int, cells: list[str]) -> Member | None:
+        get = self._getter(cells)
+        problems: list[tuple[str, str]] = []
+        address = ""
+        try:
+            address = check_address(get("email"), check_dns=self.check_dns, resolver=self.resolver)
+        except InvalidAddress as exc:
+            problems.append(("email", f"column email: {_show(self._raw(cells, 'email'))} {exc.reason}"))
+        values: dict[str, Any] = {}
+        for column, check in self.checks:
+            try:
+                values[column] = check(get(column))
+            except _Bad as bad:
+                problems.append((column, f"column {column}: {bad}"))
+        if problems:
+            self.rejections.extend(Rejection(line, col, msg, tuple(cells)) for col, msg in problems)
+            return None
+        extra = {name: cells[i].strip() if i < len(cells) else "" for name, i in self.extra} or _NO_EXTRA
+        return Member(
+            address=address,
+            line=line,
+            language=values["language"],
+            segments=values["segments"],
+            first_name=get("first_name"),
+            last_name=get("last_name"),
+            salutation=sys.intern(get("salutation")),
+            company=sys.intern(get("company")),
+            timezone=values["timezone"],
+            subscribed=values["status"],
+            extra=extra,
+        )
+
+    def _getter(self, cells: list[str]) -> Any:
+        index, n = self.index, len(cells)
+
+        def get(name: str) -> str:
+            i = index.get(name)
+            return cells[i].strip() if i is not None and i < n else ""
+
+        return get
+
+    def _raw(self, cells: list[str], name: str) -> str:
+        i = self.index[name]
+        return cells[i] if i < len(cells) else ""
+
+    def _language(self, value: str) -> str:
+        if not value:
+            return self.default_language
+        try:
+            return self.languages[value.lower()]
+        except KeyError:
+            known = ", ".join(self.languages)
+            raise _Bad(
+                f"unknown language {value!r}; use one of {known} (empty = {self.default_language})"
+            ) from None
+
+    def _segments(self, value: str) -> frozenset[str]:
+        wanted = [s.strip().lower() for s in _SEGMENT_SEPARATORS.split(value) if s.strip()]
+        unknown = [s for s in wanted if s not in self.segments]
+        if unknown:
+            names = ", ".join(repr(s) for s in unknown)
+            known = ", ".join(self.segments) or "none configured"
+            raise _Bad(f"unknown segment {names}; known: {known} (several separated by |)")
+        found = frozenset(self.segments[s] for s in wanted)
+        return self._sets.setdefault(found, found)
+
+    def _keep(self, member: Member) -> None:
+        first = self.by_address.get(member.address)
+        if first is None:
+            self.by_address[member.address] = member
+            return
+        segments = first.segments | member.segments
+        self.by_address[member.address] = replace(
+            first,
+            segments=self._sets.setdefault(segments, segments),
+            subscribed=first.subscribed and member.subscribed,
+        )
+        note = "" if member.subscribed == first.subscribed else "; unsubscribed in one of them, so not mailed"
+        self.duplicates.append(
+            Problem(
+                str(self.path),
+                member.line,
+                f"duplicate of line {first.line} ({member.address}): segments merged, "
+                f"the other fields of line {first.line} kept{note}",
+                severity="warning",
+            )
+        )
+
+    def report(self, encoding: str, delimiter: str, header: tuple[str, ...]) -> AudienceReport:
+        everyone = tuple(self.by_address.values())
+        self.by_address = {}
+        members = tuple(m for m in everyone if m.subscribed)
+        path = str(self.path)
+        return AudienceReport(
+            path=self.path,
+            encoding=encoding,
+            delimiter=delimiter,
+            header=header,
+            rows=self.rows,
+            members=members,
+            unsubscribed=tuple(m for m in everyone if not m.subscribed),
+            rejected=tuple(Problem(path, r.line, r.message) for r in self.rejections),
+            rejections=tuple(self.rejections),
+            duplicates=tuple(self.duplicates),
+            counts=count_members(members),
+        )
+
+
+class _Bad(ValueError):
+    """A cell value that is not allowed; the message says why and what to write instead."""
+
+
+def _injection(value: str) -> str | None:
+    if _CONTROL.search(value):
+        return (
+            "contains a line break (CR/LF), NUL or another control character, which could inject "
+            "mail headers; remove it"
+        )
+    if _ENCODED_WORD.search(value):
+        return (
+            "contains an RFC 2047 encoded word (=?…?=), which could hide a line break and inject "
+            "mail headers; write the text plainly"
+        )
+    return None
+
+
+def _timezone(value: str) -> str | None:
+    if not value:
+        return None
+    zone = _zones().get(value.lower())
+    if zone is None:
+        raise _Bad(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or America/New_York")
+    return zone
+
+
+def _status(value: str) -> bool:
+    status = value.lower()
+    if status in ("", "subscribed"):
+        return True
+    if status == "unsubscribed":
+        return False
+    raise _Bad(f"unknown status {value!r}; use subscribed or unsubscribed (empty = subscribed)")
+
+
+@cache
+def _zones() -> Mapping[str, str]:
+    from zoneinfo import available_timezones
+
+    return {name.lower(): name for name in available_timezones()}
+
+
+def _caching_resolver() -> Any:
+    from email_validator import caching_resolver
+
+    return caching_resolver(timeout=10)
+
+
+def _show(value: str, limit: int = 60) -> str:
+    """A cell for a one-line message: quoted, control characters escaped, long ones cut."""
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+# ─────────────────────────────── counts and reports ───────────────────────────────
+
+
+def count_members(members: Iterable[Member]) -> Counts:
+    """Per segment (a member in two segments counts in both; none = ``general``), language, both, edition."""
+    total = 0
+    per_segment: Counter[str] = Counter()
+    per_language: Counter[str] = Counter()
+    both: Counter[tuple[str, str]] = Counter()
+    editions: Counter[str] = Counter()
+    for member in members:
+        total += 1
+        per_language[member.language] += 1
+        editions[f"{segment_key(member.segments)}.{member.language}"] += 1
+        for segment in member.segments or (GENERAL,):
+            per_segment[segment] += 1
+            both[(segment, member.language)] += 1
+    return Counts(total, dict(per_segment), dict(per_language), dict(both), dict(editions))
+
+
+def write_report(report: AudienceReport, target: Path) -> int:
+    """The rejected rows for the office: line, column, message and the original cells.
+
+    UTF-8 with BOM (so Excel opens it as UTF-8), the input file's delimiter, formula-safe cells.
+    Returns the number of rows written.
+    """
+    with Path(target).open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, delimiter=report.delimiter, lineterminator="\r\n")
+        writer.writerow([spreadsheet_safe(c) for c in ("line", "column", "message", *report.header)])
+        for r in report.rejections:
+            writer.writerow([spreadsheet_safe(c) for c in (str(r.line), r.column, r.message, *r.cells)])
+    return len(report.rejections)
+
+
+__all__ = [
+    "COLUMNS",
+    "ENCODINGS",
+    "AudienceReport",
+    "Counts",
+    "Rejection",
+    "count_members",
+    "detect_encoding",
+    "read_members",
+    "spreadsheet_safe",
+    "write_report",
+]

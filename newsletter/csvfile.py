@@ -1,0 +1,129 @@
+"""CSV files from and for spreadsheets (Excel, LibreOffice, CRM exports).
+
+Reading: UTF-8 with or without BOM or Windows-1252, told apart from the bytes (a file that is
+neither is refused with the byte offset and line); ``,`` or ``;`` detected from the header line;
+records named by the physical line they start on, so a quoted value with a line break does not
+shift the numbers after it. Streamed in 1 MiB chunks: nothing but the current record is held.
+
+Writing: ``spreadsheet_safe`` neutralises cells a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .model import AudienceError
+
+ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252"}
+
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_QUOTED = re.compile(r'"[^"]*"')
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
+_CHUNK = 1 << 20
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; AudienceError with the byte offset otherwise."""
+    with path.open("rb") as f:
+        bom = f.read(3) == codecs.BOM_UTF8
+        f.seek(0)
+        offset, non_ascii = _first_invalid_utf8(f)
+        if offset is None:
+            return "utf-8-sig" if bom else "utf-8"
+        if bom or non_ascii:  # UTF-8 up to here: a broken or mixed file, not Windows-1252
+            byte, line = _byte_at(f, offset)
+            raise AudienceError(
+                f"{path}:{line}: invalid UTF-8 byte 0x{byte:02X} at byte offset {offset}, though the file "
+                f'is UTF-8 before it; save the whole file again as "CSV UTF-8"'
+            )
+        f.seek(0)
+        bad = _first_cp1252_undefined(f)
+        if bad is None:
+            return "cp1252"
+        byte, line = _byte_at(f, bad)
+        raise AudienceError(
+            f"{path}:{line}: byte 0x{byte:02X} at byte offset {bad} is neither UTF-8 nor Windows-1252; "
+            f'save the file as "CSV UTF-8" and try again'
+        )
+
+
+def _first_invalid_utf8(f: IO[bytes]) -> tuple[int | None, bool]:
+    """Offset of the first byte that is not UTF-8 (None if all is), and whether non-ASCII came before."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    position, non_ascii = 0, False
+    while True:
+        chunk = f.read(_CHUNK)
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            return position - pending + exc.start, non_ascii
+        non_ascii = non_ascii or not text.isascii()
+        if not chunk:
+            return None, non_ascii
+        position += len(chunk)
+
+
+def _first_cp1252_undefined(f: IO[bytes]) -> int | None:
+    position = 0
+    while chunk := f.read(_CHUNK):
+        found = _CP1252_UNDEFINED.search(chunk)
+        if found:
+            return position + found.start()
+        position += len(chunk)
+    return None
+
+
+def _byte_at(f: IO[bytes], offset: int) -> tuple[int, int]:
+    """The byte at ``offset`` and the physical line it is on."""
+    f.seek(0)
+    line, remaining = 1, offset
+    while remaining > 0:
+        chunk = f.read(min(_CHUNK, remaining))
+        line += chunk.count(b"\n")
+        remaining -= len(chunk)
+    return f.read(1)[0], line
+
+
+def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
+    """Detect the delimiter from the first non-blank line (the header) and return a csv reader."""
+    head: list[str] = []
+    for physical in text:
+        head.append(physical)
+        if physical.strip():
+            break
+    sample = _QUOTED.sub("", head[-1]) if head else ""
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    return delimiter, csv.reader(itertools.chain(head, text), delimiter=delimiter)
+
+
+def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(physical start line, cells) of every record that is not blank."""
+    previous = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise AudienceError(
+                f"{path}:{previous + 1}: cannot read the CSV ({exc}); check the quotes"
+            ) from None
+        start, previous = previous + 1, reader.line_num
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell Excel/LibreOffice will not run as a formula: ``'`` before = + - @ tab CR LF."""
+    value = _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
+
+
+__all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe"]
