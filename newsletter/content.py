@@ -113,7 +113,10 @@ def _per_language(fm: FrontMatter, key: str, config: Config) -> dict[str, str] |
         result: dict[str, str] = {}
         for lang, text in value.items():
             if lang not in config.languages:
-                fm.problem((key, lang), f"unknown language '{lang}' in {key} (configured: {', '.join(config.languages)})")
+                fm.problem(
+                    (key, lang),
+                    f"unknown language '{lang}' in {key} (configured: {', '.join(config.languages)})",
+                )
             elif not isinstance(text, str) or not text.strip():
                 fm.problem((key, lang), f"{key} for '{lang}' must be non-empty text")
             else:
@@ -132,7 +135,9 @@ def _article_names(fm: FrontMatter) -> list[tuple[str, int]]:
     seen: set[str] = set()
     for index, name in enumerate(value):
         if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][\w-]*$", name):
-            fm.problem(("articles", index), f"article name '{name}' must be a file stem like 'silesia-cluster'")
+            fm.problem(
+                ("articles", index), f"article name '{name}' must be a file stem like 'silesia-cluster'"
+            )
         elif name in seen:
             fm.problem(("articles", index), f"article '{name}' is listed twice")
         else:
@@ -149,7 +154,9 @@ def _issue_languages(fm: FrontMatter, config: Config) -> list[str]:
     result = []
     for index, lang in enumerate(value):
         if lang not in config.languages:
-            fm.problem(("languages", index), f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+            fm.problem(
+                ("languages", index), f"unknown language '{lang}' (configured: {', '.join(config.languages)})"
+            )
         elif lang not in result:
             result.append(lang)
     return result
@@ -160,7 +167,11 @@ def _load_translations(path: Path, config: Config, problems: Problems) -> dict[s
     for file in sorted(path.glob("issue.*.md")):
         lang = file.name.split(".")[1]
         if lang not in config.languages:
-            problems.add(file, 0, f"unknown language '{lang}' in the file name (configured: {', '.join(config.languages)})")
+            problems.add(
+                file,
+                0,
+                f"unknown language '{lang}' in the file name (configured: {', '.join(config.languages)})",
+            )
             continue
         fm = parse_front_matter(file, problems, require=False)
         if fm is None:
@@ -348,4 +359,3 @@ def _suggest(word: str, candidates: list[str]) -> str | None:
 
     matches = get_close_matches(word, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
-

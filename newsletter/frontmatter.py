@@ -93,7 +93,9 @@ class FrontMatter:
         if value is None:
             return None
         if isinstance(value, (dict, list)):
-            self.problem(where, f"'{where[-1]}' must be text, not a {'list' if isinstance(value, list) else 'mapping'}")
+            self.problem(
+                where, f"'{where[-1]}' must be text, not a {'list' if isinstance(value, list) else 'mapping'}"
+            )
             return None
         return str(value).strip() or None
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from markupsafe import Markup
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h2", "h3", "h4", "hr", "i", "img", "li", "ol",
@@ -63,6 +64,11 @@ def to_html(source: str) -> str:
             token.tag = _HEADING_SHIFT.get(token.tag, token.tag)
     rendered = _MD.renderer.render(tokens, _MD.options, {})
     return sanitize(rendered).strip()
+
+
+def to_markup(source: str) -> Markup:
+    """Markdown → sanitised HTML marked safe for the autoescaping templates."""
+    return Markup(to_html(source))  # noqa: S704 - the fragment was cleaned by nh3 in to_html
 
 
 def inline_html(source: str) -> str:
@@ -118,7 +124,9 @@ class _Blocks:
         if self.pending_bullet is not None:
             first = "".join(self.prefix[:-1]) + self.pending_bullet
             self.pending_bullet = None
-        shaped = "\n".join([first + lines[0]] + [rest + line if line else rest.rstrip() for line in lines[1:]])
+        shaped = "\n".join(
+            [first + lines[0]] + [rest + line if line else rest.rstrip() for line in lines[1:]]
+        )
         in_list = bool(self.lists)
         if in_list and self.last_in_list and self.out:
             self.out[-1] += "\n" + shaped
@@ -206,14 +214,14 @@ def _inline(children: Sequence[Token]) -> str:
             link.append(str(tok.attrGet("href") or ""))
             start.append(len(parts))
         elif kind == "link_close" and link:
-            parts.append(_link_suffix(link.pop(), "".join(parts[start.pop():])))
+            parts.append(_link_suffix(link.pop(), "".join(parts[start.pop() :])))
     return "".join(parts).strip()
 
 
 def _link_suffix(href: str, text: str) -> str:
     if not href or not safe_url(href) or href.startswith("#"):
         return ""
-    shown = href[len("mailto:"):] if href.lower().startswith("mailto:") else href
+    shown = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
     if text.strip() in (shown, href):
         return ""
     return f" ({shown})"
