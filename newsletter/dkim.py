@@ -114,7 +114,9 @@ def _openssl_rsa_sign(digest: object, private_key: dict) -> bytes:
 
 
 @lru_cache(maxsize=4)
-def _openssl_key(n: int, e: int, d: int, p: int, q: int, dmp1: int, dmq1: int, iqmp: int) -> rsa.RSAPrivateKey:
+def _openssl_key(
+    n: int, e: int, d: int, p: int, q: int, dmp1: int, dmq1: int, iqmp: int
+) -> rsa.RSAPrivateKey:
     public = rsa.RSAPublicNumbers(e, n)
     return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, public).private_key()
 

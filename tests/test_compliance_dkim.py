@@ -73,8 +73,18 @@ def test_signature_covers_required_headers(keys):
     assert "a=rsa-sha256" in sig and "c=relaxed/relaxed" in sig
     assert "s=nl2026" in sig and "d=amz-sachsen.example" in sig
     signed_names = sig.split("h=", 1)[1].split(";", 1)[0].lower().split(":")
-    for name in ("from", "subject", "date", "message-id", "list-id", "list-unsubscribe",
-                 "list-unsubscribe-post", "to", "mime-version", "content-type"):
+    for name in (
+        "from",
+        "subject",
+        "date",
+        "message-id",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "to",
+        "mime-version",
+        "content-type",
+    ):
         assert name in signed_names, name
     # over-signed: an added second From/List-Unsubscribe would break the signature
     assert signed_names.count("from") == 2 and signed_names.count("list-unsubscribe") == 2

@@ -1,9 +1,75 @@
-"""CLI commands of the compliance area (filled in by its issue)."""
+"""``newsletter serve``, ``newsletter approve`` and ``newsletter archive``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from ..config import load_config
 
 
 def register(main: click.Group) -> None:
-    pass
+    main.add_command(serve)
+    main.add_command(approve)
+    main.add_command(archive)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep the default behind a reverse proxy.")  # fmt: skip
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--site", type=click.Path(path_type=Path, file_okay=False),
+              help="Archive folder to serve (default: site/ in the project, as built by `newsletter archive`).")  # fmt: skip
+def serve(host: str, port: int, site: Path | None) -> None:
+    """The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.
+
+    Run it behind the association's web server at NEWSLETTER_PUBLIC_URL (see README).
+    """
+    import uvicorn
+
+    from ..model import ConfigError
+    from ..web.public import create_app
+
+    config = load_config()
+    if not config.secret:
+        raise ConfigError("NEWSLETTER_SECRET is not set: unsubscribe links cannot be checked; set it in .env")
+    extra = (host,) if host not in ("0.0.0.0", "::") else ()  # noqa: S104 - only a comparison
+    app = create_app(config, site=site.resolve() if site else None, hosts=extra)
+    where = config.public_url or "(NEWSLETTER_PUBLIC_URL not set)"
+    click.echo(f"serving unsubscribe and archive on http://{host}:{port}/ for {where}; Ctrl+C stops")
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="warning")
+
+
+@click.command()
+@click.argument("issue", type=click.Path(path_type=Path))
+@click.option("--by", "by", required=True, help="Name of the person who reviewed the issue.")
+def approve(issue: Path, by: str) -> None:
+    """Record that NAME approved the issue's current rendered content (every edition)."""
+    from ..approval import approve as record
+
+    config = load_config()
+    result = record(config, issue, by)
+    click.echo(
+        f"{result.issue}: approved by {result.approved_by} on {result.when} "
+        f"({len(result.editions)} editions, content {result.content_hash[:12]})"
+    )
+    if not config.require_approval:
+        click.echo("note: require_approval is false in newsletter.toml, so send does not check approvals")
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Output folder (default: site/ in the project).")  # fmt: skip
+def archive(out: Path | None) -> None:
+    """Build the static web archive: a page per issue and language, indexes, RSS, event .ics files."""
+    from ..archive import build_archive
+
+    config = load_config()
+    report = build_archive(config, out or config.root / "site")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"archive: {report.issues} issue(s), {report.pages} page(s), {report.calendars} calendar file(s) "
+        f"in {report.out}"
+    )

@@ -1,0 +1,200 @@
+"""Four-eyes approval: who approved which rendered content, and when.
+
+``newsletter approve ISSUE --by NAME`` renders every edition any member could receive — every
+non-empty combination of the configured segments, the general edition (members without a
+segment) and the ``all`` edition, each in every language of the issue — and stores one SHA-256
+per edition in ``db.approvals``. Each hash covers the edition's subject, preheader, HTML and text
+(with the personalisation placeholders still in them) and the subscriber-independent headers
+(From, Reply-To, List-Id). With ``require_approval = true`` in ``newsletter.toml`` the send path
+(``delivery.run_send``, so also scheduled jobs) calls :func:`verify`, which refuses (exit 2) when
+there is no approval or when an edition it is about to send differs from the approved one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .db import approvals, engine_for
+from .model import ALL, Edition, Issue, NewsletterError, RefusedError
+
+MAX_SEGMENTS = 10  # 2**10 - 1 segment combinations × languages is the most we render for an approval
+MAX_NAMED = 8  # changed editions named in a refusal before "and N more"
+
+
+@dataclass(frozen=True)
+class Approval:
+    issue: str
+    approved_by: str
+    created_at: datetime  # aware UTC
+    content_hash: str
+    editions: Mapping[str, str]  # Edition.key → hash
+
+    @property
+    def when(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} UTC"
+
+
+def segment_sets(config: Config) -> list[frozenset[str]]:
+    """Every segment set an edition can be rendered for: {all}, each non-empty subset, general."""
+    ids = sorted(config.segments)
+    if len(ids) > MAX_SEGMENTS:
+        raise RefusedError(
+            f"approval renders every combination of segments; {len(ids)} segments are more than "
+            f"{MAX_SEGMENTS}: reduce the segments in newsletter.toml or set require_approval = false"
+        )
+    subsets = [frozenset(c) for n in range(1, len(ids) + 1) for c in combinations(ids, n)]
+    return [frozenset({ALL}), *subsets, frozenset()]
+
+
+def render_all_editions(issue: Issue, config: Config) -> list[Edition]:
+    """Every edition any member could receive, in every language of the issue."""
+    from .render import Renderer  # content area; imported late so this module loads on its own
+
+    renderer = Renderer(config)
+    return [
+        renderer.render(issue, segments, language)
+        for language in issue.languages
+        for segments in segment_sets(config)
+    ]
+
+
+def header_fingerprint(config: Config) -> dict[str, str]:
+    """The subscriber-independent headers that are not part of an Edition (From, Reply-To, List-Id)."""
+    return {
+        "from": f"{config.sender_name} <{config.sender_address}>",
+        "reply_to": config.reply_to or "",
+        "list_id": f"{config.name} <{config.mail_domain}>",  # the inputs compose builds List-Id from
+    }
+
+
+def edition_hash(edition: Edition, config: Config) -> str:
+    """SHA-256 over everything of one edition that reaches every member of it."""
+    payload = {
+        "key": edition.key,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "html": edition.html,
+        "text": edition.text,
+        "headers": header_fingerprint(config),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def content_hash(hashes: Mapping[str, str]) -> str:
+    lines = "".join(f"{key}={value}\n" for key, value in sorted(hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def approve(
+    config: Config,
+    issue_path: Path,
+    by: str,
+    *,
+    clock: Clock | None = None,
+    editions: Sequence[Edition] | None = None,
+) -> Approval:
+    """Render every edition of the issue and record its hashes as approved by ``by``."""
+    by = " ".join(by.split())
+    if not by or any(c in by for c in "\r\n\0"):
+        raise RefusedError("--by needs the approver's name, e.g. --by 'Anna Schmidt'")
+    from .content import load_issue
+
+    issue = load_issue(issue_path, config)
+    if editions is None:
+        editions = render_all_editions(issue, config)
+    hashes = {edition.key: edition_hash(edition, config) for edition in editions}
+    now = (clock or SystemClock()).now()
+    with engine_for(config.database_url).begin() as conn:
+        conn.execute(
+            insert(approvals).values(
+                issue=issue.slug,
+                approved_by=by[:200],
+                content_hash=content_hash(hashes),
+                editions=json.dumps(hashes, sort_keys=True),
+                created_at=now,
+            )
+        )
+    return Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
+
+
+def latest(config: Config, issue_slug: str) -> Approval | None:
+    """The most recent approval of the issue, or None."""
+    with engine_for(config.database_url).connect() as conn:
+        row = conn.execute(
+            select(approvals)
+            .where(approvals.c.issue == issue_slug)
+            .order_by(approvals.c.created_at.desc(), approvals.c.id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return Approval(
+        m["issue"], m["approved_by"], m["created_at"], m["content_hash"], json.loads(m["editions"])
+    )
+
+
+def changed_editions(approval: Approval, editions: Iterable[Edition], config: Config) -> list[str]:
+    """Keys of the editions whose content differs from (or was not part of) the approval."""
+    changed = [e.key for e in editions if approval.editions.get(e.key) != edition_hash(e, config)]
+    return list(dict.fromkeys(changed))
+
+
+def verify(config: Config, issue: Issue | str, editions: Iterable[Edition]) -> Approval:
+    """Refuse (RefusedError, exit 2) unless every edition about to be sent is the approved one."""
+    slug = issue if isinstance(issue, str) else issue.slug
+    again = f"run `newsletter approve {slug} --by NAME`"
+    approval = latest(config, slug)
+    if approval is None:
+        raise RefusedError(
+            f"{slug} has not been approved (require_approval = true in newsletter.toml); "
+            f"{again} after reviewing it"
+        )
+    changed = changed_editions(approval, editions, config)
+    if changed:
+        named = ", ".join(changed[:MAX_NAMED])
+        if len(changed) > MAX_NAMED:
+            named += f" and {len(changed) - MAX_NAMED} more"
+        raise RefusedError(
+            f"{named} changed since approval by {approval.approved_by} on {approval.when}; {again} again"
+        )
+    return approval
+
+
+def describe_approval(config: Config, issue_slug: str, *, check_content: bool = True) -> str:
+    """One line for ``newsletter status``: who approved when, and whether the content changed since."""
+    approval = latest(config, issue_slug)
+    required = "required" if config.require_approval else "not required"
+    if approval is None:
+        hint = f"; run `newsletter approve {issue_slug} --by NAME`" if config.require_approval else ""
+        return f"approval: none ({required}){hint}"
+    line = f"approval: by {approval.approved_by} on {approval.when} ({len(approval.editions)} editions; {required})"
+    if check_content:
+        line += _content_state(config, issue_slug, approval)
+    return line
+
+
+def _content_state(config: Config, issue_slug: str, approval: Approval) -> str:
+    from .content import load_issue
+
+    try:
+        issue = load_issue(Path(issue_slug), config)
+        changed = changed_editions(approval, render_all_editions(issue, config), config)
+    except NewsletterError:
+        return "; content cannot be rendered right now (run `newsletter check`)"
+    if not changed:
+        return "; content unchanged"
+    named = ", ".join(changed[:MAX_NAMED]) + (
+        f" and {len(changed) - MAX_NAMED} more" if len(changed) > MAX_NAMED else ""
+    )
+    return f"; CHANGED since: {named}"
