@@ -106,6 +106,7 @@ schedules = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("issue", String(200), nullable=False),
     Column("segment", String(100), nullable=False),
+    Column("issue_path", Text, nullable=True),  # the issue folder the job sends (schedule area)
     Column("member_timezone", String(64), nullable=True),  # per-member-timezone jobs
     Column("at_utc", UtcDateTime, nullable=False),
     Column("local_zone", String(64), nullable=False),  # zone the editor meant

@@ -1,0 +1,363 @@
+"""Schedules: the editor's local time → one absolute UTC instant, stored in ``db.schedules``.
+
+``db.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
+rows through APScheduler). Local times are resolved with zoneinfo only: a wall-clock time that
+happens twice (the autumn DST night) or never (the spring night) is refused with the candidate
+instants named, never guessed.
+
+States: scheduled → running → done | failed; scheduled → held (missed by more than the
+staleness window) | cancelled; running → cancelled (stops after the message in flight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, insert, select, update
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .db import engine_for, schedules
+from .model import NewsletterError, Problem, RefusedError
+
+BERLIN = "Europe/Berlin"
+ACTIVE = ("scheduled", "running", "held")
+STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
+
+
+class PreflightRefused(RefusedError):
+    """The issue fails the pre-flight check: every problem, then what to do."""
+
+    def __init__(self, issue: str, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__(
+            f"not scheduled: {issue} fails the pre-flight check; fix it (`newsletter check {issue}`)"
+        )
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems] + [str(self)]
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """One row of ``db.schedules``."""
+
+    id: int
+    issue: str  # issue slug (folder name), as in the ledger
+    segment: str
+    at_utc: datetime  # aware UTC
+    local_zone: str  # zone the editor's wall-clock time was meant in
+    state: str
+    message: str | None = None
+    member_timezone: str | None = None  # set for --per-member-timezone jobs
+    issue_path: str | None = None
+
+    def local(self, zone: str | None = None) -> datetime:
+        return self.at_utc.astimezone(ZoneInfo(zone or self.local_zone))
+
+    def when(self) -> str:
+        """``2026-12-01 09:00 CET Europe/Warsaw (08:00 UTC)``."""
+        return (
+            f"{fmt_local(self.at_utc, self.local_zone)} {self.local_zone} ({self.at_utc:%Y-%m-%d %H:%M} UTC)"
+        )
+
+    def __str__(self) -> str:
+        zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
+        note = f" — {self.message}" if self.message else ""
+        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.state}{note}"
+
+
+# ───────────────────────────── time conversion ─────────────────────────────
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RefusedError(f"unknown time zone '{name}'; use an IANA name like Europe/Berlin") from None
+
+
+def fmt_local(instant: datetime, zone_name: str) -> str:
+    return instant.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def parse_at(text: str) -> datetime:
+    """ISO 8601 date and time, with or without offset (``2026-12-01T09:00``, ``… 09:00+01:00``, ``…Z``)."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RefusedError(
+            f"--at '{text}' is not an ISO 8601 date and time; write e.g. 2026-12-01T09:00 "
+            "(the segment's zone) or 2026-12-01T09:00+01:00"
+        ) from None
+    if len(text.strip()) <= 10:  # a bare date: midnight is almost never what the editor meant
+        raise RefusedError(f"--at '{text}' has no time of day; write e.g. {text.strip()}T09:00")
+    return parsed
+
+
+def to_utc(local: datetime, zone_name: str) -> datetime:
+    """A naive wall-clock time in ``zone_name`` → the one UTC instant it names.
+
+    Refuses (RefusedError) times that occur twice or never on DST change nights; found by
+    round-tripping both folds through UTC.
+    """
+    if local.tzinfo is not None:
+        return local.astimezone(UTC)
+    tz = zone(zone_name)
+    candidates: list[datetime] = []
+    for fold in (0, 1):
+        instant = local.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if instant.astimezone(tz).replace(tzinfo=None) == local and instant not in candidates:
+            candidates.append(instant)
+    if len(candidates) == 1:
+        return candidates[0]
+    shown = f"{local:%Y-%m-%d %H:%M}"
+    if candidates:
+        first, second = sorted(candidates)
+        return _refuse_ambiguous(shown, zone_name, first, second)
+    return _refuse_gap(local, shown, zone_name, tz)
+
+
+def _offset(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%Z, %z")
+
+
+def _refuse_ambiguous(shown: str, zone_name: str, first: datetime, second: datetime) -> datetime:
+    tz = ZoneInfo(zone_name)
+    example = first.astimezone(tz).isoformat(timespec="minutes")
+    raise RefusedError(
+        f"{shown} is ambiguous in {zone_name} (the clocks go back that night): it is either "
+        f"{first:%Y-%m-%d %H:%M} UTC ({_offset(first, tz)}) or {second:%Y-%m-%d %H:%M} UTC "
+        f"({_offset(second, tz)}); give the offset, e.g. --at {example}"
+    )
+
+
+def _refuse_gap(local: datetime, shown: str, zone_name: str, tz: ZoneInfo) -> datetime:
+    lo, hi = sorted(local.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
+    after = hi.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):  # the transition lies between the two readings
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    change = hi.replace(microsecond=0)
+    before, at = change - timedelta(minutes=1), change
+    jump_from = change + (lo.astimezone(tz).utcoffset() or timedelta(0))  # wall clock just before
+    raise RefusedError(
+        f"{shown} does not exist in {zone_name} (the clocks jump from "
+        f"{jump_from:%H:%M} to {at.astimezone(tz):%H:%M} that night); "
+        f"nearest valid local times: {fmt_local(before, zone_name)} ({before:%H:%M} UTC) "
+        f"or {fmt_local(at, zone_name)} ({at:%H:%M} UTC)"
+    )
+
+
+def resolve_at(text: str, zone_name: str) -> datetime:
+    """``--at`` text → aware UTC instant (an explicit offset wins over ``zone_name``)."""
+    return to_utc(parse_at(text), zone_name)
+
+
+# ───────────────────────────── the schedules table ─────────────────────────────
+
+
+def resolve_issue(issue: str | Path, config: Config) -> Path:
+    """ISSUE as typed: a folder, an issue.md, or a slug under issues/."""
+    path = Path(issue)
+    if path.name == "issue.md":
+        path = path.parent
+    if not path.is_dir() and not path.is_absolute() and (config.issues_dir / path).is_dir():
+        path = config.issues_dir / path
+    if not (path / "issue.md").is_file():
+        raise RefusedError(f"{path}: no issue here (no issue.md); check the path or `newsletter new SLUG`")
+    return path.resolve()
+
+
+def _row(r: object) -> ScheduleInfo:
+    m = r._mapping  # type: ignore[attr-defined]
+    return ScheduleInfo(
+        id=m["id"],
+        issue=m["issue"],
+        segment=m["segment"],
+        at_utc=m["at_utc"],
+        local_zone=m["local_zone"],
+        state=m["state"],
+        message=m["message"],
+        member_timezone=m["member_timezone"],
+        issue_path=m["issue_path"],
+    )
+
+
+def list_schedules(config: Config, issue_slug: str | None = None) -> list[ScheduleInfo]:
+    query = select(schedules).order_by(schedules.c.at_utc, schedules.c.id)
+    if issue_slug is not None:
+        query = query.where(schedules.c.issue == issue_slug)
+    with engine_for(config.database_url).connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def describe_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
+    """Every schedule of one issue (any state), earliest first; ``str(info)`` is one status line."""
+    return list_schedules(config, issue_slug)
+
+
+def get_schedule(engine: Engine, schedule_id: int) -> ScheduleInfo | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).first()
+    return _row(row) if row else None
+
+
+def set_state(
+    engine: Engine,
+    schedule_id: int,
+    state: str,
+    message: str | None,
+    *,
+    only_from: Sequence[str] = (),
+    now: datetime,
+) -> bool:
+    """Move a row to ``state``; with ``only_from`` only if it is in one of those states. True if it moved."""
+    stmt = update(schedules).where(schedules.c.id == schedule_id)
+    if only_from:
+        stmt = stmt.where(schedules.c.state.in_(only_from))
+    with engine.begin() as conn:
+        moved = conn.execute(stmt.values(state=state, message=message, updated_at=now)).rowcount
+    return bool(moved)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What ``newsletter schedule`` was asked, before it is checked."""
+
+    issue: str
+    segment: str
+    at: str
+    tz: str | None = None
+    per_member_timezone: bool = False
+
+
+def create_schedule(config: Config, request: Request, *, clock: Clock | None = None) -> list[ScheduleInfo]:
+    """Check and store a schedule (one row, or one per member zone); refuses with RefusedError."""
+    clock = clock or SystemClock()
+    segment = _segment(config, request.segment)
+    zone_name = request.tz or segment.timezone
+    zone(zone_name)
+    local = parse_at(request.at)
+    issue_path = resolve_issue(request.issue, config)
+    slug = issue_path.name
+    if request.per_member_timezone:
+        if local.tzinfo is not None:
+            raise RefusedError(
+                "--per-member-timezone takes a wall-clock time without offset, e.g. 2026-12-01T09:00"
+            )
+        zones = member_zones(config, segment.id, segment.timezone)
+        plan = [(z, z, to_utc(local, z)) for z in zones]
+    else:
+        plan = [(zone_name, None, to_utc(local, zone_name))]
+    now = clock.now()
+    for zone_name_, _, instant in plan:
+        if instant <= now:
+            raise RefusedError(
+                f"{fmt_local(instant, zone_name_)} ({instant:%Y-%m-%d %H:%M} UTC) is in the past "
+                f"(now {fmt_local(now, zone_name_)}); give a later --at"
+            )
+    _check_preflight(config, issue_path, request.issue)
+    engine = engine_for(config.database_url)
+    with engine.begin() as conn:
+        _refuse_duplicate(conn, slug, segment.id)
+        ids = [
+            conn.execute(
+                insert(schedules).values(
+                    issue=slug,
+                    segment=segment.id,
+                    issue_path=str(issue_path),
+                    member_timezone=member_zone,
+                    at_utc=instant,
+                    local_zone=zone_name_,
+                    state="scheduled",
+                    message=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]
+            for zone_name_, member_zone, instant in plan
+        ]
+    return [info for info in (get_schedule(engine, i) for i in ids) if info]
+
+
+def _segment(config: Config, segment_id: str):  # type: ignore[no-untyped-def]
+    if "," in segment_id:
+        raise RefusedError("schedule one segment per command (each has its own local time): --to poland")
+    try:
+        return config.segment(segment_id)
+    except NewsletterError as exc:
+        raise RefusedError(str(exc)) from None
+
+
+def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
+    from . import preflight  # A's module; imported late so the CLI loads without it
+
+    errors = [p for p in preflight.check_issue(issue_path, config) if p.severity == "error"]
+    if errors:
+        raise PreflightRefused(shown, errors)
+
+
+def _refuse_duplicate(conn: object, slug: str, segment_id: str) -> None:
+    rows = conn.execute(  # type: ignore[attr-defined]
+        select(schedules.c.id, schedules.c.state, schedules.c.at_utc)
+        .where(schedules.c.issue == slug, schedules.c.segment == segment_id, schedules.c.state.in_(ACTIVE))
+        .order_by(schedules.c.id)
+    ).all()
+    if rows:
+        ids = " ".join(str(r.id) for r in rows)
+        raise RefusedError(
+            f"{slug} is already scheduled for {segment_id} (#{rows[0].id}, {rows[0].state}, "
+            f"{rows[0].at_utc:%Y-%m-%d %H:%M} UTC); to replace it: `newsletter schedule cancel {ids}`"
+        )
+
+
+def member_zones(config: Config, segment_id: str, default_zone: str) -> list[str]:
+    """Distinct time zones of the segment's members (members without one count as ``default_zone``)."""
+    zones = sorted({m_zone for _, m_zone in _segment_members(config, segment_id, default_zone)})
+    if not zones:
+        raise RefusedError(f"{config.subscribers}: no member in segment {segment_id}; nothing to schedule")
+    for name in zones:
+        zone(name)
+    return zones
+
+
+def members_in_zone(config: Config, segment_id: str, default_zone: str, zone_name: str) -> frozenset[str]:
+    """Addresses of the segment's members whose zone is ``zone_name`` (read at fire time)."""
+    return frozenset(
+        addr for addr, m_zone in _segment_members(config, segment_id, default_zone) if m_zone == zone_name
+    )
+
+
+def _segment_members(config: Config, segment_id: str, default_zone: str) -> list[tuple[str, str]]:
+    from . import audience  # B's module; imported late so the CLI loads without it
+
+    report = audience.read_members(config.subscribers, config)
+    return [
+        (m.address, m.timezone or default_zone)
+        for m in report.members
+        if segment_id in m.segments and getattr(m, "subscribed", True)
+    ]
+
+
+def cancel_schedule(config: Config, schedule_id: int, *, clock: Clock | None = None) -> ScheduleInfo:
+    """scheduled/held → cancelled; running → cancelled (the scheduler stops after the message in flight)."""
+    clock = clock or SystemClock()
+    engine = engine_for(config.database_url)
+    info = get_schedule(engine, schedule_id)
+    if info is None:
+        raise NewsletterError(f"no schedule #{schedule_id}; see `newsletter schedule list`")
+    now = clock.now()
+    message = f"cancelled at {now:%Y-%m-%d %H:%M} UTC"
+    if info.state == "running":
+        message += "; the scheduler stops the send after the message in flight"
+    if not set_state(engine, schedule_id, "cancelled", message, only_from=ACTIVE, now=now):
+        raise NewsletterError(f"schedule #{schedule_id} is already {info.state}; nothing to cancel")
+    return get_schedule(engine, schedule_id) or info

@@ -1,0 +1,327 @@
+"""The scheduler process (``newsletter scheduler``): fires ``db.schedules`` rows at their UTC instants.
+
+APScheduler 3.11 does the firing (BackgroundScheduler, SQLAlchemyJobStore in the state
+database, DateTrigger at the stored instant, explicit misfire grace = staleness window,
+coalesce, max_instances=1); ``db.schedules`` stays the source of truth: at start-up and every
+poll the jobs are synced from it. A lease in ``db.locks`` keeps a second scheduler out.
+Each job calls ``delivery.run_send`` — the same path as ``newsletter send`` — so a double
+fire is harmless and a crash mid-send resumes from the ledger when the job is re-run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import select
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .db import engine_for, schedules
+from .lease import Lease
+from .model import NewsletterError
+from .schedule import ScheduleInfo, get_schedule, list_schedules, members_in_zone, set_state
+
+log = logging.getLogger("newsletter.scheduler")
+
+LOCK_NAME = "scheduler"
+JOB_TABLE = "apscheduler_jobs"
+# Keyword arguments of delivery.run_send that restrict a send to some addresses (C2's choice).
+MEMBER_FILTER_PARAMS = ("only_addresses", "addresses", "member_filter")
+
+_service: SchedulerService | None = None
+
+
+def fire(schedule_id: int, resume: bool = False) -> None:
+    """The APScheduler job (stored by reference in the job store): run one schedule row."""
+    service = _service
+    if service is None:
+        log.error("schedule #%d fired outside a running scheduler; ignored", schedule_id)
+        return
+    service.run_job(schedule_id, resume=resume)
+
+
+def job_id(schedule_id: int) -> str:
+    return f"schedule-{schedule_id}"
+
+
+class SchedulerService:
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, poll: float = 2.0, lease_ttl: float = 30.0
+    ):
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.poll = poll
+        self.engine = engine_for(config.database_url)
+        self.lease = Lease(self.engine, LOCK_NAME, self.clock, ttl=lease_ttl)
+        self.staleness = timedelta(hours=config.staleness_hours)
+        self.stop_event = threading.Event()
+        self.lost_lease = False
+        self._known: set[int] = set()
+        self._cancelled: dict[int, threading.Event] = {}
+        grace = max(1, math.ceil(self.staleness.total_seconds()))
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+            timezone=UTC,
+        )
+        self.grace = grace
+
+    # ───────────────────────────── life cycle ─────────────────────────────
+
+    def stop(self) -> None:
+        """Ask the scheduler to stop; a send in flight pauses after its current message."""
+        self.stop_event.set()
+
+    def run(self) -> int:
+        """Hold the lease and fire jobs until stop(); 0 on a clean stop, 1 if the lease was lost."""
+        global _service
+        self.lease.acquire()  # LeaseHeld: a second scheduler refuses to start
+        _service = self
+        try:
+            self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+            self.scheduler.start(paused=True)
+            pending = self.startup()
+            self.scheduler.resume()
+            log.info(
+                "scheduler started (holder %s, database %s, staleness window %s h): %d schedule(s) pending",
+                self.lease.holder,
+                _safe_url(self.config.database_url),
+                f"{self.config.staleness_hours:g}",
+                pending,
+            )
+            self._loop()
+        finally:
+            log.info("scheduler stopping: waiting for the send in flight to pause")
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+            if not self.lost_lease:
+                self.lease.release()
+            _service = None
+        log.info("scheduler stopped")
+        return 1 if self.lost_lease else 0
+
+    def _loop(self) -> None:
+        while not self.stop_event.wait(self.poll):
+            try:
+                if not self.lease.renew():
+                    log.error("scheduler lease lost (holder now %s); stopping", self.lease.current())
+                    self.lost_lease = True
+                    self.stop_event.set()
+                    return
+                self.sync()
+            except Exception:  # a busy database must not kill the scheduler; try again next poll
+                log.exception("scheduler poll failed; retrying")
+
+    # ───────────────────────────── syncing from db.schedules ─────────────────────────────
+
+    def startup(self) -> int:
+        """Reconcile the job store with db.schedules: resume, run late-but-fresh, hold stale."""
+        now = self.clock.now()
+        wanted: set[str] = set()
+        for info in list_schedules(self.config):
+            if info.state == "running":  # the previous scheduler died or stopped mid-send
+                log.info(
+                    "resume #%d: %s to %s was interrupted; resuming from the ledger",
+                    info.id,
+                    info.issue,
+                    info.segment,
+                )
+                self._add(info.id, now, resume=True)
+            elif info.state == "scheduled":
+                if not self._add_or_hold(info, now):
+                    continue
+            else:
+                continue
+            wanted.add(job_id(info.id))
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                self.scheduler.remove_job(job.id)
+        return len(wanted)
+
+    def sync(self) -> None:
+        """Pick up rows added or cancelled since the last poll."""
+        now = self.clock.now()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schedules.c.id, schedules.c.state).where(
+                    schedules.c.state.in_(("scheduled", "cancelled"))
+                )
+            ).all()
+        for row in rows:
+            if row.state == "scheduled" and row.id not in self._known:
+                info = get_schedule(self.engine, row.id)
+                if info is not None and info.state == "scheduled":
+                    self._add_or_hold(info, now)
+            elif row.state == "cancelled" and row.id in self._known:
+                self._known.discard(row.id)
+                self._cancelled.setdefault(row.id, threading.Event()).set()
+                # already fired → JobLookupError: a running send stops after its message in flight
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(job_id(row.id))
+                log.info("cancelled #%d", row.id)
+
+    def _add_or_hold(self, info: ScheduleInfo, now: datetime) -> bool:
+        late = now - info.at_utc
+        if late > self.staleness:
+            self.hold(info, late)
+            return False
+        if late > timedelta(0):
+            log.info("#%d was due %s ago (within the staleness window): running it now", info.id, _span(late))
+        self._add(info.id, info.at_utc)
+        return True
+
+    def _add(self, schedule_id: int, run_date: datetime, *, resume: bool = False) -> None:
+        self.scheduler.add_job(
+            fire,
+            trigger=DateTrigger(run_date=run_date, timezone=UTC),
+            args=[schedule_id, resume],
+            id=job_id(schedule_id),
+            name=f"schedule #{schedule_id}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None if resume else self.grace,
+        )
+        self._known.add(schedule_id)
+
+    def hold(self, info: ScheduleInfo, late: timedelta) -> None:
+        message = (
+            f"held: due {info.at_utc:%Y-%m-%d %H:%M} UTC, missed by {_span(late)} (staleness window "
+            f"{self.config.staleness_hours:g} h); send it with `newsletter send {info.issue} --to {info.segment}` "
+            f"or `newsletter schedule cancel {info.id}` and schedule again"
+        )
+        if set_state(self.engine, info.id, "held", message, only_from=("scheduled",), now=self.clock.now()):
+            log.warning("#%d %s to %s %s", info.id, info.issue, info.segment, message)
+        self._known.add(info.id)
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        # APScheduler's own misfire check (e.g. the process was suspended): hold, never drop silently.
+        schedule_id = int(event.job_id.rpartition("-")[2])
+        info = get_schedule(self.engine, schedule_id)
+        if info is not None and info.state == "scheduled":
+            self.hold(info, self.clock.now() - info.at_utc)
+
+    # ───────────────────────────── running a job ─────────────────────────────
+
+    def run_job(self, schedule_id: int, *, resume: bool = False) -> None:
+        info = get_schedule(self.engine, schedule_id)
+        now = self.clock.now()
+        source = ("running",) if resume else ("scheduled",)
+        if info is None or not set_state(
+            self.engine,
+            schedule_id,
+            "running",
+            f"started {now:%Y-%m-%d %H:%M:%S} UTC",
+            only_from=source,
+            now=now,
+        ):
+            log.info("#%d is %s; not sending", schedule_id, info.state if info else "gone")
+            return
+        cancel = self._cancelled.setdefault(schedule_id, threading.Event())
+        log.info(
+            "start #%d: %s to %s%s (due %s UTC%s)",
+            info.id,
+            info.issue,
+            info.segment,
+            f" (members in {info.member_timezone})" if info.member_timezone else "",
+            f"{info.at_utc:%Y-%m-%d %H:%M:%S}",
+            f", {_span(now - info.at_utc)} late" if now - info.at_utc > timedelta(seconds=1) else "",
+        )
+        started = self.clock.monotonic()
+        try:
+            report = self._send(info, lambda: self.stop_event.is_set() or cancel.is_set())
+        except NewsletterError as exc:
+            self._finish(info, "failed", f"failed: {exc}")
+            return
+        except Exception as exc:  # a bug must not kill the scheduler; the row says what happened
+            log.exception("#%d crashed", info.id)
+            self._finish(info, "failed", f"failed: {type(exc).__name__}: {exc}")
+            return
+        summary = f"{describe_report(report)} in {self.clock.monotonic() - started:.1f} s"
+        if cancel.is_set():
+            log.info("finish #%d: cancelled while sending; stopped (%s)", info.id, summary)
+        elif self.stop_event.is_set() and not report_finished(report):
+            message = f"paused by scheduler stop ({summary}); resumes when the scheduler starts again"
+            set_state(self.engine, info.id, "running", message, only_from=("running",), now=self.clock.now())
+            log.info("pause #%d: %s", info.id, message)
+        else:
+            self._finish(info, "done", summary)
+
+    def _finish(self, info: ScheduleInfo, state: str, message: str) -> None:
+        set_state(self.engine, info.id, state, message, only_from=("running",), now=self.clock.now())
+        (log.info if state == "done" else log.error)(
+            "finish #%d: %s to %s %s: %s", info.id, info.issue, info.segment, state, message
+        )
+
+    def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
+        from . import delivery  # C2's module: the one send path
+
+        kwargs: dict[str, Any] = {"yes": True, "clock": self.clock, "should_stop": should_stop}
+        if info.member_timezone:
+            param = member_filter_param(delivery.run_send)
+            if param is None:
+                raise NewsletterError(
+                    "per-member-timezone schedules need delivery.run_send(only_addresses=...); not available"
+                )
+            segment = self.config.segment(info.segment)
+            kwargs[param] = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone)
+        issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)
+        return delivery.run_send(self.config, issue_path, (info.segment,), **kwargs)
+
+
+def member_filter_param(run_send: Callable[..., Any]) -> str | None:
+    """The keyword of run_send that restricts a send to some addresses, if it has one."""
+    params = inspect.signature(run_send).parameters
+    return next((p for p in MEMBER_FILTER_PARAMS if p in params), None)
+
+
+def describe_report(report: Any) -> str:
+    """Counts of a SendReport for the log and the schedule row, whatever its exact shape."""
+    for name in ("summary", "line"):
+        attr = getattr(report, name, None)
+        if callable(attr):
+            return str(attr())
+        if isinstance(attr, str):
+            return attr
+    fields = ("sent", "failed", "skipped", "suppressed", "pending")
+    parts = [f"{f} {getattr(report, f)}" for f in fields if isinstance(getattr(report, f, None), int)]
+    return ", ".join(parts) or str(report)
+
+
+def report_finished(report: Any) -> bool:
+    """Whether the send reached its end (nothing left pending); unknown counts as not finished,
+    so the row stays `running` and the next start re-runs it (harmless: the ledger skips the sent)."""
+    for name in ("paused", "stopped", "interrupted"):
+        if getattr(report, name, False):
+            return False
+    pending = getattr(report, "pending", None)
+    return isinstance(pending, int) and pending == 0
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _safe_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
