@@ -1,0 +1,436 @@
+"""The send ledger: one row per (issue, member address) in ``db.deliveries``, plus the send
+runs (``db.sends``) and a per-issue lease (``db.locks``).
+
+Row states: ``pending → sending → sent | failed | bounced | unknown | suppressed``.
+A row becomes ``sent`` only after the relay's 250 to the final dot, in its own commit; a
+row is never created twice for one issue (unique (issue, address), insert-or-ignore), so
+``--to poland`` and later ``--to usa`` mail members of both segments once.
+
+SQLAlchemy Core only, dialect-neutral: SQLite (WAL) by default, PostgreSQL with the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+
+from .address import address_hash, canonical
+from .db import deliveries, locks, sends, suppressions, utcnow
+from .model import ALL, GENERAL, RefusedError
+
+STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppressed")
+OPEN_STATES = ("pending", "sending")
+DONE_STATES = ("sent", "bounced", "suppressed")
+LEASE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the send loop needs of one ledger row."""
+
+    id: int
+    address: str
+    edition: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    address: str
+    state: str
+    edition: str
+    attempts: int
+    last_code: int | None
+    last_reply: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    issue: str
+    total: Mapping[str, int]  # state → rows
+    by_edition: Mapping[str, Mapping[str, int]]  # "poland+usa.de" → state → rows
+    by_segment: Mapping[str, Mapping[str, int]]  # "poland" → state → rows (a member of two counts in both)
+    sends: tuple[Mapping[str, object], ...] = field(default=())  # the runs, oldest first
+
+    @property
+    def rows(self) -> int:
+        return sum(self.total.values())
+
+    def get(self, state: str) -> int:
+        return self.total.get(state, 0)
+
+
+def edition_segments(edition_key: str) -> tuple[str, ...]:
+    """``poland+usa.de`` → (poland, usa); ``general.de`` → (general,); ``all.de`` → (all,)."""
+    seg = edition_key.rsplit(".", 1)[0]
+    if seg in (ALL, GENERAL):
+        return (seg,)
+    return tuple(seg.split("+"))
+
+
+class Ledger:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # ───────────────────────────── lease ─────────────────────────────
+
+    def acquire(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
+        """Take the issue's lease or refuse (exit 2) naming the running send."""
+        name, now = _lease_name(issue), utcnow()
+        expires = now + timedelta(seconds=ttl)
+        with self.engine.begin() as conn:
+            current = conn.execute(select(locks).where(locks.c.name == name)).first()
+            if current is None:
+                inserted = _insert_ignore(
+                    conn, locks, [{"name": name, "holder": holder, "expires_at": expires}], ["name"]
+                )
+                if inserted:
+                    return
+                current = conn.execute(select(locks).where(locks.c.name == name)).first()
+            assert current is not None
+            if current.holder != holder and current.expires_at > now and _alive(current.holder):
+                raise RefusedError(
+                    f"issue '{issue}' is being sent by another process ({current.holder}, lease until "
+                    f"{current.expires_at:%H:%M:%S} UTC); wait for it to finish or stop it first"
+                )
+            taken = conn.execute(
+                update(locks)
+                .where(
+                    locks.c.name == name,
+                    locks.c.holder == current.holder,
+                    locks.c.expires_at == current.expires_at,
+                )
+                .values(holder=holder, expires_at=expires)
+            ).rowcount
+        if not taken:
+            raise RefusedError(f"issue '{issue}' was just claimed by another send; try again in a minute")
+
+    def heartbeat(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(locks)
+                .where(locks.c.name == _lease_name(issue), locks.c.holder == holder)
+                .values(expires_at=utcnow() + timedelta(seconds=ttl))
+            )
+
+    def release(self, issue: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(locks.delete().where(locks.c.name == _lease_name(issue), locks.c.holder == holder))
+
+    # ───────────────────────────── runs ─────────────────────────────
+
+    def start_send(self, issue: str, segments: Sequence[str], now: datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(sends).values(
+                    issue=issue, segments=",".join(segments), state="running", created_at=now, updated_at=now
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_send(self, send_id: int, state: str, reason: str | None, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sends).where(sends.c.id == send_id).values(state=state, reason=reason, updated_at=now)
+            )
+
+    # ───────────────────────────── audience ─────────────────────────────
+
+    def freeze(
+        self, issue: str, send_id: int, rows: Iterable[tuple[str, str, int, str]], now: datetime
+    ) -> int:
+        """Insert (address, edition, csv line, state) rows not yet in the ledger; returns rows added."""
+        values = [
+            {
+                "issue": issue,
+                "address": address,
+                "send_id": send_id,
+                "edition": edition,
+                "member_line": line,
+                "state": state,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for address, edition, line, state in rows
+        ]
+        if not values:
+            return 0
+        with self.engine.begin() as conn:
+            before = _count(conn, issue)
+            for start in range(0, len(values), 2000):
+                _insert_ignore(conn, deliveries, values[start : start + 2000], ["issue", "address"])
+            return _count(conn, issue) - before
+
+    def recover(self, issue: str, now: datetime) -> int:
+        """Rows left ``sending`` by a dead process (we hold the lease) go back to ``pending``."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(deliveries)
+                .where(deliveries.c.issue == issue, deliveries.c.state == "sending")
+                .values(state="pending", claimed_by=None, updated_at=now)
+            ).rowcount
+
+    def reopen_failed(self, issue: str, addresses: Iterable[str] | None, now: datetime) -> int:
+        """``--retry-failed``: failed/unknown rows (of these addresses) become pending again."""
+        wanted = None if addresses is None else set(addresses)
+        with self.engine.begin() as conn:
+            ids = [
+                r.id
+                for r in conn.execute(
+                    select(deliveries.c.id, deliveries.c.address).where(
+                        deliveries.c.issue == issue, deliveries.c.state.in_(("failed", "unknown"))
+                    )
+                )
+                if wanted is None or r.address in wanted
+            ]
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids[start : start + 500]))
+                    .values(state="pending", attempts=0, next_attempt_at=None, updated_at=now)
+                )
+        return len(ids)
+
+    def rows(self, issue: str) -> list[Row]:
+        c = deliveries.c
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                select(c.id, c.address, c.edition, c.state, c.attempts, c.next_attempt_at)
+                .where(c.issue == issue)
+                .order_by(c.id)
+            )
+            return [Row(*r) for r in result]
+
+    # ───────────────────────────── the loop ─────────────────────────────
+
+    def session(self) -> LedgerSession:
+        """One held connection for the send loop's hot path (single thread; close() it)."""
+        return LedgerSession(self.engine.connect())
+
+    def release_claims(self, issue: str, holder: str, now: datetime) -> int:
+        """Rows claimed but never attempted (paused/stopped) go back to ``pending``."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.issue == issue,
+                    deliveries.c.state == "sending",
+                    deliveries.c.claimed_by == holder,
+                )
+                .values(state="pending", claimed_by=None, updated_at=now)
+            ).rowcount
+
+    # ───────────────────────────── reports ─────────────────────────────
+
+    def counts(self, issue: str) -> LedgerCounts:
+        c = deliveries.c
+        total: dict[str, int] = defaultdict(int)
+        by_edition: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        by_segment: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        with self.engine.connect() as conn:
+            grouped = conn.execute(
+                select(c.edition, c.state, func.count()).where(c.issue == issue).group_by(c.edition, c.state)
+            )
+            for edition, state, n in grouped:
+                total[state] += n
+                by_edition[edition][state] += n
+                for segment in edition_segments(edition):
+                    by_segment[segment][state] += n
+            runs = conn.execute(select(sends).where(sends.c.issue == issue).order_by(sends.c.id))
+            run_rows = tuple(dict(r._mapping) for r in runs)
+        return LedgerCounts(
+            issue=issue,
+            total=dict(total),
+            by_edition={k: dict(v) for k, v in by_edition.items()},
+            by_segment={k: dict(v) for k, v in by_segment.items()},
+            sends=run_rows,
+        )
+
+    def failed(self, issue: str, states: Sequence[str] = ("failed", "unknown", "bounced")) -> list[FailedRow]:
+        c = deliveries.c
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                select(c.address, c.state, c.edition, c.attempts, c.last_code, c.last_reply, c.updated_at)
+                .where(c.issue == issue, c.state.in_(list(states)))
+                .order_by(c.state, c.address)
+            )
+            return [FailedRow(*r) for r in result]
+
+    def latest_send(self, issue: str) -> Mapping[str, object] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(sends).where(sends.c.issue == issue).order_by(sends.c.id.desc()).limit(1)
+            ).first()
+        return dict(row._mapping) if row else None
+
+
+_c = deliveries.c
+_RECORD = (
+    update(deliveries)
+    .where(_c.id == bindparam("row_id"))
+    .values(
+        state=bindparam("state"),
+        attempts=bindparam("attempts"),
+        last_code=bindparam("code"),
+        last_reply=bindparam("reply"),
+        updated_at=bindparam("now"),
+        claimed_by=None,
+        next_attempt_at=bindparam("next_at"),
+        message_id=func.coalesce(bindparam("message_id", type_=_c.message_id.type), _c.message_id),
+        sent_at=func.coalesce(bindparam("sent_at", type_=_c.sent_at.type), _c.sent_at),
+    )
+)
+_IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
+
+
+class LedgerSession:
+    """The send loop's writer: claims, outcomes (one commit each) and suppression look-ups
+    over one held connection with pre-built statements (≈ 0.1 ms per outcome on SQLite)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]:
+        """Atomically move due pending rows to ``sending``; returns the ids this call claimed."""
+        if not ids:
+            return []
+        due = or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= now)
+        conn = self.conn
+        with conn.begin():
+            conn.execute(
+                update(deliveries)
+                .where(_c.id.in_(list(ids)), _c.state == "pending", due)
+                .values(state="sending", claimed_by=holder, updated_at=now)
+            )
+            rows = conn.execute(
+                select(_c.id).where(_c.id.in_(list(ids)), _c.state == "sending", _c.claimed_by == holder)
+            )
+            return sorted(r.id for r in rows)
+
+    def is_suppressed(self, address: str) -> bool:
+        with self.conn.begin():
+            return self.conn.execute(_IS_SUPPRESSED, {"h": address_hash(address)}).first() is not None
+
+    def record(
+        self,
+        row_id: int,
+        state: str,
+        *,
+        now: datetime,
+        code: int | None,
+        reply: str,
+        attempts: int,
+        message_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+        suppress: tuple[str, str] | None = None,
+    ) -> None:
+        """Write one outcome in its own commit; ``suppress=(address, source)`` adds the bounce to
+        the suppression list in the same transaction."""
+        params = {
+            "row_id": row_id,
+            "state": state,
+            "attempts": attempts,
+            "code": code,
+            "reply": reply[:2000],
+            "now": now,
+            "next_at": next_attempt_at,
+            "message_id": message_id,
+            "sent_at": now if state == "sent" else None,
+        }
+        conn = self.conn
+        with conn.begin():
+            conn.execute(_RECORD, params)
+            if suppress is not None:
+                address, source = suppress
+                entry = {
+                    "address_hash": address_hash(address),
+                    "address": canonical(address),
+                    "reason": "bounced",
+                    "source": source[:200],
+                    "created_at": now,
+                }
+                _insert_ignore(conn, suppressions, [entry], ["address_hash"])
+
+
+# ───────────────────────────── helpers ─────────────────────────────
+
+
+def holder_name() -> str:
+    """``host:pid:random``: who holds a lease (the pid lets a restart on this host spot a dead one)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(holder: str) -> bool:
+    """False only when the holder is a process on this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lease_name(issue: str) -> str:
+    return f"send:{issue}"[:50]
+
+
+def _count(conn: Connection, issue: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(deliveries).where(deliveries.c.issue == issue)
+        ).scalar_one()
+    )
+
+
+def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]], keys: list[str]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite/PostgreSQL; select-then-insert elsewhere.
+    Returns the number of rows inserted where the dialect tells (else 0 or more)."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)  # type: ignore[arg-type]
+        result = conn.execute(stmt, rows)
+        return max(result.rowcount, 0)
+    cols = [table.c[k] for k in keys]  # type: ignore[attr-defined]
+    fresh = []
+    for row in rows:
+        cond = and_(*(col == bindparam(f"k_{col.name}", row[col.name]) for col in cols))
+        if conn.execute(select(cols[0]).where(cond)).first() is None:
+            fresh.append(row)
+    if fresh:
+        conn.execute(insert(table), fresh)  # type: ignore[arg-type]
+    return len(fresh)
+
+
+__all__ = [
+    "DONE_STATES",
+    "OPEN_STATES",
+    "STATES",
+    "FailedRow",
+    "Ledger",
+    "LedgerCounts",
+    "Row",
+    "holder_name",
+]

@@ -1,0 +1,344 @@
+"""The SMTP transport behind the small ``Transport``/``Connection`` interface the send loop uses.
+
+Built on the standard library's ``smtplib`` (one blocking connection per worker thread):
+connection set-up, STARTTLS and AUTH use smtplib's tested code; the per-message transaction
+pipelines ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING
+(RFC 2920), which halves the round trips per message.
+
+Security rules (PITFALLS.md, Mail):
+- an explicit ``ssl.create_default_context()`` (verified certificates; ``ca_file`` added for
+  private relays); ``starttls`` is required when configured — a relay without STARTTLS stops
+  the send before AUTH; never a plaintext fallback;
+- AUTH only after TLS, exactly one AUTH command per connection attempt (smtplib's ``login()``
+  would try the next mechanism after a 535);
+- a timeout on connect and on every reply; ``set_debuglevel`` is never used, the AUTH
+  exchange is never logged.
+
+Every reply is classified by code, enhanced status and wording into an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import SmtpSettings
+from .model import DeliveryError
+
+log = logging.getLogger("newsletter.smtp")
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"  # 250 to the final dot
+    DEFER = "defer"  # 4xx: retry later with backoff
+    RETRY = "retry"  # 421 / connection lost before the dot: reconnect and retry that member now
+    BOUNCE = "bounce"  # 5xx at RCPT (or 5.1.x at DATA): the address does not exist
+    FAILED = "failed"  # other permanent error for this message
+    UNKNOWN = "unknown"  # connection lost after the final dot: the relay may have stored it
+    PAUSE = "pause"  # quota, throttling, sender refused, relay unreachable: pause the whole send
+    FATAL = "fatal"  # TLS or AUTH failure: stop, nothing changed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened to one message (or to a connection attempt)."""
+
+    outcome: Outcome
+    code: int | None
+    reply: str
+    stage: str  # connect, tls, auth, mail, rcpt, data, dot
+
+    def describe(self) -> str:
+        code = f"{self.code} " if self.code else ""
+        return f"{code}{self.reply}".strip() + f" (at {self.stage})"
+
+
+class Connection(Protocol):
+    sent: int  # messages attempted on this connection
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    per_connection: int
+
+    def connect(self) -> Connection:
+        """Open, secure and authenticate one connection; raises TransportError."""
+        ...
+
+
+class TransportError(DeliveryError):
+    """A connection could not be opened, secured or authenticated."""
+
+    def __init__(self, attempt: Attempt, message: str):
+        super().__init__(message)
+        self.attempt = attempt
+
+
+# ─────────────────────────────── classification ───────────────────────────────
+
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_QUOTA_WORDS = re.compile(
+    r"throttl|quota|limit exceeded|rate limit|sending rate|too many messages|exceeded .*limit", re.I
+)
+
+
+def enhanced_status(reply: str) -> str | None:
+    match = _ENHANCED.search(reply)
+    return match.group(0) if match else None
+
+
+def is_quota(code: int, reply: str) -> bool:
+    """Quota or throttling replies: not about the recipient, about the whole send."""
+    if enhanced_status(reply) == "5.4.5":
+        return True
+    if _QUOTA_WORDS.search(reply):
+        return True
+    return code == 421 and re.search(r"\brate\b", reply, re.I) is not None
+
+
+def classify(stage: str, code: int, reply: str) -> Outcome:
+    """One SMTP reply at one stage of a transaction → what the send loop does about it."""
+    if 200 <= code < 400:
+        return Outcome.SENT
+    if is_quota(code, reply):
+        return Outcome.PAUSE
+    if stage == "auth":
+        return Outcome.FATAL
+    if code == 421:
+        return Outcome.RETRY
+    if 400 <= code < 500:
+        return Outcome.DEFER
+    if stage == "rcpt":
+        return Outcome.BOUNCE
+    if stage in ("data", "dot") and (enhanced_status(reply) or "").startswith("5.1."):
+        return Outcome.BOUNCE
+    if stage == "mail":
+        return Outcome.PAUSE  # the relay refuses our sender: every member would fail alike
+    return Outcome.FAILED
+
+
+# ───────────────────────────────── connection ─────────────────────────────────
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        context.load_verify_locations(cafile=settings.ca_file)
+    return context
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _stuff(data: bytes) -> bytes:
+    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF."""
+    if data.count(b"\n") != data.count(b"\r\n"):
+        data = re.sub(rb"\r?\n", b"\r\n", data)
+    if data.startswith(b"."):
+        data = b"." + data
+    data = data.replace(b"\r\n.", b"\r\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+class SmtpConnection:
+    """One open, secured, authenticated SMTP session."""
+
+    def __init__(self, client: smtplib.SMTP, pipelining: bool):
+        self._client = client
+        self._pipelining = pipelining
+        self.sent = 0
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt:
+        self.sent += 1
+        client = self._client
+        payload = _stuff(data)
+        stage = "mail"
+        try:
+            commands = [
+                ("mail", f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")),
+                ("rcpt", f"RCPT TO:<{recipient}>\r\n".encode("ascii")),
+                ("data", b"DATA\r\n"),
+            ]
+            if self._pipelining:
+                client.send(b"".join(cmd for _, cmd in commands))
+            first_failure: Attempt | None = None
+            for stage, cmd in commands:
+                if not self._pipelining:
+                    client.send(cmd)
+                code, raw = client.getreply()
+                reply = _text(raw)
+                expected = 354 if stage == "data" else 250
+                if code != expected and first_failure is None:
+                    first_failure = Attempt(classify(stage, code, reply), code, reply, stage)
+                    if not self._pipelining:
+                        break
+                elif code == 354 and first_failure is not None:
+                    client.close()  # a lax server opened DATA anyway: drop it unterminated, never send
+                    return first_failure
+            if first_failure is not None:
+                self._reset(first_failure)
+                return first_failure
+            stage = "dot"
+            client.send(payload)
+            code, raw = client.getreply()
+            reply = _text(raw)
+            log.debug("%s → %s %s", recipient, code, reply)
+            return Attempt(classify("dot", code, reply), code, reply, "dot")
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            if stage == "dot":
+                return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {exc}", stage)
+            return Attempt(Outcome.RETRY, None, f"connection lost: {exc}", stage)
+
+    def _reset(self, failure: Attempt) -> None:
+        if failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):
+            self.close()
+            return
+        try:
+            self._client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    @property
+    def open(self) -> bool:
+        return self._client.sock is not None
+
+    def close(self) -> None:
+        client = self._client
+        if client.sock is None:
+            return
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+
+class SmtpTransport:
+    """Opens connections to the configured relay (see the module docstring for the rules)."""
+
+    def __init__(self, settings: SmtpSettings, ehlo_name: str | None = None):
+        self.settings = settings
+        self.per_connection = max(1, settings.per_connection)
+        self._context = tls_context(settings) if settings.security != "none" else None
+        self._local_hostname = ehlo_name or local_hostname()
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def connect(self) -> SmtpConnection:
+        s = self.settings
+        try:
+            client = self._open()
+        except ssl.SSLError as exc:
+            raise self._tls_error(exc) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            attempt = Attempt(Outcome.PAUSE, None, str(exc), "connect")
+            raise TransportError(
+                attempt, f"cannot connect to the relay {self.address}: {exc}; check NEWSLETTER_SMTP_HOST/PORT"
+            ) from None
+        try:
+            self._secure(client)
+            if s.username and s.password:
+                self._authenticate(client)
+        except BaseException:
+            client.close()
+            raise
+        pipelining = client.has_extn("pipelining")
+        log.debug("connected to %s (tls=%s, pipelining=%s)", self.address, s.security, pipelining)
+        return SmtpConnection(client, pipelining)
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        client: smtplib.SMTP
+        if s.security == "tls":
+            client = smtplib.SMTP_SSL(
+                s.host, s.port, local_hostname=self._local_hostname, timeout=s.timeout, context=self._context
+            )
+        else:
+            client = smtplib.SMTP(s.host, s.port, local_hostname=self._local_hostname, timeout=s.timeout)
+        code, raw = client.ehlo()
+        if code != 250:
+            client.close()
+            raise smtplib.SMTPHeloError(code, raw)
+        return client
+
+    def _secure(self, client: smtplib.SMTP) -> None:
+        if self.settings.security != "starttls":
+            return
+        if not client.has_extn("starttls"):
+            attempt = Attempt(Outcome.FATAL, None, "no STARTTLS offered", "tls")
+            raise TransportError(
+                attempt,
+                f"the relay {self.address} does not offer STARTTLS although NEWSLETTER_SMTP_SECURITY=starttls; "
+                "nothing was sent and no password was given (use tls for port 465, or fix the relay)",
+            )
+        try:
+            code, raw = client.starttls(context=self._context)
+        except ssl.SSLError as exc:
+            raise self._tls_error(exc) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            attempt = Attempt(Outcome.FATAL, None, str(exc), "tls")
+            raise TransportError(attempt, f"STARTTLS with {self.address} failed: {exc}") from None
+        if code != 220:
+            attempt = Attempt(Outcome.FATAL, code, _text(raw), "tls")
+            raise TransportError(attempt, f"STARTTLS refused by {self.address}: {code} {_text(raw)}")
+        client.ehlo()
+
+    def _authenticate(self, client: smtplib.SMTP) -> None:
+        s = self.settings
+        assert s.username and s.password
+        if self.settings.security != "none" and not isinstance(client.sock, ssl.SSLSocket):
+            raise TransportError(Attempt(Outcome.FATAL, None, "no TLS", "auth"), "refusing AUTH without TLS")
+        offered = client.esmtp_features.get("auth", "").upper().split()
+        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+        if mechanism is None:
+            attempt = Attempt(Outcome.FATAL, None, "no AUTH PLAIN/LOGIN", "auth")
+            raise TransportError(attempt, f"the relay {self.address} offers no AUTH PLAIN or LOGIN")
+        client.user, client.password = s.username, s.password.reveal()
+        try:
+            handler = client.auth_plain if mechanism == "PLAIN" else client.auth_login
+            client.auth(mechanism, handler, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = _text(exc.smtp_error)
+            attempt = Attempt(Outcome.FATAL, exc.smtp_code, reply, "auth")
+            raise TransportError(
+                attempt,
+                f"the relay {self.address} refused the login for '{s.username}' ({exc.smtp_code} {reply}); "
+                "check NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD — nothing was sent",
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            attempt = Attempt(Outcome.FATAL, None, type(exc).__name__, "auth")
+            raise TransportError(attempt, f"AUTH with {self.address} failed: {type(exc).__name__}") from None
+        finally:
+            client.password = ""  # smtplib keeps it on the object otherwise
+
+    def _tls_error(self, exc: ssl.SSLError) -> TransportError:
+        detail = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            message = (
+                f"TLS with {self.address} failed: the server certificate is not trusted ({detail}); "
+                "set NEWSLETTER_SMTP_CA_FILE to the relay's CA certificate — nothing was sent"
+            )
+        else:
+            message = f"TLS with {self.address} failed ({detail}); nothing was sent"
+        return TransportError(Attempt(Outcome.FATAL, None, str(detail), "tls"), message)
+
+
+@functools.lru_cache(maxsize=1)
+def local_hostname() -> str:
+    """The name sent in EHLO, looked up once per process (getfqdn may wait for DNS)."""
+    return socket.getfqdn()
