@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from mjml import mjml2html
 
@@ -87,6 +87,11 @@ class Renderer:
             self.template = self.env.get_template(TEMPLATE)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(f"{_rel(config, exc.filename)}:{exc.lineno}: {exc.message}") from None
+        except TemplateNotFound as exc:
+            raise TemplateProblem(
+                f"{_rel(config, str(config.templates / TEMPLATE))}: template not found ({exc.message}); "
+                "copy templates/ from the project or set [newsletter] templates in newsletter.toml"
+            ) from None
 
     def render(self, issue: Issue, segments: frozenset[str], language: str) -> Edition:
         picked = [p for v in select_articles(issue, segments) if (p := self.pick(v, language))]

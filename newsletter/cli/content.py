@@ -1,9 +1,161 @@
-"""CLI commands of the content area (filled in by its issue)."""
+"""``newsletter new``, ``newsletter build`` and ``newsletter check``: the editor's commands."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import sys
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
 import click
+
+from ..config import Config, load_config
+from ..content import load_issue, resolve_issue_path
+from ..model import Edition, Issue
+from ..preflight import check_issue
+from ..render import Renderer, build_editions
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def register(main: click.Group) -> None:
-    pass
+    main.add_command(build)
+    main.add_command(check)
+    main.add_command(new)
+
+
+@click.command()
+@click.argument("issue")
+@click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the rendered editions.")  # fmt: skip
+def build(issue: str, out_dir: Path) -> None:
+    """Render every edition of ISSUE (a folder or a slug under issues/) into DIR.
+
+    Writes <segment>.<lang>.html and .txt for each configured segment and all.<lang>.* with every
+    article. Exit 1 with each problem as path:line: message when the content has errors.
+    """
+    config = load_config()
+    loaded = load_issue(resolve_issue_path(issue, config), config)
+    editions = build_editions(loaded, config, Renderer(config))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for edition in editions:
+        (out_dir / f"{edition.key}.html").write_text(edition.html, encoding="utf-8")
+        (out_dir / f"{edition.key}.txt").write_text(edition.text, encoding="utf-8")
+    copied = _copy_images(loaded, out_dir)
+    for line in fallback_lines(editions):
+        click.echo(line)
+    extra = f" and {copied} image(s)" if copied else ""
+    click.echo(f"wrote {len(editions)} editions ({len(editions) * 2} files){extra} to {out_dir}/")
+
+
+def fallback_lines(editions: list[Edition]) -> list[str]:
+    """One line per fallback used: ``fallback: tada in pl uses the en file (usa.pl, all.pl)``."""
+    used: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for edition in editions:
+        for fb in edition.fallbacks:
+            used[(fb.article, fb.wanted, fb.used)].append(edition.key)
+    return [f"fallback: {article} in {wanted} uses the {got} file ({', '.join(keys)})"
+            for (article, wanted, got), keys in used.items()]  # fmt: skip
+
+
+def _copy_images(issue: Issue, out_dir: Path) -> int:
+    """Article images next to the HTML files, so the relative src works when opened locally."""
+    count = 0
+    images = {a.image for v in issue.articles for a in v.by_language.values() if a.image}
+    for image in sorted(images):
+        target = out_dir / image
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(issue.path / image, target)
+        count += 1
+    return count
+
+
+@click.command()
+@click.argument("issue")
+def check(issue: str) -> None:
+    """Pre-flight check of ISSUE: content, translations, size, alt text, links, placeholders, footer.
+
+    Exit 0 when clean or only warnings, 1 when there are errors.
+    """
+    config = load_config()
+    problems = check_issue(resolve_issue_path(issue, config), config)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    for problem in problems:
+        click.echo(str(problem))
+    if not problems:
+        click.echo("ok: no problems found")
+    else:
+        click.echo(f"{errors} error(s), {warnings} warning(s)" + ("" if errors else ": ready to send"))
+    sys.exit(1 if errors else 0)
+
+
+@click.command()
+@click.argument("slug")
+@click.option("--from", "source", help="Copy the structure (articles, languages, segments) of this issue.")
+def new(slug: str, source: str | None) -> None:
+    """Start issues/SLUG/ with an issue.md and one article stub (exit 2 if it exists)."""
+    config = load_config()
+    if not _SLUG.match(slug):
+        click.echo(f"error: '{slug}' is not a good folder name; use lower-case letters, digits and '-', "
+                   "e.g. 2022-04-fruehjahr", err=True)  # fmt: skip
+        sys.exit(2)
+    target = config.issues_dir / slug
+    if target.exists():
+        click.echo(
+            f"error: {_shown(config, target)} already exists; edit it or choose another slug", err=True
+        )
+        sys.exit(2)
+    if source:
+        origin = resolve_issue_path(source, config)
+        if not (origin / "issue.md").is_file():
+            click.echo(f"error: {source}: no issue.md there; name an existing issue folder or slug", err=True)
+            sys.exit(2)
+        _copy_structure(origin, target)
+    else:
+        _stub(target, config)
+    click.echo(f"created {_shown(config, target)}/ — edit issue.md and articles/, then run "
+               f"`newsletter check {_shown(config, target)}`")  # fmt: skip
+
+
+def _stub(target: Path, config: Config) -> None:
+    (target / "articles").mkdir(parents=True)
+    (target / "images").mkdir()
+    lang = config.default_language
+    segments = ", ".join(config.segments)
+    (target / "issue.md").write_text(
+        f"---\ntitle: \"{config.name} – neue Ausgabe\"\ndate: {date.today().isoformat()}\n"
+        f"subject: \"{config.name}: Betreff der Ausgabe\"\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
+        "articles:\n  - erster-artikel\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    (target / "articles" / f"erster-artikel.{lang}.md").write_text(
+        "---\ntitle: Überschrift des Artikels\nkicker: Rubrik\nteaser: Ein, zwei Sätze, die Lust aufs Lesen machen.\n"
+        f"# segments: [{segments}]   # ohne segments geht der Artikel an alle\n"
+        "# image: images/foto.jpg\n# image_alt: Was auf dem Bild zu sehen ist\n"
+        "# contacts:\n#   - name: Vorname Nachname\n#     email: name@example.org\n"
+        "---\nDer Text in Markdown: **fett**, *kursiv*, [Links](https://example.org), Listen mit `- `.\n",
+        encoding="utf-8",
+    )  # fmt: skip
+
+
+def _copy_structure(origin: Path, target: Path) -> None:
+    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today."""
+    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("*.html", "*.txt", "__pycache__"))
+    for file in sorted(target.rglob("*.md")):
+        text = file.read_text(encoding="utf-8")
+        parts = text.split("\n---\n", 1)
+        if text.startswith("---\n") and len(parts) == 2:
+            head = parts[0]
+            if file.name == "issue.md":
+                head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
+            file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
+
+
+def _shown(config: Config, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
