@@ -176,13 +176,16 @@ class _Builder:
 
     def add(self, line: int, cells: list[str]) -> None:
         self.rows += 1
-        problems = self._shape(cells) or self._check(cells)
+        problems = self._shape(cells)
+        member = None
+        if not problems:
+            problems = self._check(cells)
+            member = self._member(line, cells, problems)
         if problems:
+            problems.sort(key=lambda problem: self.index.get(problem[0], -1))
             cells_kept = tuple(cells)
             self.rejections.extend(Rejection(line, col, msg, cells_kept) for col, msg in problems)
-            return
-        member = self._member(line, cells)
-        if member is not None:
+        elif member is not None:
             self._keep(member)
 
     def _shape(self, cells: list[str]) -> list[tuple[str, str]]:
@@ -206,12 +209,13 @@ class _Builder:
                 problems.append((name, f"column {name}: {_show(cells[i])} {message}"))
         return problems
 
-    def _member(self, line: int, cells: list[str]) -> Member | None:
-        get = self._getter(cells)
-        problems: list[tuple[str, str]] = []
+    def _member(self, line: int, cells: list[str], problems: list[tuple[str, str]]) -> Member | None:
+        """The member of a row, or None with the row's problems appended (columns already wrong skipped)."""
+        get, seen = self._getter(cells), {column for column, _ in problems}
         address = ""
         try:
-            address = check_address(get("email"), check_dns=self.check_dns, resolver=self.resolver)
+            if "email" not in seen:
+                address = check_address(get("email"), check_dns=self.check_dns, resolver=self.resolver)
         except InvalidAddress as exc:
             problems.append(("email", f"column email: {_show(self._raw(cells, 'email'))} {exc.reason}"))
         values: dict[str, Any] = {}
@@ -219,9 +223,9 @@ class _Builder:
             try:
                 values[column] = check(get(column))
             except _Bad as bad:
-                problems.append((column, f"column {column}: {bad}"))
+                if column not in seen:
+                    problems.append((column, f"column {column}: {bad}"))
         if problems:
-            self.rejections.extend(Rejection(line, col, msg, tuple(cells)) for col, msg in problems)
             return None
         extra = {name: cells[i].strip() if i < len(cells) else "" for name, i in self.extra} or _NO_EXTRA
         return Member(
@@ -268,7 +272,8 @@ class _Builder:
         if unknown:
             names = ", ".join(repr(s) for s in unknown)
             known = ", ".join(self.segments) or "none configured"
-            raise _Bad(f"unknown segment {names}; known: {known} (several separated by |)")
+            plural = "s" if len(unknown) > 1 else ""
+            raise _Bad(f"unknown segment{plural} {names}; known: {known} (several separated by |)")
         found = frozenset(self.segments[s] for s in wanted)
         return self._sets.setdefault(found, found)
 

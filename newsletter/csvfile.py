@@ -63,7 +63,7 @@ def _first_invalid_utf8(f: IO[bytes]) -> tuple[int | None, bool]:
         try:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
-            return position - pending + exc.start, non_ascii
+            return position - pending + exc.start, non_ascii or not exc.object[: exc.start].isascii()
         non_ascii = non_ascii or not text.isascii()
         if not chunk:
             return None, non_ascii

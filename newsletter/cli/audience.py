@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -229,7 +230,9 @@ def suppressions_command(as_csv: bool, out: Path | None) -> None:
             _write_csv(f, entries)
         click.echo(f"{len(entries)} suppressed addresses written to {out}")
     elif as_csv:
-        _write_csv(click.get_text_stream("stdout"), entries, "\n")
+        buffer = io.StringIO()
+        _write_csv(buffer, entries, "\n")
+        click.echo(buffer.getvalue(), nl=False)
     elif not entries:
         click.echo("The suppression list is empty.")
     else:

@@ -1,0 +1,135 @@
+"""Reading the subscriber CSV: encodings, delimiters, physical line numbers, files that cannot be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsletter.audience import read_members
+from newsletter.config import Config
+from newsletter.model import AudienceError
+
+CSV = Path(__file__).resolve().parent / "fixtures" / "csv"
+
+
+def rows(config: Config, case: str) -> list[tuple[int, str, str, str, str, str, list[str]]]:
+    report = read_members(CSV / f"{case}.csv", config)
+    return [
+        (m.line, m.address, m.first_name, m.last_name, m.company, m.language, sorted(m.segments))
+        for m in report.members
+    ]
+
+
+EXCEL_MEMBERS = [
+    (2, "joerg.mueller@example.com", "Jörg", "Müller", "Weißwasser Präzisionsteile GmbH", "de", ["poland"]),
+    (4, "baerbel.koenig@example.org", "Bärbel", "König", "Öko-Zulieferer Sachsen GmbH", "de", ["usa"]),
+    (5, "andrzej.wojcik@example.net", "André", "Straße", "Fa. Groß; Söhne & Co.", "pl", ["poland", "usa"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "encoding"),
+    [("excel-utf8-bom-semicolon", "utf-8-sig"), ("excel-cp1252-semicolon", "cp1252")],
+)
+def test_excel_exports_with_bom_or_cp1252_and_semicolons(config: Config, case: str, encoding: str) -> None:
+    report = read_members(CSV / f"{case}.csv", config)
+    assert (report.encoding, report.delimiter, report.rows) == (encoding, ";", 3)
+    assert report.header[0] == "email"  # no BOM left in the first column name
+    assert rows(config, case) == EXCEL_MEMBERS
+    assert report.rejected == ()
+
+
+def test_blank_lines_and_header_names_in_any_case_with_spaces(config: Config) -> None:
+    report = read_members(CSV / "blank-lines-and-header-case.csv", config)
+    assert report.header == ("EMAIL", "First_Name", "Language")
+    assert [(m.line, m.address, m.first_name, m.language) for m in report.members] == [
+        (4, "anna@example.com", "Anna", "de"),
+        (7, "ben@example.com", "Ben", "en"),
+    ]
+    assert report.rows == 2  # the blank line and the ';;' line are no rows
+
+
+def test_quoted_newline_keeps_the_line_numbers_after_it_right(config: Config) -> None:
+    path = CSV / "quoted-newline.csv"
+    report = read_members(path, config)
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: column notes: 'kommt zum\\nTreffen' contains a line break (CR/LF), NUL or another "
+        "control character, which could inject mail headers; remove it",
+        f"{path}:4: column company: 'Zwei\\nZeilen\\nGmbH' contains a line break (CR/LF), NUL or another "
+        "control character, which could inject mail headers; remove it",
+    ]
+    assert [(m.line, m.address, m.company) for m in report.members] == [
+        (7, "carl@example.com", "Einfach AG"),
+        (8, "dora@example.com", 'Anführung "Zeichen" GmbH'),
+    ]
+
+
+@pytest.mark.parametrize("case", ["empty", "only-blank-lines"])
+def test_empty_file_is_refused(config: Config, case: str) -> None:
+    path = CSV / f"{case}.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == f"{path}: the file is empty; it needs a header row with at least 'email'"
+
+
+def test_header_without_email_is_refused(config: Config) -> None:
+    path = CSV / "header-without-email.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}:1: the header has no 'email' column (found 'e-mail-adresse', 'vorname', 'nachname'); "
+        "name the address column 'email'"
+    )
+
+
+def test_header_naming_a_column_twice_is_refused(config: Config) -> None:
+    path = CSV / "header-names-email-twice.csv"
+    with pytest.raises(AudienceError, match=r":1: the header names column 'email' twice; keep one$"):
+        read_members(path, config)
+
+
+def test_bytes_neither_utf8_nor_cp1252_are_refused_with_the_offset(config: Config) -> None:
+    path = CSV / "invalid-bytes.csv"
+    assert path.read_bytes()[56] == 0x81  # undefined in Windows-1252
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f'{path}:3: byte 0x81 at byte offset 56 is neither UTF-8 nor Windows-1252; save the file as "CSV UTF-8" '
+        "and try again"
+    )
+
+
+def test_utf8_file_with_a_stray_cp1252_byte_is_refused_not_garbled(config: Config) -> None:
+    path = CSV / "mixed-utf8-and-cp1252.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}:3: invalid UTF-8 byte 0xF6 at byte offset 57, though the file is UTF-8 before it; "
+        'save the whole file again as "CSV UTF-8"'
+    )
+
+
+@pytest.mark.parametrize("undefined", [0x81, 0x8D, 0x8F, 0x90, 0x9D])
+def test_every_byte_undefined_in_cp1252_is_refused(config: Config, tmp_path: Path, undefined: int) -> None:
+    path = tmp_path / "members.csv"
+    path.write_bytes(b"email,first_name\r\nanna@example.com,M\xfcller " + bytes([undefined]) + b"\r\n")
+    with pytest.raises(AudienceError, match=rf":2: byte 0x{undefined:02X} at byte offset 42 is neither"):
+        read_members(path, config)
+
+
+def test_utf8_split_across_read_chunks_is_still_utf8(config: Config, tmp_path: Path, monkeypatch) -> None:
+    import newsletter.csvfile as csvfile
+
+    monkeypatch.setattr(csvfile, "_CHUNK", 7)  # every multi-byte character risks a split
+    path = tmp_path / "members.csv"
+    path.write_text("email,first_name\nanna@example.com,Jörg Grüße Łódź\n", encoding="utf-8")
+    [member] = read_members(path, config).members
+    assert member.first_name == "Jörg Grüße Łódź"
+
+
+def test_missing_file_names_what_to_do(config: Config, tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
