@@ -1,0 +1,297 @@
+"""The editor's local preview: every edition as members will get it, live, with proofs.
+
+``create_app(state, hosts)`` builds the Starlette app; ``serve(...)`` runs it with uvicorn on an
+already bound socket (127.0.0.1 unless the editor names another host). Safety lives in
+``preview_safety``, the snapshot of the issue in ``preview_state``, live reload in ``preview_live``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import anyio.to_thread
+import uvicorn
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from ..model import NewsletterError
+from . import preview_outbox
+from .preview_live import Broadcaster, watch
+from .preview_mail import frame_document, member_label, personalised, placeholder_member, sample_members
+from .preview_safety import (
+    FILE_CSP,
+    FRAME_CSP,
+    IMAGE_TYPES,
+    Csrf,
+    GuardMiddleware,
+    contained_file,
+    same_origin,
+)
+from .preview_state import Card, PreviewState, Snapshot, member_edition_key
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "preview_templates"
+STATIC = HERE / "preview_static"
+WIDTHS = (("phone", "Phone 375 px"), ("tablet", "Tablet 768 px"), ("desktop", "Desktop"))
+MAX_PROOF_ADDRESSES = 10
+_ADDRESS_SPLIT = re.compile(r"[\s,;]+")
+
+
+@dataclass
+class Flash:
+    kind: str  # "ok" or "error"
+    text: str
+
+
+class Preview:
+    """Request handlers around one PreviewState."""
+
+    def __init__(self, state: PreviewState, hosts: frozenset[str], port: int):
+        self.state = state
+        self.hosts = hosts
+        self.broadcaster = Broadcaster()
+        self.csrf = Csrf()
+        self.cookie = f"{Csrf.cookie}_{port}"
+        self.flashes: dict[str, Flash] = {}
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True
+        )
+        self.env.globals["member_label"] = member_label
+
+    # ── helpers ──
+
+    def page(
+        self, request: Request, template: str, active: str = "", status: int = 200, **values
+    ) -> Response:
+        snap = self.state.snapshot
+        session = request.cookies.get(self.cookie) or Csrf.new_session()
+        name = snap.config.name if snap.config else "Newsletter"
+        html = self.env.get_template(template).render(
+            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **values
+        )
+        response = HTMLResponse(html, status_code=status)
+        if request.cookies.get(self.cookie) != session:
+            response.set_cookie(self.cookie, session, httponly=True, samesite="strict", path="/")
+        return response
+
+    def message(self, request: Request, heading: str, text: str, status: int) -> Response:
+        return self.page(request, "message.html", status=status, heading=heading, text=text)
+
+    # ── pages ──
+
+    async def overview(self, request: Request) -> Response:
+        snap = self.state.snapshot
+        issue = snap.issue
+        title, date_text = "", ""
+        if issue is not None and snap.config is not None:
+            lang = snap.config.default_language
+            title = issue.title.get(lang) or issue.title.get("*") or next(iter(issue.title.values()), "")
+            date_text = issue.date.strftime("%d.%m.%Y")
+        return self.page(
+            request, "overview.html", "overview", issue=issue, title=title, date_text=date_text,
+            issue_folder=self.state.issue_path.name,
+        )  # fmt: skip
+
+    async def edition(self, request: Request) -> Response:
+        snap = self.state.snapshot
+        card = snap.card(request.path_params["key"])
+        if card is None or snap.config is None:
+            return self.message(request, "No such edition", "This edition does not exist (any more).", 404)
+        width = request.query_params.get("w", "desktop")
+        width = width if width in dict(WIDTHS) else "desktop"
+        dark = request.query_params.get("dark") == "1"
+        samples = self._samples(snap, card)
+        member = _pick(samples, request.query_params.get("member"))
+        mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
+        session = request.cookies.get(self.cookie, "")
+        flash = self.flashes.pop(session, None) if session else None
+
+        def url(**change: str) -> str:
+            query = {"w": width, "member": str(member.line), "dark": "1" if dark else ""}
+            key = change.pop("key", card.key)
+            query.update(change)
+            return f"/edition/{key}?" + urlencode({k: v for k, v in query.items() if v})
+
+        frame_src = f"/edition/{card.key}/frame?" + urlencode(
+            {"member": member.line, "dark": "1" if dark else ""}
+        )
+        return self.page(
+            request, "edition.html", "overview", card=card, width=width, widths=WIDTHS, dark=dark,
+            samples=samples, member=member, mail=mail, flash=flash, url=url, frame_src=frame_src,
+            languages=_languages(snap, card), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
+        )  # fmt: skip
+
+    def _samples(self, snap: Snapshot, card: Card) -> list:
+        config = snap.config
+        assert config is not None
+        languages = tuple(dict.fromkeys(c.edition.language for c in snap.cards))
+        real = sample_members(card.key, snap.members, lambda m: member_edition_key(m, languages, config))
+        return [placeholder_member(card.edition), *real]
+
+    async def frame(self, request: Request) -> Response:
+        snap = self.state.snapshot
+        card = snap.card(request.path_params["key"])
+        if card is None or snap.config is None:
+            return PlainTextResponse("No such edition.", status_code=404)
+        member = _pick(self._samples(snap, card), request.query_params.get("member"))
+        mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
+        html = frame_document(mail.html, base="/issue/", dark=request.query_params.get("dark") == "1")
+        return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
+
+    # ── proofs ──
+
+    async def proof(self, request: Request) -> Response:
+        if not same_origin(request.headers, self.hosts):
+            return PlainTextResponse("Refused: proofs can only be sent from the preview page itself.", 403)
+        form = await request.form()
+        session = request.cookies.get(self.cookie)
+        token = form.get("csrf")
+        if not self.csrf.valid(session, token if isinstance(token, str) else None):
+            return PlainTextResponse("Refused: the page was too old. Reload it and send again.", 403)
+        assert session is not None
+        key = request.path_params["key"]
+        snap = self.state.snapshot
+        card = snap.card(key)
+        if card is None or snap.config is None:
+            return self.message(request, "No such edition", "This edition does not exist (any more).", 404)
+        raw = form.get("addresses")
+        self.flashes[session] = await self._send_proof(snap, card, raw if isinstance(raw, str) else "")
+        query = urlencode({k: v for k, v in (("member", form.get("member")),) if isinstance(v, str) and v})
+        return RedirectResponse(f"/edition/{key}?{query}#proof", status_code=303)
+
+    async def _send_proof(self, snap: Snapshot, card: Card, raw: str) -> Flash:
+        from .. import delivery
+
+        addresses = list(dict.fromkeys(a for a in _ADDRESS_SPLIT.split(raw.strip()) if a))
+        if not addresses:
+            return Flash("error", "Type at least one address.")
+        if len(addresses) > MAX_PROOF_ADDRESSES:
+            return Flash("error", f"At most {MAX_PROOF_ADDRESSES} addresses per proof.")
+        edition = card.edition
+        try:
+            await anyio.to_thread.run_sync(
+                delivery.send_test,
+                snap.config,
+                self.state.issue_path,
+                edition.segments,
+                edition.language,
+                addresses,
+            )
+        except NewsletterError as exc:
+            return Flash("error", " ".join(exc.lines()))
+        except OSError as exc:
+            return Flash(
+                "error", f"The mail server did not answer ({exc}). Is `newsletter dev-smtp` running?"
+            )
+        return Flash("ok", f"Proof sent to {', '.join(addresses)}.")
+
+    # ── files and events ──
+
+    async def issue_file(self, request: Request) -> Response:
+        return _file(self.state.issue_path, request.path_params["path"], images_only=True)
+
+    async def static(self, request: Request) -> Response:
+        return _file(STATIC, request.path_params["path"], images_only=False)
+
+    async def events(self, request: Request) -> Response:
+        stream = self.broadcaster.stream(self.state.snapshot.version)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def _pick(samples: list, wanted: str | None):
+    for member in samples:
+        if str(member.line) == wanted:
+            return member
+    return samples[0]
+
+
+def _languages(snap: Snapshot, card: Card) -> list[tuple[str, str]]:
+    same = [c for c in snap.cards if c.edition.segments == card.edition.segments]
+    return [(c.edition.language, c.key) for c in same]
+
+
+def _file(root: Path, relative: str, *, images_only: bool) -> Response:
+    target = contained_file(root, relative)
+    kind = IMAGE_TYPES.get(target.suffix.lower()) if target else None
+    if target is None or (images_only and kind is None):
+        return PlainTextResponse("Not found.", status_code=404)
+    headers = {"Content-Security-Policy": FILE_CSP, "Cache-Control": "no-cache"}
+    return FileResponse(target, headers=headers, media_type=kind, content_disposition_type="inline")
+
+
+def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlette:
+    """The preview app. ``state`` should be loaded (``state.reload()``) before the first request."""
+    preview = Preview(state, hosts, port)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(state, preview.broadcaster, stop))
+        try:
+            yield
+        finally:
+            preview.broadcaster.close()
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(watcher, 2)
+
+    routes = [
+        Route("/", preview.overview),
+        Route("/edition/{key}", preview.edition),
+        Route("/edition/{key}/frame", preview.frame),
+        Route("/edition/{key}/proof", preview.proof, methods=["POST"]),
+        Route("/events", preview.events),
+        Route("/issue/{path:path}", preview.issue_file),
+        Route("/static/{path:path}", preview.static),
+        *preview_outbox.routes(preview),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
+    app.state.preview = preview
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so the real port is known and errors are ours to word."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise NewsletterError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def server(app: Starlette, *, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        timeout_graceful_shutdown=1,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+    )
+    return uvicorn.Server(config)

@@ -1,0 +1,115 @@
+"""Live reload: watch the issue, templates, newsletter.toml and the member list; tell open pages.
+
+A background task waits on watchfiles, rebuilds the snapshot in a worker thread and publishes
+the new version number to every open page over Server-Sent Events (``GET /events``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+from watchfiles import Change, DefaultFilter, awatch
+
+from .preview_state import PreviewState
+
+HEARTBEAT_SECONDS = 15.0
+
+
+class Broadcaster:
+    """Fan-out of version numbers to every connected page."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[int | None]] = set()
+        self.closed = False
+
+    def publish(self, version: int) -> None:
+        for queue in list(self._queues):
+            queue.put_nowait(version)
+
+    def close(self) -> None:
+        self.closed = True
+        for queue in list(self._queues):
+            queue.put_nowait(None)
+
+    async def stream(self, current: int) -> AsyncIterator[str]:
+        """An SSE stream: the current version first, then every new one, with heartbeats."""
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield f"retry: 1000\nevent: version\ndata: {current}\n\n"
+            while not self.closed:
+                try:
+                    version = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield ": still here\n\n"
+                    continue
+                if version is None:
+                    return
+                yield f"event: version\ndata: {version}\n\n"
+        finally:
+            self._queues.discard(queue)
+
+
+def watched_places(state: PreviewState) -> tuple[list[Path], list[Path], set[str]]:
+    """Folders watched recursively, folders watched flat, and the file names wanted in the flat ones."""
+    snapshot = state.snapshot
+    deep = [state.issue_path]
+    flat: list[Path] = []
+    names = {"newsletter.toml", ".env"}
+    config = snapshot.config
+    if config is not None:
+        if config.templates.is_dir():
+            deep.append(config.templates)
+        flat.append(config.root)
+        if config.subscribers.parent.is_dir():
+            flat.append(config.subscribers.parent)
+            names.add(config.subscribers.name)
+    deep = [p for p in dict.fromkeys(p.resolve() for p in deep) if p.is_dir()]
+    flat = [p for p in dict.fromkeys(p.resolve() for p in flat) if p.is_dir() and p not in deep]
+    return deep, flat, names
+
+
+class _FlatFilter(DefaultFilter):
+    def __init__(self, names: set[str]):
+        super().__init__()
+        self.names = names
+
+    def __call__(self, change: Change, path: str) -> bool:
+        return Path(path).name in self.names
+
+
+async def watch(state: PreviewState, broadcaster: Broadcaster, stop: asyncio.Event) -> None:
+    """Rebuild and publish on every relevant change until ``stop`` is set."""
+    deep, flat, names = watched_places(state)
+    tasks = [asyncio.create_task(_watch_paths(deep, True, DefaultFilter(), state, broadcaster, stop))]
+    if flat:
+        tasks.append(
+            asyncio.create_task(_watch_paths(flat, False, _FlatFilter(names), state, broadcaster, stop))
+        )
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _watch_paths(
+    paths: list[Path],
+    recursive: bool,
+    watch_filter: DefaultFilter,
+    state: PreviewState,
+    broadcaster: Broadcaster,
+    stop: asyncio.Event,
+) -> None:
+    async for _changes in awatch(
+        *paths, watch_filter=watch_filter, recursive=recursive, debounce=400, step=40, stop_event=stop
+    ):
+        snapshot = await anyio.to_thread.run_sync(state.reload)
+        broadcaster.publish(snapshot.version)

@@ -1,0 +1,130 @@
+"""The member's view of an edition: sample members, the personalised message, outbox messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from ..config import Config
+from ..model import ALL, Edition, Member, NewsletterError
+
+PLACEHOLDER_LINE = 0  # Member.line of the invented sample member
+
+
+@dataclass(frozen=True)
+class MailView:
+    """One message as the member's mail program will see it."""
+
+    html: str
+    text: str
+    headers: tuple[tuple[str, str], ...]
+    raw: bytes = b""
+    note: str = ""  # shown when the view is an approximation
+
+
+def placeholder_member(edition: Edition) -> Member:
+    segments = frozenset() if ALL in edition.segments else edition.segments
+    return Member(
+        address="erika.mustermann@example.org",
+        line=PLACEHOLDER_LINE,
+        language=edition.language,
+        segments=segments,
+        first_name="Erika",
+        last_name="Mustermann",
+        salutation="Frau",
+        company="Musterfirma GmbH",
+    )
+
+
+def sample_members(
+    edition_key: str, members: tuple[Member, ...] | None, key_of, limit: int = 25
+) -> list[Member]:
+    """Real members who receive this edition (first ``limit``), for the sample switcher."""
+    if not members:
+        return []
+    return [m for m in members if key_of(m) == edition_key][:limit]
+
+
+def member_label(member: Member) -> str:
+    name = " ".join(p for p in (member.first_name, member.last_name) if p)
+    if member.line == PLACEHOLDER_LINE:
+        return f"Sample member ({name})"
+    who = f"{name} <{member.address}>" if name else member.address
+    return f"{who} · line {member.line}"
+
+
+def personalised(edition: Edition, config: Config, member: Member) -> MailView:
+    """The message this member gets, built by compose exactly as a send would build it."""
+    try:
+        from ..compose import MessageTemplate
+
+        raw = MessageTemplate.for_edition(edition, config).personalise(member)
+    except (ImportError, NewsletterError) as exc:
+        note = (
+            "; ".join(exc.lines())
+            if isinstance(exc, NewsletterError)
+            else "the message builder is not available"
+        )
+        return _approximation(edition, member, f"Headers not available: {note}")
+    return parse_message(raw)
+
+
+def parse_message(raw: bytes) -> MailView:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    html = _part(message, "html")
+    text = _part(message, "plain")
+    headers = tuple((name, str(value)) for name, value in message.items())
+    return MailView(html=html, text=text, headers=headers, raw=raw)
+
+
+def _part(message: EmailMessage, kind: str) -> str:
+    part = message.get_body(preferencelist=(kind,))
+    if part is None:
+        return ""
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _approximation(edition: Edition, member: Member, note: str) -> MailView:
+    values = {
+        "[[nl:salutation]]": f"Guten Tag {member.first_name} {member.last_name},".replace("  ", " "),
+        "[[nl:first_name]]": member.first_name,
+        "[[nl:last_name]]": member.last_name,
+        "[[nl:company]]": member.company,
+        "[[nl:unsubscribe_url]]": "#unsubscribe",
+        "[[nl:browser_url]]": "#browser",
+    }
+    html, text = edition.html, edition.text
+    for placeholder, value in values.items():
+        html, text = html.replace(placeholder, value), text.replace(placeholder, value)
+    headers = (("Subject", edition.subject), ("To", member.address))
+    return MailView(html=html, text=text, headers=headers, note=note)
+
+
+_HEAD = re.compile(r"<head[^>]*>", re.IGNORECASE)
+DARK_CSS = (
+    "<style>html{filter:invert(1) hue-rotate(180deg);background:#fff}"
+    "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>"
+)
+
+
+def frame_document(html: str, *, base: str | None, dark: bool) -> str:
+    """The mail HTML prepared for the preview frame: links open outside, images from the issue."""
+    extra = ""
+    if base and "<base" not in html.lower():
+        extra += f'<base href="{base}" target="_blank">'
+    if dark:
+        extra += '<meta name="color-scheme" content="dark">' + DARK_CSS
+    if not extra:
+        return html
+    match = _HEAD.search(html)
+    if match:
+        return html[: match.end()] + extra + html[match.end() :]
+    return f"<head>{extra}</head>{html}"

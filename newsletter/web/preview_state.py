@@ -1,0 +1,187 @@
+"""What the preview shows, rebuilt on every change: issue, editions, pre-flight, member list.
+
+``PreviewState.reload()`` reads everything from disk (config included) into one frozen
+``Snapshot``. A reload that fails keeps the last good editions and carries the problems
+(``path:line: message``) so the page can show them instead of going blank.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from ..config import Config
+from ..model import ALL, Edition, Issue, Member, NewsletterError, Problem, segment_key
+
+
+@dataclass(frozen=True)
+class Card:
+    """One edition as the overview shows it."""
+
+    edition: Edition
+    label: str  # "Polen-Fokus · DE"
+    size_kb: float
+    members: int | None  # None: not sent to members as such (the complete "all" edition)
+
+    @property
+    def key(self) -> str:
+        return self.edition.key
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    loaded_at: datetime
+    config: Config | None = None
+    issue: Issue | None = None
+    cards: tuple[Card, ...] = ()
+    members: tuple[Member, ...] | None = None  # None: no member list
+    members_note: str = ""
+    preflight: tuple[Problem, ...] = ()
+    errors: tuple[str, ...] = ()  # the current files cannot be rendered: one line per problem
+    stale: bool = False  # cards are from the last version that rendered
+
+    def card(self, key: str) -> Card | None:
+        return next((c for c in self.cards if c.key == key), None)
+
+    @property
+    def preflight_errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.preflight if p.severity == "error")
+
+    @property
+    def preflight_warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.preflight if p.severity != "error")
+
+
+class PreviewState:
+    """Holds the current snapshot; ``reload`` is thread-safe and never raises for user errors."""
+
+    def __init__(self, load_config: Callable[[], Config], issue_path: Path):
+        self._load_config = load_config
+        self.issue_path = issue_path
+        self._lock = threading.Lock()
+        self._version = 0
+        self.snapshot = Snapshot(version=0, loaded_at=datetime.now().astimezone())
+
+    def reload(self) -> Snapshot:
+        with self._lock:
+            self._version += 1
+            try:
+                fresh = self._build()
+            except NewsletterError as exc:
+                previous = self.snapshot
+                fresh = replace(previous, errors=tuple(exc.lines()), stale=bool(previous.cards))
+            except Exception as exc:  # a crash in a renderer must not take the preview down
+                fresh = replace(self.snapshot, errors=(f"{type(exc).__name__}: {exc}",), stale=True)
+            self.snapshot = replace(fresh, version=self._version, loaded_at=datetime.now().astimezone())
+            return self.snapshot
+
+    def _build(self) -> Snapshot:
+        from .. import content, preflight, render
+
+        config = self._load_config()
+        issue = content.load_issue(self.issue_path, config)
+        editions = list(render.build_editions(issue, config))
+        members, note = read_member_list(config)
+        languages = tuple(dict.fromkeys(e.language for e in editions)) or issue.languages
+        editions += _member_editions(issue, config, languages, editions, members or ())
+        cards = tuple(_card(e, config, languages, members) for e in _ordered(editions, config))
+        problems = tuple(preflight.check_issue(self.issue_path, config))
+        return Snapshot(
+            version=0,
+            loaded_at=datetime.now().astimezone(),
+            config=config,
+            issue=issue,
+            cards=cards,
+            members=members,
+            members_note=note,
+            preflight=problems,
+        )
+
+
+def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
+    """The members of config.subscribers, or None and a note when there is no usable list."""
+    from .. import audience
+
+    path = config.subscribers
+    if not path.is_file():
+        return None, f"no member list ({path.name} not found)"
+    try:
+        report = audience.read_members(path, config)
+    except NewsletterError as exc:
+        return None, exc.lines()[0]
+    members = tuple(m for m in report.members if m.subscribed)
+    rejected = len(getattr(report, "rejected", ()))
+    note = f"{len(members)} members in {path.name}"
+    if rejected:
+        note += f" ({rejected} rows rejected; run `newsletter subscribers check`)"
+    return members, note
+
+
+def member_edition_key(member: Member, languages: tuple[str, ...], config: Config) -> str:
+    """The edition a member receives: the articles of all their segments, in their language."""
+    known = frozenset(s for s in member.segments if s in config.segments)
+    language = member.language if member.language in languages else config.default_language
+    return f"{segment_key(known)}.{language}"
+
+
+def _member_editions(
+    issue: Issue, config: Config, languages: tuple[str, ...], have: list[Edition], members: tuple[Member, ...]
+) -> list[Edition]:
+    """Editions members need that the standard set lacks (several segments, or none)."""
+    from .. import render
+
+    keys = {e.key for e in have}
+    wanted: dict[str, tuple[frozenset[str], str]] = {}
+    for member in members:
+        key = member_edition_key(member, languages, config)
+        if key not in keys:
+            segments = frozenset(s for s in member.segments if s in config.segments)
+            wanted[key] = (segments, key.rsplit(".", 1)[1])
+    if not wanted:
+        return []
+    renderer = render.Renderer(config)
+    return [renderer.render(issue, segments, language) for segments, language in wanted.values()]
+
+
+def _ordered(editions: list[Edition], config: Config) -> list[Edition]:
+    seg_order = {ALL: -1, **{s: i for i, s in enumerate(config.segments)}}
+    lang_order = {lang: i for i, lang in enumerate(config.languages)}
+
+    def sort_key(e: Edition) -> tuple:
+        segs = sorted(seg_order.get(s, 99) for s in e.segments) or [98]
+        return (len(e.segments) != 1 or ALL in e.segments, segs, lang_order.get(e.language, 99))
+
+    unique = {e.key: e for e in editions}
+    return sorted(unique.values(), key=sort_key)
+
+
+def edition_label(edition: Edition, config: Config) -> str:
+    if ALL in edition.segments:
+        name = {"de": "Gesamtausgabe", "pl": "Wydanie pełne"}.get(edition.language, "Complete edition")
+    elif not edition.segments:
+        name = {"de": "Allgemein", "pl": "Ogólne"}.get(edition.language, "General")
+    else:
+        names = [
+            config.segments[s].name(edition.language) if s in config.segments else s
+            for s in sorted(edition.segments)
+        ]
+        name = " + ".join(names)
+    return f"{name} · {edition.language.upper()}"
+
+
+def _card(
+    edition: Edition, config: Config, languages: tuple[str, ...], members: tuple[Member, ...] | None
+) -> Card:
+    size_kb = len(edition.html.encode("utf-8")) / 1024
+    count: int | None
+    if ALL in edition.segments:
+        count = None
+    elif members is None:
+        count = 0
+    else:
+        count = sum(1 for m in members if member_edition_key(m, languages, config) == edition.key)
+    return Card(edition=edition, label=edition_label(edition, config), size_kb=size_kb, members=count)
