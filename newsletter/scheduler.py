@@ -72,6 +72,8 @@ class SchedulerService:
         self.lost_lease = False
         self._known: set[int] = set()
         self._cancelled: dict[int, threading.Event] = {}
+        self._issue_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         grace = max(1, math.ceil(self.staleness.total_seconds()))
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
@@ -233,6 +235,14 @@ class SchedulerService:
             log.info("#%d is %s; not sending", schedule_id, info.state if info else "gone")
             return
         cancel = self._cancelled.setdefault(schedule_id, threading.Event())
+        with self._issue_lock(info.issue):  # one send per issue at a time in this process
+            self._run_claimed(info, now, cancel)
+
+    def _issue_lock(self, slug: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._issue_locks.setdefault(slug, threading.Lock())
+
+    def _run_claimed(self, info: ScheduleInfo, now: datetime, cancel: threading.Event) -> None:
         log.info(
             "start #%d: %s to %s%s (due %s UTC%s)",
             info.id,
@@ -246,11 +256,11 @@ class SchedulerService:
         try:
             report = self._send(info, lambda: self.stop_event.is_set() or cancel.is_set())
         except NewsletterError as exc:
-            self._finish(info, "failed", f"failed: {exc}")
+            self._finish(info, "failed", str(exc))
             return
         except Exception as exc:  # a bug must not kill the scheduler; the row says what happened
             log.exception("#%d crashed", info.id)
-            self._finish(info, "failed", f"failed: {type(exc).__name__}: {exc}")
+            self._finish(info, "failed", f"{type(exc).__name__}: {exc}")
             return
         summary = f"{describe_report(report)} in {self.clock.monotonic() - started:.1f} s"
         if cancel.is_set():
@@ -259,8 +269,12 @@ class SchedulerService:
             message = f"paused by scheduler stop ({summary}); resumes when the scheduler starts again"
             set_state(self.engine, info.id, "running", message, only_from=("running",), now=self.clock.now())
             log.info("pause #%d: %s", info.id, message)
-        else:
+        elif report_finished(report):
             self._finish(info, "done", summary)
+        else:  # the send paused itself (error budget, quota …): a person has to look
+            self._finish(
+                info, "failed", f"{summary}; resume with `newsletter send {info.issue} --to {info.segment}`"
+            )
 
     def _finish(self, info: ScheduleInfo, state: str, message: str) -> None:
         set_state(self.engine, info.id, state, message, only_from=("running",), now=self.clock.now())
@@ -271,7 +285,9 @@ class SchedulerService:
     def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
         from . import delivery  # C2's module: the one send path
 
-        kwargs: dict[str, Any] = {"yes": True, "clock": self.clock, "should_stop": should_stop}
+        kwargs: dict[str, Any] = {"clock": self.clock, "should_stop": should_stop}
+        if "yes" in inspect.signature(delivery.run_send).parameters:
+            kwargs["yes"] = True  # no terminal here: the schedule is the confirmation
         if info.member_timezone:
             param = member_filter_param(delivery.run_send)
             if param is None:
@@ -291,26 +307,22 @@ def member_filter_param(run_send: Callable[..., Any]) -> str | None:
 
 
 def describe_report(report: Any) -> str:
-    """Counts of a SendReport for the log and the schedule row, whatever its exact shape."""
-    for name in ("summary", "line"):
-        attr = getattr(report, name, None)
-        if callable(attr):
-            return str(attr())
-        if isinstance(attr, str):
-            return attr
-    fields = ("sent", "failed", "skipped", "suppressed", "pending")
-    parts = [f"{f} {getattr(report, f)}" for f in fields if isinstance(getattr(report, f, None), int)]
-    return ", ".join(parts) or str(report)
+    """``audience 120: sent 118, failed 2`` from a delivery.SendReport, for the log and the row."""
+    outcomes = getattr(report, "outcomes", None) or {}
+    parts = [f"{state} {n}" for state, n in sorted(outcomes.items()) if n]
+    text = f"audience {getattr(report, 'audience', '?')}: " + (", ".join(parts) or "nothing left to send")
+    if getattr(report, "pending", 0):
+        text += f", pending {report.pending}"
+    state = getattr(report, "state", "finished")
+    if state != "finished":
+        text += f" ({state}{': ' + report.reason if getattr(report, 'reason', None) else ''})"
+    return text
 
 
 def report_finished(report: Any) -> bool:
-    """Whether the send reached its end (nothing left pending); unknown counts as not finished,
-    so the row stays `running` and the next start re-runs it (harmless: the ledger skips the sent)."""
-    for name in ("paused", "stopped", "interrupted"):
-        if getattr(report, name, False):
-            return False
-    pending = getattr(report, "pending", None)
-    return isinstance(pending, int) and pending == 0
+    """Whether the send reached its end; a paused/stopped one stays `running` and is resumed at the
+    next start (harmless: the ledger skips everyone already sent)."""
+    return getattr(report, "state", None) == "finished"
 
 
 def _span(delta: timedelta) -> str:
