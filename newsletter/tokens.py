@@ -1,0 +1,87 @@
+"""Unsubscribe tokens: who (address) and which list (segment key), sealed with the installation's secret.
+
+A token is a Fernet token (AES-128-CBC + HMAC-SHA256, verified in constant time) without its
+base64 padding, so it is URL-safe and reveals nothing readable. Keys come from ``NEWSLETTER_SECRET``:
+the first secret makes tokens, every listed secret (the first, then the rotated-out ones in
+``config.old_secrets``) is accepted when reading, so links in mails sent before a key rotation keep
+working until the old secret is removed from the list.
+
+Without a secret, tokens are only made for the embedded dev sink, with ``DEV_SECRET``: a fixed,
+public key that must never protect real mail.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import InvalidToken as _FernetInvalid
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .config import Config
+from .model import ConfigError, NewsletterError
+
+DEV_SECRET = "newsletter-dev-sink-only-NOT-A-SECRET"  # noqa: S105 - public on purpose, dev sink only
+_INFO = b"newsletter unsubscribe token v1"
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{40,1024}\Z")
+
+
+class InvalidToken(NewsletterError):
+    """The token was not made with any of this installation's keys, or was altered."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    address: str
+    list_id: str  # segment key of the edition the link was in ("poland", "poland+usa", "all", "general")
+
+
+def make_token(address: str, list_id: str, config: Config) -> str:
+    """A URL-safe token for ``address`` on ``list_id`` (≈ 110–180 characters)."""
+    if "\n" in list_id or "\n" in address:
+        raise ValueError("address and list id must be single lines")
+    payload = f"{list_id}\n{address}".encode()
+    return _fernet(_secrets(config)).encrypt(payload).decode("ascii").rstrip("=")
+
+
+def read_token(token: str, config: Config) -> TokenClaims:
+    """The claims of a token made by ``make_token`` with any listed key; ``InvalidToken`` otherwise."""
+    if not isinstance(token, str) or not _TOKEN_RE.match(token):
+        raise InvalidToken("this link is not valid (malformed token)")
+    padded = token + "=" * (-len(token) % 4)
+    try:
+        payload = _fernet(_secrets(config)).decrypt(padded.encode("ascii"))
+        list_id, sep, address = payload.decode("utf-8").partition("\n")
+    except (_FernetInvalid, binascii.Error, ValueError):
+        raise InvalidToken("this link is not valid or was altered") from None
+    if not sep or not address or "\n" in address:
+        raise InvalidToken("this link is not valid (unexpected content)")
+    return TokenClaims(address=address, list_id=list_id)
+
+
+def _secrets(config: Config) -> tuple[str, ...]:
+    if config.secret:
+        return (config.secret.reveal(), *(s.reveal() for s in config.old_secrets if s))
+    if config.smtp.is_dev_sink:
+        return (DEV_SECRET,)
+    raise ConfigError(
+        "NEWSLETTER_SECRET is not set: unsubscribe links need it when mailing through a real relay; "
+        "put a long random value in .env (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+
+
+@lru_cache(maxsize=8)
+def _fernet(secrets: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(_derive(s)) for s in secrets])
+
+
+def _derive(secret: str) -> bytes:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode("utf-8"))
+    return base64.urlsafe_b64encode(key)
