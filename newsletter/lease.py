@@ -32,8 +32,8 @@ class LeaseHeld(NewsletterError):
     def __init__(self, name: str, holder: str, expires_at: datetime):
         self.holder = holder
         super().__init__(
-            f"another {name} is already running on this database (holder {holder}, lease until "
-            f"{expires_at:%Y-%m-%d %H:%M:%S} UTC); stop it first, or wait for its lease to expire"
+            f"another {name} is already running on this database: holder {holder}, lease until "
+            f"{expires_at:%Y-%m-%d %H:%M:%S} UTC; stop it first, or wait for its lease to expire"
         )
 
 

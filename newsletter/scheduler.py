@@ -167,8 +167,8 @@ class SchedulerService:
         for row in rows:
             if row.state == "scheduled" and row.id not in self._known:
                 info = get_schedule(self.engine, row.id)
-                if info is not None and info.state == "scheduled":
-                    self._add_or_hold(info, now)
+                if info is not None and info.state == "scheduled" and self._add_or_hold(info, now):
+                    log.info("picked up #%d: %s to %s at %s", info.id, info.issue, info.segment, info.when())
             elif row.state == "cancelled" and row.id in self._known:
                 self._known.discard(row.id)
                 self._cancelled.setdefault(row.id, threading.Event()).set()
