@@ -166,7 +166,10 @@ def _compose(path: Path, source: str, problems: Problems) -> tuple[dict | None, 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark else 1
-        problems.add(path, line, f"malformed YAML: {exc.problem or exc.context}")
+        message = f"malformed YAML: {exc.problem or exc.context}"
+        if exc.context and exc.problem and exc.context_mark and exc.context_mark.line + 2 != line:
+            message += f" ({exc.context} on line {exc.context_mark.line + 2})"
+        problems.add(path, line, message)
         return None, {}
     except yaml.YAMLError as exc:
         problems.add(path, 1, f"malformed YAML: {exc}")

@@ -274,7 +274,7 @@ def check_template_tags(templates: Path, root: Path) -> None:
     problems = []
     for file in sorted(templates.rglob("*.j2")):
         for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-            for tag in _TAG.findall(line):
+            for tag in dict.fromkeys(_TAG.findall(line)):
                 if tag not in MJML_TAGS:
                     problems.append(f"{_relpath(root, file)}:{number}: unknown MJML tag <{tag}>")
     if problems:

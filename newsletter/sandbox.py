@@ -87,11 +87,13 @@ class NewsletterSandbox(SandboxedEnvironment):
 
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _check_args(args, kwargs)
-        if getattr(obj, "__name__", "") == "format" and _WIDE_FORMAT.search(
-            str(getattr(obj, "__self__", ""))
-        ):
-            raise SecurityError("format width is too large for a template")
         return super().call(context, obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None and _WIDE_FORMAT.search(value.__self__):
+            raise SecurityError("format width is too large for a template")
+        return wrapped
 
 
 def render_capped(template: Template, context: Mapping[str, Any]) -> str:
