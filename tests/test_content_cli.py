@@ -1,0 +1,120 @@
+"""`newsletter new`, `build` and `check`: exact output and exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "content"
+
+
+@pytest.fixture
+def cli(project: Path, project_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_"):
+            monkeypatch.delenv(name)
+    for name, value in project_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(project)
+    return CliRunner()
+
+
+def test_build_writes_every_edition(cli: CliRunner, example_issue: Path, project: Path) -> None:
+    result = cli.invoke(main, ["build", "issues/2022-03-laenderfokus", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "fallback: delegation in pl uses the en file (usa.pl, all.pl)",
+        "fallback: tada in pl uses the en file (usa.pl, all.pl)",
+        "wrote 9 editions (18 files) and 1 image(s) to out/",
+    ]
+    names = sorted(p.name for p in (project / "out").iterdir() if p.is_file())
+    assert names == sorted(f"{s}.{lang}.{ext}" for s in ("poland", "usa", "all") for lang in ("de", "en", "pl")
+                           for ext in ("html", "txt"))  # fmt: skip
+    assert (project / "out" / "images" / "sachsen-schlesien.png").is_file()
+    poland = (project / "out" / "poland.de.html").read_text(encoding="utf-8")
+    assert "schlesischen Cluster" in poland and "TADA" not in poland
+
+
+def test_build_accepts_a_slug_and_defaults_to_out(cli: CliRunner, example_issue: Path, project: Path) -> None:
+    result = cli.invoke(main, ["build", "2022-03-laenderfokus"])
+    assert result.exit_code == 0, result.output
+    assert (project / "out" / "all.de.txt").is_file()
+
+
+def test_build_with_content_errors(cli: CliRunner, project: Path) -> None:
+    shutil.copytree(FIXTURES / "many-problems", project / "issues" / "many-problems")
+    result = cli.invoke(main, ["build", "issues/many-problems"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 7
+    assert lines[0] == "issues/many-problems/articles/a.de.md:3: unknown key 'teasr' (did you mean 'teaser'?)"
+    assert lines[-1] == (
+        "issues/many-problems/issue.md:7: article 'ghost' has no file; create issues/many-problems/articles/ghost.de.md"
+    )
+    assert not (project / "out").exists()
+
+
+def test_check_clean_with_warnings(cli: CliRunner, example_issue: Path) -> None:
+    result = cli.invoke(main, ["check", "2022-03-laenderfokus"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "0 error(s), 2 warning(s): ready to send"
+
+
+def test_check_with_errors(cli: CliRunner, project: Path) -> None:
+    shutil.copytree(FIXTURES / "unknown-segment", project / "issues" / "unknown-segment")
+    result = cli.invoke(main, ["check", "unknown-segment"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "issues/unknown-segment/articles/a.de.md:5: unknown segment 'mexico' (known: poland, usa)",
+        "1 error(s), 0 warning(s)",
+    ]
+
+
+def test_new_creates_a_stub_that_passes_check(cli: CliRunner, project: Path) -> None:
+    result = cli.invoke(main, ["new", "2022-04-fruehjahr"])
+    assert result.exit_code == 0, result.output
+    assert (project / "issues" / "2022-04-fruehjahr" / "articles" / "erster-artikel.de.md").is_file()
+    check = cli.invoke(main, ["check", "2022-04-fruehjahr"])
+    assert check.exit_code == 0, check.output
+    assert check.stdout == "ok: no problems found\n"
+    again = cli.invoke(main, ["new", "2022-04-fruehjahr"])
+    assert again.exit_code == 2
+    assert again.stderr == "error: issues/2022-04-fruehjahr already exists; edit it or choose another slug\n"
+
+
+def test_new_from_an_issue_copies_its_structure(cli: CliRunner, example_issue: Path, project: Path) -> None:
+    result = cli.invoke(main, ["new", "2022-05-mai", "--from", "2022-03-laenderfokus"])
+    assert result.exit_code == 0, result.output
+    copy = project / "issues" / "2022-05-mai"
+    assert sorted(p.name for p in (copy / "articles").iterdir()) == sorted(
+        p.name for p in (example_issue / "articles").iterdir()
+    )
+    assert "segments: [usa]" in (copy / "articles" / "tada.de.md").read_text(encoding="utf-8")
+    assert "Vorgeschichte" not in (copy / "articles" / "tada.de.md").read_text(encoding="utf-8")
+    assert cli.invoke(main, ["check", "2022-05-mai"]).exit_code == 0
+
+
+def test_new_rejects_a_bad_slug(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["new", "Mein Heft"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: 'Mein Heft' is not a good folder name")
+
+
+def test_python_dash_m_build(project: Path, project_env: dict[str, str], example_issue: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")} | project_env
+    done = subprocess.run(
+        [sys.executable, "-m", "newsletter", "build", "2022-03-laenderfokus", "--out", "site"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (project / "site" / "usa.pl.txt").read_text(encoding="utf-8").count("[[nl:unsubscribe_url]]") == 1

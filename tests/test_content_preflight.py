@@ -1,0 +1,142 @@
+"""`check_issue`: the pre-flight gate's errors and warnings."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from newsletter.config import Config
+from newsletter.model import Problem
+from newsletter.preflight import check_issue, has_errors
+
+REPO = Path(__file__).resolve().parent.parent
+SLUG = "issues/2022-03-laenderfokus"
+
+
+def _lines(problems: list[Problem]) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def _article(issue: Path, name: str, front: str, body: str) -> None:
+    (issue / "articles" / name).write_text(f"---\n{front}\n---\n{body}", encoding="utf-8")
+
+
+def _list_articles(issue: Path, *names: str) -> None:
+    text = (issue / "issue.md").read_text(encoding="utf-8")
+    extra = "".join(f"  - {n}\n" for n in names)
+    (issue / "issue.md").write_text(text.replace("  - tada\n", "  - tada\n" + extra), encoding="utf-8")
+
+
+def test_example_issue_has_only_translation_warnings(example_issue: Path, config: Config) -> None:
+    assert _lines(check_issue(example_issue, config)) == [
+        f"{SLUG}/articles/delegation.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/delegation.en.md",
+        f"{SLUG}/articles/tada.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/tada.en.md",
+    ]
+
+
+def test_content_errors_come_first_and_alone(example_issue: Path, config: Config) -> None:
+    _article(example_issue, "tada.de.md", "title: TADA\nsegments: [usa]\nteasr: x", "Text.\n")
+    problems = check_issue(example_issue, config)
+    assert _lines(problems) == [f"{SLUG}/articles/tada.de.md:4: unknown key 'teasr' (did you mean 'teaser'?)"]
+    assert has_errors(problems)
+
+
+def test_size_error_and_warning(example_issue: Path, config: Config) -> None:
+    paragraph = "Ein langer Absatz über Zulieferer in Sachsen und Schlesien. " * 20 + "\n\n"
+    _article(example_issue, "gross.de.md", "title: Groß\nsegments: [poland]", paragraph * 45)
+    _article(example_issue, "mittel.de.md", "title: Mittel\nsegments: [usa]", paragraph * 22)
+    _list_articles(example_issue, "gross", "mittel")
+    lines = _lines(check_issue(example_issue, config))
+    assert any(
+        line.startswith(f"{SLUG}: edition poland.de: HTML is ") and "Gmail clips" in line for line in lines
+    )
+    assert any(line.startswith(f"{SLUG}: edition all.de: HTML is ") for line in lines)
+    assert any(line.startswith(f"{SLUG}: warning: edition usa.de: HTML is ") for line in lines)
+
+
+def test_links_alt_text_and_leftover_template_syntax(example_issue: Path, config: Config) -> None:
+    body = (
+        "Hallo {{ first_name }},\n\n"
+        "Ein [leerer Link]() und ein [Anker](#).\n\n"
+        "Alte Seite: [hier](http://www.amz-sachsen.example/alt).\n\n"
+        "![](images/sachsen-schlesien.png)\n"
+    )
+    _article(example_issue, "pruef.de.md", "title: Prüfung", body)
+    _list_articles(example_issue, "pruef")
+    lines = _lines(check_issue(example_issue, config))
+    art = f"{SLUG}/articles/pruef.de.md"
+    assert (
+        f"{art}:4: template syntax ({{{{ … }}}} or {{% … %}}) is not processed in articles and would show up "
+        "in the mail; remove it (per-member values are [[nl:first_name]] etc.)"
+    ) in lines
+    assert f"{art}:6: empty link (no address or '#'): add the URL or remove the link" in lines
+    assert (
+        f"{art}:8: warning: insecure link http://www.amz-sachsen.example/alt: use https:// if the site supports it"
+        in lines
+    )
+    assert f"{art}:10: warning: image without alt text: write ![what the picture shows](file)" in lines
+    assert (
+        f"{SLUG}: edition all.de: leftover template syntax '{{{{' in the HTML: check the templates and articles"
+        in lines
+    )
+
+
+def test_long_subject_is_a_warning_with_its_line(example_issue: Path, config: Config) -> None:
+    issue_md = example_issue / "issue.md"
+    long = "Länderfokus 2022: Schlesien, Detroit, Silicon Valley und noch viel mehr aus dem Netzwerk"
+    text = issue_md.read_text(encoding="utf-8").replace(
+        'subject: "Länderfokus 2022: Schlesien, Detroit und das Silicon Valley"', f'subject: "{long}"'
+    )
+    issue_md.write_text(text, encoding="utf-8")
+    problems = check_issue(example_issue, config)
+    assert (
+        f"{SLUG}/issue.md:5: warning: subject for 'de' has {len(long)} characters; mail clients cut it after "
+        "about 70: shorten it"
+    ) in _lines(problems)
+    assert not has_errors(problems)
+
+
+def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
+    footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
+    lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
+    assert (
+        f"{SLUG}: edition poland.de: the footer has no Impressum: add [footer.<lang>] impressum in newsletter.toml"
+    ) in lines
+
+
+def test_footer_without_unsubscribe_link_is_an_error(
+    example_issue: Path, config: Config, tmp_path: Path
+) -> None:
+    templates = tmp_path / "own-templates"
+    shutil.copytree(REPO / "templates", templates)
+    footer = templates / "partials" / "footer.mjml.j2"
+    footer.write_text(
+        footer.read_text(encoding="utf-8").replace(
+            'href="[[nl:unsubscribe_url]]"', 'href="https://amz-sachsen.example/"'
+        ),
+        encoding="utf-8",
+    )
+    problems = check_issue(example_issue, dataclasses.replace(config, templates=templates))
+    assert (
+        f"{SLUG}: edition usa.en: no visible unsubscribe link ([[nl:unsubscribe_url]]) in the footer: check the templates"
+    ) in _lines(problems)
+    assert has_errors(problems)
+
+
+def test_missing_public_url_with_a_real_relay_is_a_warning(example_issue: Path, config: Config) -> None:
+    relay = dataclasses.replace(config.smtp, host="smtp.example.org", username="news")
+    lines = _lines(check_issue(example_issue, dataclasses.replace(config, smtp=relay)))
+    assert lines[-1] == (
+        "newsletter.toml: warning: NEWSLETTER_PUBLIC_URL is not set: mails to a real relay get no web unsubscribe, "
+        "browser view or calendar links; set it in .env"
+    )
+    public = dataclasses.replace(config, smtp=relay, public_url="https://news.amz-sachsen.example")
+    assert not any("NEWSLETTER_PUBLIC_URL" in line for line in _lines(check_issue(example_issue, public)))
+
+
+def test_unlisted_article_file_is_a_warning(example_issue: Path, config: Config) -> None:
+    _article(example_issue, "vergessen.de.md", "title: Vergessen", "Text.\n")
+    assert (
+        f"{SLUG}/articles/vergessen.de.md: warning: not listed under 'articles' in issue.md, so no edition contains it"
+    ) in _lines(check_issue(example_issue, config))
