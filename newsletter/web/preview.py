@@ -140,10 +140,7 @@ class Preview:
         )  # fmt: skip
 
     def _samples(self, snap: Snapshot, card: Card) -> list:
-        config = snap.config
-        assert config is not None
-        languages = tuple(dict.fromkeys(c.edition.language for c in snap.cards))
-        real = sample_members(card.key, snap.members, lambda m: member_edition_key(m, languages, config))
+        real = sample_members(card.key, snap.members, member_edition_key)
         return [placeholder_member(card.edition), *real]
 
     async def frame(self, request: Request) -> Response:
@@ -187,7 +184,7 @@ class Preview:
             return Flash("error", f"At most {MAX_PROOF_ADDRESSES} addresses per proof.")
         edition = card.edition
         try:
-            await anyio.to_thread.run_sync(
+            results = await anyio.to_thread.run_sync(
                 delivery.send_test,
                 snap.config,
                 self.state.issue_path,
@@ -201,7 +198,12 @@ class Preview:
             return Flash(
                 "error", f"The mail server did not answer ({exc}). Is `newsletter dev-smtp` running?"
             )
-        return Flash("ok", f"Proof sent to {', '.join(addresses)}.")
+        refused = [f"{r.address} ({r.reply})" for r in results if not r.accepted]
+        accepted = [r.address for r in results if r.accepted]
+        if refused:
+            done = f" Sent to {', '.join(accepted)}." if accepted else ""
+            return Flash("error", f"Refused by the mail server: {'; '.join(refused)}.{done}")
+        return Flash("ok", f"Proof sent to {', '.join(accepted)}.")
 
     # ── files and events ──
 

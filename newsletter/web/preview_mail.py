@@ -61,7 +61,7 @@ def personalised(edition: Edition, config: Config, member: Member) -> MailView:
     try:
         from ..compose import MessageTemplate
 
-        raw = MessageTemplate.for_edition(edition, config).personalise(member)
+        raw = MessageTemplate.for_edition(edition, config).personalise(member).data
     except (ImportError, NewsletterError) as exc:
         note = (
             "; ".join(exc.lines())

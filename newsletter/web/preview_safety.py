@@ -128,9 +128,10 @@ def contained_file(root: Path, relative: str) -> Path | None:
     """
     if not relative or "\\" in relative or "\x00" in relative:
         return None
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or any(part in ("", ".", "..") or part.startswith(".") for part in pure.parts):
+    raw_parts = relative.split("/")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in raw_parts):
         return None
+    pure = PurePosixPath(*raw_parts)
     base = root.resolve()
     try:
         target = (base / pure).resolve(strict=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..config import Config
-from ..model import ALL, Edition, Issue, Member, NewsletterError, Problem, segment_key
+from ..model import ALL, Edition, Issue, Member, NewsletterError, Problem
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,8 @@ class PreviewState:
         issue = content.load_issue(self.issue_path, config)
         editions = list(render.build_editions(issue, config))
         members, note = read_member_list(config)
-        languages = tuple(dict.fromkeys(e.language for e in editions)) or issue.languages
-        editions += _member_editions(issue, config, languages, editions, members or ())
-        cards = tuple(_card(e, config, languages, members) for e in _ordered(editions, config))
+        editions += _member_editions(issue, config, editions, members or ())
+        cards = tuple(_card(e, config, members) for e in _ordered(editions, config))
         problems = tuple(preflight.check_issue(self.issue_path, config))
         return Snapshot(
             version=0,
@@ -121,30 +120,26 @@ def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
     return members, note
 
 
-def member_edition_key(member: Member, languages: tuple[str, ...], config: Config) -> str:
-    """The edition a member receives: the articles of all their segments, in their language."""
-    known = frozenset(s for s in member.segments if s in config.segments)
-    language = member.language if member.language in languages else config.default_language
-    return f"{segment_key(known)}.{language}"
+def member_edition_key(member: Member) -> str:
+    """The edition a member receives (as the send builds it): all their segments, their language."""
+    from ..delivery import edition_key
+
+    return edition_key(member)
 
 
 def _member_editions(
-    issue: Issue, config: Config, languages: tuple[str, ...], have: list[Edition], members: tuple[Member, ...]
+    issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
 ) -> list[Edition]:
-    """Editions members need that the standard set lacks (several segments, or none)."""
+    """Editions members get that the standard set lacks (several segments, none, other language)."""
     from .. import render
+    from ..delivery import parse_edition_key
 
     keys = {e.key for e in have}
-    wanted: dict[str, tuple[frozenset[str], str]] = {}
-    for member in members:
-        key = member_edition_key(member, languages, config)
-        if key not in keys:
-            segments = frozenset(s for s in member.segments if s in config.segments)
-            wanted[key] = (segments, key.rsplit(".", 1)[1])
+    wanted = sorted({member_edition_key(m) for m in members} - keys)
     if not wanted:
         return []
     renderer = render.Renderer(config)
-    return [renderer.render(issue, segments, language) for segments, language in wanted.values()]
+    return [renderer.render(issue, *parse_edition_key(key)) for key in wanted]
 
 
 def _ordered(editions: list[Edition], config: Config) -> list[Edition]:
@@ -173,9 +168,7 @@ def edition_label(edition: Edition, config: Config) -> str:
     return f"{name} · {edition.language.upper()}"
 
 
-def _card(
-    edition: Edition, config: Config, languages: tuple[str, ...], members: tuple[Member, ...] | None
-) -> Card:
+def _card(edition: Edition, config: Config, members: tuple[Member, ...] | None) -> Card:
     size_kb = len(edition.html.encode("utf-8")) / 1024
     count: int | None
     if ALL in edition.segments:
@@ -183,5 +176,5 @@ def _card(
     elif members is None:
         count = 0
     else:
-        count = sum(1 for m in members if member_edition_key(m, languages, config) == edition.key)
+        count = sum(1 for m in members if member_edition_key(m) == edition.key)
     return Card(edition=edition, label=edition_label(edition, config), size_kb=size_kb, members=count)
