@@ -1,0 +1,298 @@
+"""The public service behind ``NEWSLETTER_PUBLIC_URL``: one-click unsubscribe and the web archive.
+
+``GET  /u/<token>``  a confirmation page in the member's language; changes nothing (mail
+                     security scanners and link previewers fetch every link in a message).
+``POST /u/<token>``  body ``List-Unsubscribe=One-Click`` (RFC 8058, sent by the mailbox provider's
+                     "unsubscribe" button and by the page's own button): suppresses the address and
+                     answers 200 with a page, never a redirect. Replays answer the same 200.
+``GET  /…``          the static archive built by ``newsletter archive`` (if the folder exists).
+
+Tokens are made and checked by ``tokens.py`` (authenticated encryption with the key list from
+``NEWSLETTER_SECRET``; constant-time checks inside ``cryptography``); an invalid token gets a 400
+page and changes nothing. No cookies, no scripts, no remote resources, no access log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..config import Config
+from ..db import engine_for
+from ..suppression import Suppressions
+
+MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Newsletter abbestellen",
+        "ask": "Möchten Sie den {name} an {address} nicht mehr erhalten?",
+        "button": "Ja, abbestellen",
+        "nochange": "Solange Sie nicht auf die Schaltfläche klicken, ändert sich nichts.",
+        "done_title": "Abgemeldet",
+        "done": "{address} erhält den {name} nicht mehr. Sie müssen nichts weiter tun.",
+        "already": "{address} ist bereits abgemeldet und erhält den {name} nicht mehr.",
+        "invalid_title": "Link ungültig",
+        "invalid": "Dieser Abmeldelink ist ungültig oder unvollständig. Es wurde nichts geändert. "
+        "Kopieren Sie den ganzen Link aus der E-Mail oder schreiben Sie uns an {contact}.",
+        "bad_request": "Diese Anfrage war keine Abmeldung. Es wurde nichts geändert.",
+        "mail": "Oder schreiben Sie uns an {contact}.",
+    },
+    "en": {
+        "title": "Unsubscribe from the newsletter",
+        "ask": "Do you no longer want to receive the {name} at {address}?",
+        "button": "Yes, unsubscribe",
+        "nochange": "Nothing changes unless you press the button.",
+        "done_title": "Unsubscribed",
+        "done": "{address} will no longer receive the {name}. There is nothing else you need to do.",
+        "already": "{address} is already unsubscribed and no longer receives the {name}.",
+        "invalid_title": "Invalid link",
+        "invalid": "This unsubscribe link is invalid or incomplete. Nothing was changed. "
+        "Copy the whole link from the e-mail or write to us at {contact}.",
+        "bad_request": "This request was not an unsubscribe request. Nothing was changed.",
+        "mail": "Or write to us at {contact}.",
+    },
+    "pl": {
+        "title": "Wypisz się z newslettera",
+        "ask": "Czy nie chcesz już otrzymywać newslettera {name} na adres {address}?",
+        "button": "Tak, wypisz mnie",
+        "nochange": "Dopóki nie klikniesz przycisku, nic się nie zmieni.",
+        "done_title": "Wypisano",
+        "done": "Adres {address} nie będzie już otrzymywać newslettera {name}. Nic więcej nie musisz robić.",
+        "already": "Adres {address} jest już wypisany i nie otrzymuje newslettera {name}.",
+        "invalid_title": "Nieprawidłowy link",
+        "invalid": "Ten link do wypisania jest nieprawidłowy lub niepełny. Nic nie zostało zmienione. "
+        "Skopiuj cały link z wiadomości e-mail lub napisz do nas: {contact}.",
+        "bad_request": "To żądanie nie było prośbą o wypisanie. Nic nie zostało zmienione.",
+        "mail": "Możesz też napisać do nas: {contact}.",
+    },
+}
+
+
+def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ...] = ()) -> Starlette:
+    """The ASGI app for ``newsletter serve`` (and for tests, run by uvicorn in a thread)."""
+    service = _Service(config, site if site is not None else config.root / "site")
+    routes = [
+        Route("/u/{token}", service.confirm, methods=["GET", "HEAD"]),
+        Route("/u/{token}", service.unsubscribe, methods=["POST"]),
+        Route("/healthz", service.health, methods=["GET", "HEAD"]),
+        Route("/{path:path}", service.archive, methods=["GET", "HEAD"]),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config, hosts))]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def allowed_hosts(config: Config, extra: tuple[str, ...] = ()) -> list[str]:
+    """Host headers we answer (DNS-rebinding guard): loopback and the host of NEWSLETTER_PUBLIC_URL."""
+    hosts = ["127.0.0.1", "localhost", "[::1]", *extra]
+    if config.public_url:
+        host = urlsplit(config.public_url).hostname
+        if host:
+            hosts.append(host)
+    return list(dict.fromkeys(hosts))
+
+
+class _Service:
+    def __init__(self, config: Config, site: Path):
+        self.config = config
+        self.site = site
+        self.suppressions = Suppressions(engine_for(config.database_url))
+        self.contact = config.reply_to or config.sender_address
+
+    # ───────────────────────────── unsubscribe ─────────────────────────────
+
+    async def confirm(self, request: Request) -> Response:
+        lang = choose_language(request, self.config)
+        claims = read_claims(request.path_params["token"], self.config)
+        if claims is None:
+            return self._invalid(lang)
+        already = await run_in_threadpool(self.suppressions.contains, claims.address)
+        t = TEXTS[lang]
+        values = {"name": self.config.name, "address": mask(claims.address)}
+        if already:
+            return self._page(lang, t["done_title"], f"<p>{_fmt(t['already'], values)}</p>")
+        action = quote(request.path_params["token"], safe="") + f"?lang={lang}"
+        body = (
+            f"<p>{_fmt(t['ask'], values)}</p>\n"
+            f'<form method="post" action="{html.escape(action)}">\n'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">\n'
+            f'<button type="submit">{html.escape(t["button"])}</button>\n</form>\n'
+            f'<p class="small">{html.escape(t["nochange"])} {_fmt(t["mail"], {"contact": self.contact})}</p>'
+        )
+        return self._page(lang, t["title"], body)
+
+    async def unsubscribe(self, request: Request) -> Response:
+        lang = choose_language(request, self.config)
+        claims = read_claims(request.path_params["token"], self.config)
+        if claims is None:
+            return self._invalid(lang)
+        if not await _is_one_click(request):
+            return self._page(
+                lang, TEXTS[lang]["invalid_title"], f"<p>{html.escape(TEXTS[lang]['bad_request'])}</p>", 400
+            )
+        await run_in_threadpool(self.suppressions.add, claims.address, "unsubscribed", "one-click")
+        t = TEXTS[lang]
+        values = {"name": self.config.name, "address": mask(claims.address)}
+        return self._page(lang, t["done_title"], f"<p>{_fmt(t['done'], values)}</p>")
+
+    async def health(self, request: Request) -> Response:
+        return PlainTextResponse("ok", headers=SECURITY_HEADERS)
+
+    def _invalid(self, lang: str) -> Response:
+        t = TEXTS[lang]
+        return self._page(
+            lang, t["invalid_title"], f"<p>{_fmt(t['invalid'], {'contact': self.contact})}</p>", 400
+        )
+
+    def _page(self, lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
+        page = (
+            f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="robots" content="noindex, nofollow">\n'
+            f"<title>{html.escape(title)} – {html.escape(self.config.name)}</title>\n<style>{_CSS}</style>\n"
+            f"</head>\n<body>\n<main>\n<h1>{html.escape(title)}</h1>\n{body}\n{self._languages(lang)}\n"
+            "</main>\n</body>\n</html>\n"
+        )
+        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+
+    def _languages(self, current: str) -> str:
+        links = [
+            f'<a href="?lang={lang}" hreflang="{lang}" lang="{lang}">{lang.upper()}</a>'
+            for lang in self.config.languages
+            if lang in TEXTS and lang != current
+        ]
+        return f'<p class="small">{" · ".join(links)}</p>' if links else ""
+
+    # ───────────────────────────── archive ─────────────────────────────
+
+    async def archive(self, request: Request) -> Response:
+        target = safe_path(self.site, request.path_params["path"])
+        if target is None:
+            return PlainTextResponse("not found", status_code=404, headers=SECURITY_HEADERS)
+        headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+        media = _MEDIA_TYPES.get(target.suffix)
+        return FileResponse(target, headers=headers, media_type=media)
+
+
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
+    ".xml": "application/rss+xml; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:0;"
+    "background:#f4f5f7;color:#1d2329}main{max-width:34rem;margin:3rem auto;background:#fff;"
+    "padding:2rem;border-radius:8px}h1{font-size:1.4rem}button{font-size:1rem;padding:.7rem 1.4rem;"
+    "border:0;border-radius:6px;background:#0b5cad;color:#fff;cursor:pointer}.small{font-size:.85rem;color:#555}"
+)
+
+
+def safe_path(root: Path, relative: str) -> Path | None:
+    """The file under ``root`` that ``relative`` names, or None (traversal, hidden, missing)."""
+    parts = [p for p in relative.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") or "\\" in p or "\0" in p or ":" in p for p in parts):
+        return None
+    try:
+        base = root.resolve(strict=True)
+        target = base.joinpath(*parts).resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(base) or not target.is_file():
+        return None
+    return target
+
+
+def choose_language(request: Request, config: Config) -> str:
+    """``?lang=`` if offered, else the best Accept-Language match, else the default language."""
+    offered = [lang for lang in config.languages if lang in TEXTS] or ["en"]
+    wanted = request.query_params.get("lang", "").lower()
+    if wanted in offered:
+        return wanted
+    for lang in accept_language(request.headers.get("accept-language", "")):
+        if lang in offered:
+            return lang
+    return config.default_language if config.default_language in offered else offered[0]
+
+
+def accept_language(header: str) -> list[str]:
+    """Primary language tags of an Accept-Language header, best first (q=0 dropped)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")[:20]):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        primary = tag.strip().split("-")[0].lower()
+        if primary and primary != "*" and q > 0:
+            ranked.append((-q, index, primary))
+    return [lang for _, _, lang in sorted(ranked)]
+
+
+def mask(address: str) -> str:
+    """``a…@example.org``: enough for the member to recognise the address, little for a passer-by."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}…@{domain}" if local else address
+
+
+def read_claims(token: str, config: Config) -> Any | None:
+    """The token's claims, or None: ``tokens.read_token`` plus a canonical-encoding check.
+
+    Base64 leaves up to four unused bits in a token's last character, so a few altered spellings
+    decode to the same bytes; they carry nothing new, but an altered link must not be accepted.
+    """
+    from .. import tokens
+
+    if not token or len(token) > 1024 or not token.isascii():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != token:
+        return None
+    try:
+        return tokens.read_token(token, config)
+    except tokens.InvalidToken:
+        return None
+
+
+async def _is_one_click(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        return False
+    try:
+        form = await request.form(max_files=0, max_fields=10)
+    except Exception:  # noqa: BLE001 - any malformed body is simply not a one-click request
+        return False
+    value = form.get("List-Unsubscribe")
+    return isinstance(value, str) and value.strip().lower() == "one-click"
+
+
+def _fmt(template: str, values: dict[str, str]) -> str:
+    return html.escape(template).format(**{k: html.escape(v) for k, v in values.items()})
