@@ -68,12 +68,20 @@ def render_all_editions(issue: Issue, config: Config) -> list[Edition]:
     ]
 
 
-def header_fingerprint(config: Config) -> dict[str, str]:
-    """The subscriber-independent headers that are not part of an Edition (From, Reply-To, List-Id)."""
+def header_fingerprint(config: Config, edition: Edition | None = None) -> dict[str, object]:
+    """The subscriber-independent headers that are not part of an Edition: From, Reply-To and
+    what compose builds List-Id from (newsletter name, mail domain, the edition's segment names)."""
+    names = {}
+    if edition is not None:
+        names = {
+            s: config.segments[s].name(edition.language)
+            for s in sorted(edition.segments)
+            if s in config.segments
+        }
     return {
         "from": f"{config.sender_name} <{config.sender_address}>",
         "reply_to": config.reply_to or "",
-        "list_id": f"{config.name} <{config.mail_domain}>",  # the inputs compose builds List-Id from
+        "list_id": {"name": config.name, "domain": config.mail_domain, "segments": names},
     }
 
 
@@ -85,7 +93,7 @@ def edition_hash(edition: Edition, config: Config) -> str:
         "preheader": edition.preheader,
         "html": edition.html,
         "text": edition.text,
-        "headers": header_fingerprint(config),
+        "headers": header_fingerprint(config, edition),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 

@@ -128,3 +128,19 @@ def test_cli_approve(project, project_env, example_issue, monkeypatch):
     assert result.exit_code == 2 and "--by needs the approver's name" in result.output
     result = runner.invoke(main, ["approve", "no-such-issue", "--by", "Anna"], env=project_env)
     assert result.exit_code == 1 and "no issue.md here" in result.output
+
+
+def test_segment_display_name_change_invalidates_its_editions(config, project, project_env, example_issue):
+    """Segment names appear in List-Id: renaming one changes exactly the editions that carry it."""
+    approval.approve(config, example_issue, "Anna Schmidt")
+    toml = project / "newsletter.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('de = "USA-Fokus"', 'de = "Fokus USA"'), encoding="utf-8"
+    )
+    renamed = load_config(project, project_env)
+    with pytest.raises(RefusedError) as info:
+        approval.verify(renamed, SLUG, _editions(renamed, example_issue))
+    named = str(info.value).split(" changed since", 1)[0].split(", ")
+    assert (
+        "usa.de" in named and "poland+usa.de" in named and "poland.de" not in named and "usa.en" not in named
+    )
