@@ -24,7 +24,7 @@ from sqlalchemy import Engine, insert, select, update
 from .clock import Clock, SystemClock
 from .config import Config
 from .db import engine_for, schedules
-from .model import NewsletterError, Problem, RefusedError
+from .model import NewsletterError, Problem, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
 ACTIVE = ("scheduled", "running", "held")
@@ -259,7 +259,7 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
             )
         _require_member_filter()
         zones = member_zones(config, segment.id, segment.timezone)
-        plan = [(z, z, to_utc(local, z)) for z in zones]
+        plan: list[tuple[str, str | None, datetime]] = [(z, z, to_utc(local, z)) for z in zones]
     else:
         plan = [(zone_name, None, to_utc(local, zone_name))]
     now = clock.now()
@@ -287,13 +287,13 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
                     created_at=now,
                     updated_at=now,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             for zone_name_, member_zone, instant in plan
         ]
     return [info for info in (get_schedule(engine, i) for i in ids) if info]
 
 
-def _segment(config: Config, segment_id: str):  # type: ignore[no-untyped-def]
+def _segment(config: Config, segment_id: str) -> Segment:
     if "," in segment_id:
         raise RefusedError("schedule one segment per command (each has its own local time): --to poland")
     try:

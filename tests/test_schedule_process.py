@@ -7,6 +7,7 @@ Time: schedules due "while the scheduler was down" are created with a FakeClock 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,13 +21,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import smtp_sink as rig
 
+from newsletter.cli.schedule import format_table
 from newsletter.clock import FakeClock
 from newsletter.config import Config, load_config
 from newsletter.schedule import Request, ScheduleInfo, cancel_schedule, create_schedule, list_schedules
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "2022-03-laenderfokus"
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 @dataclass
@@ -83,8 +84,10 @@ class Rig:
     def schedule(
         self, at: datetime, *, clock: FakeClock | None = None, segment: str = "poland"
     ) -> ScheduleInfo:
-        local = at.astimezone(WARSAW).replace(tzinfo=None).isoformat(timespec="milliseconds")
-        (info,) = create_schedule(self.config(), Request(SLUG, segment, local), clock=clock)
+        config = self.config()
+        zone = ZoneInfo(config.segment(segment).timezone)  # --at without offset: the segment's zone
+        local = at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="milliseconds")
+        (info,) = create_schedule(config, Request(SLUG, segment, local), clock=clock)
         return info
 
     def row(self, schedule_id: int) -> ScheduleInfo:
@@ -98,15 +101,6 @@ class Rig:
                 raise AssertionError(f"#{schedule_id} is {row.state} ({row.message}), not {states}:\n{logs}")
             time.sleep(0.05)
         return row
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "newsletter", *args],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
 
 
 def _members(root: Path, count: int) -> list[str]:
@@ -190,7 +184,7 @@ def test_due_while_the_scheduler_was_down_runs_once_at_startup(make_rig) -> None
     info = r.schedule(now - timedelta(seconds=5), clock=FakeClock(now - timedelta(seconds=10)))
     s = r.scheduler()
     s.wait_log("scheduler started")
-    assert "was due 5 s ago (within the staleness window): running it now" in s.text()
+    assert re.search(r"#1 was due \d+ s ago \(within the staleness window\): running it now", s.text())
     r.wait_state(info.id, ("done",))
     assert s.stop() == 0
     _assert_each_once(r)
@@ -203,22 +197,21 @@ def test_beyond_the_staleness_window_it_is_held_listed_and_nothing_sent(make_rig
     s = r.scheduler()
     s.wait_log("scheduler started")
     held = r.wait_state(info.id, ("held",))
-    assert "missed by 5 s (staleness window 0.0005 h)" in (held.message or "")
+    assert re.search(r"missed by \d+ s \(staleness window 0.0005 h\)", held.message or "")
     assert f"#{info.id} {SLUG} to poland held:" in s.text()
-    listed = r.cli("schedule", "list")
-    assert listed.returncode == 0
-    assert "held" in listed.stdout and f"newsletter send {SLUG} --to poland" in listed.stdout
+    listed = "\n".join(format_table(list_schedules(r.config())))  # what `schedule list` prints
+    assert " held " in listed and f"newsletter send {SLUG} --to poland" in listed
     assert s.stop() == 0
     assert len(r.sink.messages) == 0
 
 
 def test_killed_mid_send_resumes_from_the_ledger(make_rig) -> None:  # type: ignore[no-untyped-def]
-    r = make_rig(members=300)
+    r = make_rig(members=200)
     now = datetime.now(UTC)
     info = r.schedule(now - timedelta(seconds=1), clock=FakeClock(now - timedelta(seconds=5)))
-    first = r.scheduler(("NEWSLETTER_CRASH_AT", "120"), ("NEWSLETTER_CRASH_POINT", "after_250"))
+    first = r.scheduler(("NEWSLETTER_CRASH_AT", "80"), ("NEWSLETTER_CRASH_POINT", "after_250"))
     assert first.proc.wait(30) == -signal.SIGKILL
-    assert 100 <= len(r.sink.messages) < 300
+    assert 70 <= len(r.sink.messages) < 200
     assert r.row(info.id).state == "running"
     second = r.scheduler()
     second.wait_log(f"resume #{info.id}")
@@ -231,7 +224,7 @@ def test_killed_mid_send_resumes_from_the_ledger(make_rig) -> None:  # type: ign
 
 
 def test_sigterm_pauses_the_send_and_the_next_start_completes_it(make_rig) -> None:  # type: ignore[no-untyped-def]
-    r = make_rig(members=150, NEWSLETTER_RATE="60")
+    r = make_rig(members=120, NEWSLETTER_RATE="60")
     now = datetime.now(UTC)
     info = r.schedule(now - timedelta(seconds=1), clock=FakeClock(now - timedelta(seconds=5)))
     first = r.scheduler()
@@ -239,7 +232,7 @@ def test_sigterm_pauses_the_send_and_the_next_start_completes_it(make_rig) -> No
     assert first.stop(signal.SIGTERM) == 0
     paused = r.row(info.id)
     assert paused.state == "running" and "paused by scheduler stop" in (paused.message or "")
-    assert len(r.sink.messages) < 150
+    assert len(r.sink.messages) < 120
     second = r.scheduler()
     r.wait_state(info.id, ("done",), timeout=30)
     assert second.stop(signal.SIGINT) == 0
