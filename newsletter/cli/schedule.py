@@ -37,7 +37,7 @@ class DefaultCommandGroup(click.Group):
         formatter.write_usage(
             ctx.command_path, "ISSUE --to SEGMENT --at DATETIME [--tz ZONE] [--per-member-timezone]"
         )
-        formatter.write_usage(ctx.command_path, "list [--issue ISSUE] | cancel ID...")
+        formatter.write_usage(ctx.command_path, "list [--issue ISSUE] | cancel ID...", prefix="   or: ")
 
 
 @click.group("schedule", cls=DefaultCommandGroup)
