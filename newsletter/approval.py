@@ -2,7 +2,8 @@
 
 ``newsletter approve ISSUE --by NAME`` renders every edition any member could receive — every
 non-empty combination of the configured segments, the general edition (members without a
-segment) and the ``all`` edition, each in every language of the issue — and stores one SHA-256
+segment) and the ``all`` edition, each in every language of the issue and of the configuration
+(members get their own language's edition, with fallbacks, even when the issue lacks it) — and stores one SHA-256
 per edition in ``db.approvals``. Each hash covers the edition's subject, preheader, HTML and text
 (with the personalisation placeholders still in them) and the subscriber-independent headers
 (From, Reply-To, List-Id). With ``require_approval = true`` in ``newsletter.toml`` the send path
@@ -57,13 +58,15 @@ def segment_sets(config: Config) -> list[frozenset[str]]:
 
 
 def render_all_editions(issue: Issue, config: Config) -> list[Edition]:
-    """Every edition any member could receive, in every language of the issue."""
+    """Every edition any member could receive: every segment set × every language of the issue and
+    of the configuration (a member's language decides the edition even when the issue lacks it)."""
     from .render import Renderer  # content area; imported late so this module loads on its own
 
     renderer = Renderer(config)
+    languages = dict.fromkeys((*issue.languages, *config.languages))
     return [
         renderer.render(issue, segments, language)
-        for language in issue.languages
+        for language in languages
         for segments in segment_sets(config)
     ]
 
