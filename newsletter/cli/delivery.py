@@ -1,9 +1,226 @@
-"""CLI commands of the delivery area (filled in by its issue)."""
+"""``newsletter send`` and ``newsletter status``: thin commands over newsletter.delivery / ledger."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
+
+from ..config import Config, load_config
+from ..model import ALL, Problem, RefusedError
+
+if TYPE_CHECKING:
+    from ..delivery import SendReport
+    from ..sendloop import Progress as SendProgress
+
+STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
 
 
 def register(main: click.Group) -> None:
-    pass
+    main.add_command(send)
+    main.add_command(status)
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@click.command()
+@click.argument("issue")
+@click.option("--to", "to", multiple=True, help="Segment id(s), comma-separated, or 'all'.")
+@click.option("--dry-run", is_flag=True, help="Print who would get which edition; change nothing.")
+@click.option("--test", "test", multiple=True, metavar="ADDRESS", help="Send a [TEST] proof to ADDRESS only.")
+@click.option("--language", help="Language of the --test proof (default: the default language).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--retry-failed", is_flag=True, help="Send again to members whose message failed or is unknown."
+)
+def send(
+    issue: str,
+    to: tuple[str, ...],
+    dry_run: bool,
+    test: tuple[str, ...],
+    language: str | None,
+    yes: bool,
+    retry_failed: bool,
+) -> None:
+    """Send ISSUE to the members of the --to segments (each member once, all their segments in one mail)."""
+    from ..delivery import run_send
+
+    config = load_config()
+    segments = _split(to)
+    if test:
+        _send_test(config, issue, segments, language or config.default_language, _split(test))
+        return
+    if not segments:
+        raise RefusedError("name the segments with --to (e.g. --to poland,usa or --to all)")
+    if dry_run:
+        report = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
+        _print_plan(report)
+        return
+    if not yes:
+        _confirm(config, issue, segments, retry_failed)
+    with _progress_display() as progress:
+        report = run_send(config, issue, segments, retry_failed=retry_failed, progress=progress)
+    _print_report(report)
+    sys.exit(report.exit_code)
+
+
+def _send_test(config: Config, issue: str, segments: list[str], language: str, addresses: list[str]) -> None:
+    from ..delivery import send_test
+
+    results = send_test(config, issue, segments or [ALL], language, addresses)
+    for r in results:
+        click.echo(f"{'sent' if r.accepted else 'NOT sent'} [TEST] to {r.address}: {r.reply}")
+    if not all(r.accepted for r in results):
+        sys.exit(1)
+
+
+def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool) -> None:
+    from ..delivery import run_send
+
+    if not sys.stdin.isatty():
+        raise RefusedError("not asking for confirmation without a terminal; add --yes to send (or --dry-run)")
+    plan = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
+    _print_rejected(plan.rejected)
+    going = sum(1 for p in plan.plan if p.status in ("send", "retry"))
+    editions = ", ".join(f"{k} {n}" for k, n in sorted(plan.editions.items()))
+    click.echo(f"{plan.issue}: {going} of {plan.audience} addressed members get a message ({editions}).")
+    if not click.confirm(
+        f"Send to {going} members via {config.smtp.host}:{config.smtp.port}?", default=False
+    ):
+        raise RefusedError("not sent (answered no)")
+
+
+@contextmanager
+def _progress_display() -> Iterator[Callable[[SendProgress], None]]:
+    if sys.stdout.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (
+            TextColumn("sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.0f}/s"),
+            TimeRemainingColumn(),
+            TextColumn("failed {task.fields[failed]} · retrying {task.fields[deferred]}"),
+        )
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task("send", total=None, rate=0.0, failed=0, deferred=0)
+
+            def update(p: SendProgress) -> None:
+                rate = p.sent / p.elapsed if p.elapsed else 0.0
+                bar.update(
+                    task, total=p.total, completed=p.done, rate=rate, failed=p.failed, deferred=p.deferred
+                )
+
+            yield update
+        return
+    last = [0.0]
+
+    def plain(p: SendProgress) -> None:
+        now = time.monotonic()
+        done, total = p.done, p.total
+        if now - last[0] >= 2.0 or done == total:
+            last[0] = now
+            rate = p.sent / p.elapsed if p.elapsed else 0.0
+            click.echo(
+                f"sent {p.sent}, done {done}/{total}, failed {p.failed}, retrying {p.deferred}, {rate:.0f}/s"
+            )
+
+    yield plain
+
+
+def _print_rejected(rejected: Sequence[Problem]) -> None:
+    for problem in rejected:
+        click.echo(f"{problem} (row not mailed)", err=True)
+
+
+def _print_plan(r: SendReport) -> None:
+    _print_rejected(r.rejected)
+    for p in r.plan:
+        click.echo(f"{p.address}\t{p.edition}\t{'would send' if p.status in ('send', 'retry') else p.status}")
+    going = sum(1 for p in r.plan if p.status in ("send", "retry"))
+    editions = ", ".join(f"{k}: {n}" for k, n in sorted(r.editions.items()))
+    click.echo(
+        f"dry run: {going} of {r.audience} members would get a message ({editions}); nothing was changed"
+    )
+
+
+def _print_report(r: SendReport) -> None:
+    _print_rejected(r.rejected)
+    o = r.outcomes
+    click.echo(
+        f"{r.issue}: sent {o.get('sent', 0)}, bounced {o.get('bounced', 0)}, failed {o.get('failed', 0)}, "
+        f"unknown {o.get('unknown', 0)}, suppressed {o.get('suppressed', 0)}, pending {r.pending} "
+        f"({r.audience} members addressed, {r.attempts} attempts, {r.elapsed:.1f} s)"
+    )
+    for f in r.failures:
+        code = f"{f.last_code} " if f.last_code else ""
+        click.echo(f"{f.state}: {f.address}: {code}{f.last_reply or ''}".rstrip(), err=True)
+    if r.state != "finished":
+        click.echo(f"{r.state}: {r.reason}", err=True)
+    elif r.pending:
+        click.echo(
+            f"{r.pending} member(s) still pending (retries due later); run the same command again", err=True
+        )
+    if any(f.state in ("failed", "unknown") for f in r.failures):
+        click.echo("to send again to failed/unknown members: add --retry-failed", err=True)
+
+
+@click.command()
+@click.argument("issue")
+@click.option(
+    "--failed", "show_failed", is_flag=True, help="List failed, unknown and bounced addresses with replies."
+)
+def status(issue: str, show_failed: bool) -> None:
+    """Per segment and overall: sent, failed, bounced, unknown, pending, suppressed."""
+    from ..db import engine_for
+    from ..ledger import Ledger
+
+    config = load_config()
+    slug = _slug(issue, config)
+    ledger = Ledger(engine_for(config.database_url))
+    counts = ledger.counts(slug)
+    if not counts.rows:
+        click.echo(f"{slug}: nothing sent yet")
+        return
+    click.echo(f"{'':<14}" + "".join(f"{c:>11}" for c in STATUS_COLUMNS))
+    for name, states in sorted(counts.by_segment.items()):
+        click.echo(f"{name:<14}" + "".join(f"{_col(states, c):>11}" for c in STATUS_COLUMNS))
+    click.echo(f"{'overall':<14}" + "".join(f"{_col(counts.total, c):>11}" for c in STATUS_COLUMNS))
+    latest = ledger.latest_send(slug)
+    if latest is not None:
+        reason = f": {latest['reason']}" if latest.get("reason") else ""
+        click.echo(
+            f"last send: {latest['state']} ({latest['segments']}, {latest['updated_at']:%Y-%m-%d %H:%M} UTC){reason}"
+        )
+    if show_failed:
+        for f in ledger.failed(slug):
+            code = f"{f.last_code} " if f.last_code else ""
+            click.echo(
+                f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
+            )
+
+
+def _col(states: Mapping[str, int], column: str) -> int:
+    return states.get(column, 0) + (states.get("sending", 0) if column == "pending" else 0)
+
+
+def _slug(issue: str, config: Config) -> str:
+    from ..delivery import resolve_issue
+
+    path = resolve_issue(issue, config)
+    if (path / "issue.md").is_file():
+        try:
+            from ..content import load_issue
+
+            return load_issue(path, config).slug
+        except Exception:  # status must work for an issue that no longer loads
+            return path.name
+    return Path(issue).name.removesuffix("issue.md").rstrip("/") or issue

@@ -1,0 +1,405 @@
+"""THE send path (CLI ``send``, scheduler jobs, preview proofs): ``run_send`` and ``send_test``.
+
+    issue ─► pre-flight ─► editions rendered once ─► audience frozen in the ledger ─► SendLoop ─► SendReport
+
+Refusals (exit 2) happen before anything changes: pre-flight errors, a real relay without
+NEWSLETTER_SECRET, a missing approval, no valid member addressed, another send of the issue
+running. The relay is contacted (TLS, AUTH) before the audience is frozen, so a wrong password
+or an untrusted certificate leaves the ledger untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .address import InvalidAddress, normalise_address
+from .clock import Clock, SystemClock
+from .config import Config
+from .db import engine_for
+from .ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
+from .model import (
+    ALL,
+    GENERAL,
+    ConfigError,
+    DeliveryError,
+    Edition,
+    Issue,
+    Member,
+    Problem,
+    RefusedError,
+    segment_key,
+)
+from .sendloop import CrashHook, Job, Progress, SendLoop, compose
+from .smtp import Attempt, SmtpTransport, Transport, TransportError
+
+log = logging.getLogger("newsletter.delivery")
+
+__all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send", "send_test", "resolve_issue"]
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    address: str
+    edition: str  # Edition.key
+    status: str  # "send", "retry", or the ledger state that means nothing goes out (sent, suppressed …)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    issue: str
+    segments: tuple[str, ...]
+    state: str  # finished | paused | stopped | dry-run
+    reason: str | None
+    audience: int  # members addressed by this run
+    editions: Mapping[str, int]  # edition key → members of this run
+    outcomes: Mapping[str, int]  # states written this run (sent, bounced, failed, unknown, suppressed)
+    pending: int  # rows of this run still pending (deferred retries, paused)
+    rejected: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    failures: tuple[FailedRow, ...] = ()  # failed / unknown / bounced rows of this run's audience
+    plan: tuple[PlannedMessage, ...] = ()  # dry run only
+    counts: LedgerCounts | None = None
+    attempts: int = 0
+    elapsed: float = 0.0
+    send_id: int | None = None
+
+    @property
+    def sent(self) -> int:
+        return self.outcomes.get("sent", 0)
+
+    @property
+    def exit_code(self) -> int:
+        if self.state == "dry-run":
+            return 0
+        trouble = self.pending or any(f.state in ("failed", "unknown") for f in self.failures)
+        return 0 if self.state == "finished" and not trouble else 1
+
+
+@dataclass(frozen=True)
+class TestResult:
+    address: str
+    accepted: bool
+    reply: str
+
+
+class PreflightRefused(RefusedError):
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{len(self.problems)} pre-flight error(s); fix them (newsletter check) before sending"
+        )
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems] + [str(self)]
+
+
+def resolve_issue(issue: str | Path, config: Config) -> Path:
+    """ISSUE as typed: a folder, its issue.md, or a slug under config.issues_dir."""
+    from .content import resolve_issue_path
+
+    return resolve_issue_path(issue, config)
+
+
+@dataclass
+class _Prepared:
+    issue: Issue
+    path: Path
+    members: list[Member]  # addressed by this run, in file order
+    rejected: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    editions: dict[str, Edition] = field(default_factory=dict)
+
+
+def run_send(
+    config: Config,
+    issue_path: Path | str,
+    segments: Sequence[str],
+    *,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    clock: Clock | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    transport: Transport | None = None,
+) -> SendReport:
+    """Send the issue to the members of ``segments`` ("all" = every member); see the module doc."""
+    clock = clock or SystemClock()
+    prep = _prepare(config, issue_path, segments, dry_run=dry_run)
+    ledger = Ledger(engine_for(config.database_url))
+    slug = prep.issue.slug
+    keys = {m.address: edition_key(m) for m in prep.members}
+    if dry_run:
+        return _dry_run(config, ledger, prep, tuple(segments), keys, retry_failed)
+    holder = holder_name()
+    ledger.acquire(slug, holder)
+    try:
+        transport = transport or SmtpTransport(config.smtp)
+        try:
+            first = transport.connect()  # TLS and AUTH before anything is written
+        except TransportError as exc:
+            raise DeliveryError(str(exc)) from None
+        return _send(
+            config,
+            ledger,
+            prep,
+            tuple(segments),
+            keys,
+            holder,
+            transport,
+            first,
+            clock=clock,
+            retry_failed=retry_failed,
+            progress=progress,
+            should_stop=should_stop,
+        )
+    finally:
+        ledger.release(slug, holder)
+
+
+def _prepare(config: Config, issue_path: Path | str, segments: Sequence[str], *, dry_run: bool) -> _Prepared:
+    from . import preflight
+    from .audience import read_members
+    from .content import load_issue
+
+    wanted = _wanted(config, segments)
+    path = resolve_issue(issue_path, config)
+    problems = preflight.check_issue(path, config)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PreflightRefused(errors)
+    issue = load_issue(path, config)
+    if not dry_run and config.secret is None and not config.smtp.is_dev_sink:
+        raise RefusedError(
+            "NEWSLETTER_SECRET is not set: unsubscribe links cannot be signed; put a long random value "
+            "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    report = read_members(config.subscribers, config)
+    members = [m for m in report.members if ALL in wanted or m.segments & wanted]
+    if not members:
+        named = ", ".join(sorted(wanted))
+        raise RefusedError(
+            f"no valid member of {named} in {config.subscribers}; check --to and the member list"
+        )
+    warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
+    return _Prepared(issue, path, members, tuple(report.rejected), warnings)
+
+
+def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
+    wanted = set()
+    for seg in segments:
+        seg = seg.strip().lower()
+        if not seg:
+            continue
+        if seg == ALL:
+            wanted.add(ALL)
+        else:
+            wanted.add(config.segment(seg).id)
+    if not wanted:
+        raise ConfigError("name at least one segment with --to (e.g. --to poland,usa or --to all)")
+    return frozenset(wanted)
+
+
+def edition_key(member: Member) -> str:
+    """The member's edition: every segment the member is in (not only those sent to) × language."""
+    return f"{segment_key(frozenset(member.segments))}.{member.language}"
+
+
+def parse_edition_key(key: str) -> tuple[frozenset[str], str]:
+    seg, _, language = key.rpartition(".")
+    if seg == GENERAL:
+        return frozenset(), language
+    return frozenset(seg.split("+")), language
+
+
+def _render(config: Config, issue: Issue, keys: Iterable[str]) -> dict[str, Edition]:
+    from .render import Renderer
+
+    renderer = Renderer(config)
+    return {key: renderer.render(issue, *parse_edition_key(key)) for key in sorted(set(keys))}
+
+
+def _dry_run(
+    config: Config,
+    ledger: Ledger,
+    prep: _Prepared,
+    segments: tuple[str, ...],
+    keys: Mapping[str, str],
+    retry_failed: bool,
+) -> SendReport:
+    from .suppression import Suppressions
+
+    existing = {r.address: r for r in ledger.rows(prep.issue.slug)}
+    suppressed = Suppressions(ledger.engine).filter(keys)
+    plan = []
+    for m in prep.members:
+        row = existing.get(m.address)
+        if row is None or row.state in ("pending", "sending"):
+            status = "suppressed" if m.address in suppressed else "send"
+        elif row.state in ("failed", "unknown") and retry_failed:
+            status = "retry"
+        else:
+            status = row.state
+        plan.append(PlannedMessage(m.address, row.edition if row else keys[m.address], status))
+    _render(config, prep.issue, {p.edition for p in plan})  # template errors show up now, not mid-send
+    return SendReport(
+        issue=prep.issue.slug,
+        segments=segments,
+        state="dry-run",
+        reason=None,
+        audience=len(prep.members),
+        editions=dict(Counter(p.edition for p in plan)),
+        outcomes={},
+        pending=0,
+        rejected=prep.rejected,
+        warnings=prep.warnings,
+        plan=tuple(plan),
+    )
+
+
+def _send(
+    config: Config,
+    ledger: Ledger,
+    prep: _Prepared,
+    segments: tuple[str, ...],
+    keys: Mapping[str, str],
+    holder: str,
+    transport: Transport,
+    first: Any,
+    *,
+    clock: Clock,
+    retry_failed: bool,
+    progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> SendReport:
+    from .compose import MessageTemplate
+    from .suppression import Suppressions
+
+    slug, now = prep.issue.slug, clock.now()
+    addressed = {m.address: m for m in prep.members}
+    existing = {r.address: r for r in ledger.rows(slug)}
+    editions = _render(
+        config, prep.issue, {existing[a].edition if a in existing else k for a, k in keys.items()}
+    )
+    if config.require_approval:
+        from .approval import verify
+
+        verify(config, prep.issue, editions.values())
+    send_id = ledger.start_send(slug, segments, now)
+    suppressed = Suppressions(ledger.engine).filter(a for a in addressed if a not in existing)
+    fresh = [
+        (m.address, keys[m.address], m.line, "suppressed" if m.address in suppressed else "pending")
+        for m in prep.members
+        if m.address not in existing
+    ]
+    ledger.freeze(slug, send_id, fresh, now)
+    frozen_suppressed = sum(1 for row in fresh if row[3] == "suppressed")
+    ledger.recover(slug, now)
+    if retry_failed:
+        ledger.reopen_failed(slug, addressed, now)
+    templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
+    rows = [r for r in ledger.rows(slug) if r.address in addressed]
+    jobs = {r.id: Job(r, addressed[r.address], templates[r.edition]) for r in rows if r.state == "pending"}
+    loop = SendLoop(
+        ledger=ledger,
+        issue=slug,
+        holder=holder,
+        transport=transport,
+        first_connection=first,
+        settings=config.smtp,
+        clock=clock,
+        sender=config.sender_address,
+        jobs=jobs,
+        crash=CrashHook.from_env(config.env),
+        progress=progress,
+        should_stop=should_stop,
+    )
+    started = time.monotonic()
+    result = loop.run()
+    outcomes = Counter(result.outcomes)
+    outcomes["suppressed"] += frozen_suppressed
+    ledger.finish_send(send_id, result.state, result.reason, clock.now())
+    final = {r.address: r for r in ledger.rows(slug) if r.address in addressed}
+    failures = tuple(f for f in ledger.failed(slug) if f.address in addressed)
+    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, "failed", "unknown"))
+    return SendReport(
+        issue=slug,
+        segments=segments,
+        state=result.state,
+        reason=result.reason,
+        audience=len(addressed),
+        editions=dict(Counter(r.edition for r in final.values())),
+        outcomes=+outcomes,
+        pending=pending,
+        rejected=prep.rejected,
+        warnings=prep.warnings,
+        failures=failures,
+        counts=ledger.counts(slug),
+        attempts=result.attempts,
+        elapsed=time.monotonic() - started,
+        send_id=send_id,
+    )
+
+
+def send_test(
+    config: Config,
+    issue_path: Path | str,
+    segments: Iterable[str],
+    language: str,
+    addresses: Iterable[str],
+    *,
+    transport: Transport | None = None,
+) -> list[TestResult]:
+    """Proofs: the edition for (segments, language) to ``addresses`` with a ``[TEST]`` subject
+    prefix and a placeholder member; the ledger is not touched."""
+    from .compose import MessageTemplate
+    from .content import load_issue
+    from .render import Renderer
+
+    targets = []
+    for text in addresses:
+        try:
+            targets.append(normalise_address(text))
+        except InvalidAddress as exc:
+            raise RefusedError(f"test address '{text.strip()}' {exc.reason}") from None
+    if not targets:
+        raise RefusedError("name at least one address for --test")
+    segs = frozenset(s.strip().lower() for s in segments if s.strip())
+    if ALL not in segs:
+        segs = frozenset(config.segment(s).id for s in segs)
+    issue = load_issue(resolve_issue(issue_path, config), config)
+    edition = Renderer(config).render(issue, segs, language)
+    template = MessageTemplate.for_edition(edition, config, subject_prefix="[TEST] ")
+    transport = transport or SmtpTransport(config.smtp)
+    try:
+        conn = transport.connect()
+    except TransportError as exc:
+        raise DeliveryError(str(exc)) from None
+    results = []
+    try:
+        for address in targets:
+            member = placeholder_member(address, language, segs)
+            envelope_from, recipient, _mid, data = compose(template, member, config.sender_address)
+            attempt: Attempt = conn.send(envelope_from, recipient, data)
+            results.append(TestResult(address, attempt.outcome.value == "sent", attempt.describe()))
+    finally:
+        conn.close()
+    return results
+
+
+def placeholder_member(address: str, language: str, segments: frozenset[str]) -> Member:
+    return Member(
+        address=address,
+        line=0,
+        language=language,
+        segments=segments,
+        first_name="Erika",
+        last_name="Mustermann",
+        salutation="",
+        company="Musterfirma GmbH",
+    )

@@ -1,0 +1,375 @@
+"""The send loop: one coordinator thread owns the ledger, N worker threads own one SMTP
+connection each.
+
+The coordinator claims rows (``pending → sending``), checks the suppression list right
+before each message, paces the rate, hands one job to an idle worker and writes each
+outcome in its own commit before that worker gets its next job — so at most one message
+per connection can have been accepted by the relay but not yet recorded (the duplicate
+window after a ``kill -9``). Workers personalise and send; they never touch the database.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .config import SmtpSettings
+from .ledger import Ledger, LedgerSession, Row
+from .model import Member
+from .smtp import Attempt, Connection, Outcome, Transport, TransportError
+
+log = logging.getLogger("newsletter.delivery")
+CLAIM_BATCH = 64
+HEARTBEAT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Handed to the ``progress`` callback after every outcome."""
+
+    total: int  # messages this run set out to send
+    done: int  # rows finished (sent, bounced, failed, unknown, suppressed)
+    sent: int
+    failed: int  # failed + bounced + unknown
+    deferred: int  # 4xx replies waiting for a retry
+    elapsed: float  # seconds
+    paused: str | None = None
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    state: str  # finished | paused | stopped
+    reason: str | None
+    outcomes: Mapping[str, int]  # final row states written this run → count
+    attempts: int
+    reconnects: int
+
+
+@dataclass
+class Job:
+    row: Row
+    member: Member
+    template: Any  # compose.MessageTemplate
+    message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
+
+
+@dataclass
+class _Done:
+    job: Job
+    attempt: Attempt
+    message_id: str | None
+    worker: _Worker
+
+
+@dataclass(frozen=True)
+class CrashHook:
+    """NEWSLETTER_CRASH_AT / NEWSLETTER_CRASH_POINT: SIGKILL ourselves at message n (tests)."""
+
+    at: int = 0
+    point: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CrashHook:
+        at = env.get("NEWSLETTER_CRASH_AT", "")
+        return cls(int(at) if at.isdigit() else 0, env.get("NEWSLETTER_CRASH_POINT", ""))
+
+    def check(self, n: int, point: str) -> None:
+        if self.at and n == self.at and point == self.point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def compose(template: Any, member: Member, sender: str) -> tuple[str, str, str | None, bytes]:
+    """(envelope from, recipient, message id, bytes) from compose.MessageTemplate.personalise."""
+    message = template.personalise(member)
+    if isinstance(message, bytes | bytearray):
+        return sender, member.address, None, bytes(message)
+    return message.envelope_from, message.recipient, message.message_id, message.data
+
+
+class _Worker(threading.Thread):
+    def __init__(self, transport: Transport, done: queue.Queue[_Done], sender: str, conn: Connection | None):
+        super().__init__(daemon=True)
+        self.transport, self.done, self.sender, self.conn = transport, done, sender, conn
+        self.inbox: queue.Queue[Job | None] = queue.Queue()
+        self.reconnects = 0
+
+    def run(self) -> None:
+        while (job := self.inbox.get()) is not None:
+            assert job.message is not None
+            envelope_from, recipient, message_id, data = job.message
+            self.done.put(_Done(job, self._send(envelope_from, recipient, data), message_id, self))
+        self._close()
+
+    def _send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt:
+        conn = self.conn
+        if conn is not None and (
+            conn.sent >= self.transport.per_connection or not getattr(conn, "open", True)
+        ):
+            self._close()
+            conn = None
+        if conn is None:
+            try:
+                conn = self.conn = self.transport.connect()
+                self.reconnects += 1
+            except TransportError as exc:
+                return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
+        return conn.send(envelope_from, recipient, data)
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+@dataclass
+class _State:
+    ready: deque[int] = field(default_factory=deque)  # due row ids, not yet claimed
+    waiting: list[tuple[datetime, int]] = field(default_factory=list)  # (next attempt, id) heap
+    claimed: deque[int] = field(default_factory=deque)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    dispatched: int = 0
+    in_flight: int = 0
+    deferred: int = 0
+    failures_in_a_row: int = 0
+    stop: tuple[str, str] | None = None
+
+
+class SendLoop:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        issue: str,
+        holder: str,
+        transport: Transport,
+        first_connection: Connection | None,
+        settings: SmtpSettings,
+        clock: Clock,
+        sender: str,
+        jobs: Mapping[int, Job],
+        crash: CrashHook = CrashHook(),
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.ledger, self.issue, self.holder = ledger, issue, holder
+        self.transport, self.settings, self.clock, self.sender = transport, settings, clock, sender
+        self.jobs, self.crash, self.progress, self.should_stop = jobs, crash, progress, should_stop
+        self.done: queue.Queue[_Done] = queue.Queue()
+        count = max(1, min(settings.connections, len(jobs) or 1))
+        self.workers = [
+            _Worker(transport, self.done, sender, first_connection if i == 0 else None) for i in range(count)
+        ]
+        self.s = _State()
+        now = clock.now()
+        for row_id, job in jobs.items():
+            at = job.row.next_attempt_at
+            if at is None or at <= now:
+                self.s.ready.append(row_id)
+            else:
+                heapq.heappush(self.s.waiting, (at, row_id))
+        self._next_slot = clock.monotonic()
+        self._started = time.monotonic()
+        self._beat = time.monotonic()
+
+    def run(self) -> LoopResult:
+        session = self.ledger.session()
+        for w in self.workers:
+            w.start()
+        idle = list(self.workers)
+        try:
+            while True:
+                self._housekeeping()
+                while idle and self.s.stop is None:
+                    job = self._next_job(session)
+                    if job is None:
+                        break
+                    self._dispatch(idle.pop(), job)
+                if self.s.in_flight == 0:
+                    if self.s.stop is not None or not (self.s.ready or self.s.claimed or self.s.waiting):
+                        break
+                    self._wait_for_retry()
+                    continue
+                done = self.done.get()
+                self.s.in_flight -= 1
+                idle.append(done.worker)
+                self._handle(session, done)
+        finally:
+            for w in self.workers:
+                w.inbox.put(None)
+            for w in self.workers:
+                w.join(timeout=self.settings.timeout + 5)
+            session.close()
+            self.ledger.release_claims(self.issue, self.holder, self.clock.now())
+        state, reason = self.s.stop or ("finished", None)
+        reconnects = sum(w.reconnects for w in self.workers)
+        return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, reconnects)
+
+    # ── dispatching ──
+
+    def _next_job(self, session: LedgerSession) -> Job | None:
+        while True:
+            if not self.s.claimed:
+                self._claim(session)
+                if not self.s.claimed:
+                    return None
+            row_id = self.s.claimed.popleft()
+            job = self.jobs[row_id]
+            if session.is_suppressed(job.row.address):
+                self._write(session, job, "suppressed", None, "on the suppression list", job.row.attempts)
+                continue
+            try:
+                job.message = compose(job.template, job.member, self.sender)
+            except Exception as exc:  # one broken member row must not stop the send
+                log.exception("cannot build the message for %s", job.row.address)
+                reply = f"message could not be built: {exc}"
+                self._write(session, job, "failed", None, reply, job.row.attempts)
+                continue
+            return job
+
+    def _claim(self, session: LedgerSession) -> None:
+        now = self.clock.now()
+        while self.s.waiting and self.s.waiting[0][0] <= now:
+            self.s.ready.append(heapq.heappop(self.s.waiting)[1])
+        batch = [self.s.ready.popleft() for _ in range(min(CLAIM_BATCH, len(self.s.ready)))]
+        if batch:
+            self.s.claimed.extend(session.claim(batch, self.holder, now))
+
+    def _dispatch(self, worker: _Worker, job: Job) -> None:
+        self._pace()
+        self.s.dispatched += 1
+        self.crash.check(self.s.dispatched, "before_send")
+        self.s.in_flight += 1
+        worker.inbox.put(job)
+
+    def _pace(self) -> None:
+        rate = self.settings.rate
+        if not rate:
+            return
+        now = self.clock.monotonic()
+        if self._next_slot > now:
+            self.clock.sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = max(self._next_slot, now) + 1.0 / rate
+
+    def _wait_for_retry(self) -> None:
+        if self.s.ready or self.s.claimed or not self.s.waiting:
+            return
+        wait = (self.s.waiting[0][0] - self.clock.now()).total_seconds()
+        self.clock.sleep(min(max(wait, 0.0), 5.0))
+
+    def _housekeeping(self) -> None:
+        if self.s.stop is None and self.should_stop is not None and self.should_stop():
+            self.s.stop = ("stopped", "stopped on request; run the same command again to continue")
+        if time.monotonic() - self._beat > HEARTBEAT_SECONDS:
+            self._beat = time.monotonic()
+            self.ledger.heartbeat(self.issue, self.holder)
+
+    # ── outcomes ──
+
+    def _handle(self, session: LedgerSession, done: _Done) -> None:
+        job, attempt, s = done.job, done.attempt, self.s
+        outcome, tries = attempt.outcome, job.row.attempts + 1
+        if outcome in (Outcome.PAUSE, Outcome.FATAL):
+            self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
+            if s.stop is None:
+                state = "paused" if outcome is Outcome.PAUSE else "stopped"
+                s.stop = (state, _stop_reason(outcome, attempt))
+            return
+        s.attempts += 1
+        if outcome is Outcome.SENT:
+            self.crash.check(s.dispatched, "after_250")
+            self._write(session, job, "sent", attempt, attempt.reply, tries, done.message_id)
+            self.crash.check(s.dispatched, "after_commit")
+            s.failures_in_a_row = 0
+        elif outcome in (Outcome.DEFER, Outcome.RETRY) and tries < self.settings.max_attempts:
+            self._defer(session, job, attempt, tries, done.message_id)
+        else:
+            state = {Outcome.BOUNCE: "bounced", Outcome.UNKNOWN: "unknown"}.get(outcome, "failed")
+            self._write(session, job, state, attempt, attempt.describe(), tries, done.message_id)
+            s.failures_in_a_row += 1
+            if s.failures_in_a_row >= self.settings.error_budget and s.stop is None:
+                s.stop = (
+                    "paused",
+                    f"{s.failures_in_a_row} failures in a row (last: {attempt.describe()}); "
+                    "check the relay and the list, then run the same command again",
+                )
+        self._report()
+
+    def _defer(
+        self, session: LedgerSession, job: Job, attempt: Attempt, tries: int, message_id: str | None
+    ) -> None:
+        backoff = self.settings.retry_backoff or (60.0,)
+        delay = 0.0 if attempt.outcome is Outcome.RETRY else backoff[min(tries - 1, len(backoff) - 1)]
+        at = self.clock.now() + timedelta(seconds=delay)
+        job.row = Row(job.row.id, job.row.address, job.row.edition, "pending", tries, at)
+        self._write(session, job, "pending", attempt, attempt.describe(), tries, message_id, next_at=at)
+        self.s.deferred += 1
+        if delay <= 0:
+            self.s.ready.appendleft(job.row.id)
+        else:
+            heapq.heappush(self.s.waiting, (at, job.row.id))
+
+    def _write(
+        self,
+        session: LedgerSession,
+        job: Job,
+        state: str,
+        attempt: Attempt | None,
+        reply: str,
+        tries: int,
+        message_id: str | None = None,
+        next_at: datetime | None = None,
+    ) -> None:
+        session.record(
+            job.row.id,
+            state,
+            now=self.clock.now(),
+            code=attempt.code if attempt else None,
+            reply=reply,
+            attempts=tries,
+            message_id=message_id,
+            next_attempt_at=next_at,
+            suppress=(job.row.address, f"smtp {attempt.describe()}")
+            if state == "bounced" and attempt
+            else None,
+        )
+        if state != "pending":
+            self.s.outcomes[state] += 1
+
+    def _report(self) -> None:
+        if self.progress is None:
+            return
+        o = self.s.outcomes
+        self.progress(
+            Progress(
+                total=len(self.jobs),
+                done=sum(o.values()),
+                sent=o["sent"],
+                failed=o["failed"] + o["bounced"] + o["unknown"],
+                deferred=self.s.deferred,
+                elapsed=time.monotonic() - self._started,
+            )
+        )
+
+
+def _stop_reason(outcome: Outcome, attempt: Attempt) -> str:
+    if outcome is Outcome.FATAL:
+        return attempt.reply if attempt.stage in ("tls", "auth") else attempt.describe()
+    if attempt.stage == "connect":
+        return f"{attempt.reply}; the send is paused — run the same command again when the relay is back"
+    return (
+        f"the relay asked us to stop: {attempt.describe()}; the send is paused with everyone else still "
+        "pending — run the same command again later (e.g. tomorrow for a daily quota)"
+    )

@@ -1,0 +1,225 @@
+"""run_send against the real aiosmtpd rig (FAULT-PLAN 5, 7–10, 11, 13, 24e): each ends with the accounting invariant."""
+
+# ruff: noqa: F811  (pytest fixtures imported from smtp_sink)
+from __future__ import annotations
+
+import pytest
+from delivery_rig import (
+    SLUG,
+    assert_accounting,
+    config_for,
+    copy_issue,
+    sent_addresses,
+    set_sending,
+    sink_env,
+    states,
+    write_members,
+)
+from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
+from sqlalchemy import func, select
+
+from newsletter.clock import FakeClock
+from newsletter.db import deliveries, engine_for
+from newsletter.delivery import run_send
+from newsletter.ledger import Ledger
+from newsletter.model import DeliveryError, RefusedError
+from newsletter.suppression import Suppressions
+
+
+@pytest.fixture
+def issue(project):
+    return copy_issue(project)
+
+
+def test_451_on_every_10th_data_delivers_everyone_exactly_once(
+    project, project_env, issue, smtp_sink_factory
+):
+    addresses = write_members(project, 1000)
+    sink = smtp_sink_factory(data_fail_every=10, keep_data=False)
+    clock = FakeClock()
+    report = run_send(config_for(project, sink_env(project_env, sink)), issue, ["all"], clock=clock)
+    received = sink.received_by_address()
+    assert set(received) == set(addresses) and max(received.values()) == 1
+    assert report.state == "finished" and report.exit_code == 0
+    assert report.outcomes == {"sent": 1000} and report.pending == 0
+    assert report.attempts == sink.stats.data_commands > 1000  # the 451s were retried …
+    assert sum(clock.slept) >= 60  # … after the configured backoff (fake clock)
+    assert_accounting(received, config_for(project, sink_env(project_env, sink)))
+
+
+def test_550_for_2_percent_bounced_suppressed_never_retried(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 1000)
+    gone = set(addresses[::50])
+    sink = smtp_sink_factory(
+        rcpt=lambda a: "550 5.1.1 No such user" if a.lower() in gone else None, keep_data=False
+    )
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert report.outcomes == {"sent": 980, "bounced": 20} and report.exit_code == 0
+    assert set(received) == set(addresses) - gone and max(received.values()) == 1
+    assert sink.stats.rcpt_commands == 1000  # the 20 were never retried
+    assert Suppressions(engine_for(config.database_url)).filter(addresses) == gone
+    assert {f.address for f in report.failures if f.state == "bounced"} == gone
+    assert_accounting(received, config)
+    # a second issue sends nothing to them
+    second = copy_issue(project, "2022-04-zweite")
+    sink2 = smtp_sink_factory(keep_data=False)
+    config2 = config_for(project, sink_env(project_env, sink2))
+    report2 = run_send(config2, second, ["all"], clock=FakeClock())
+    assert not gone & set(sink2.received_by_address()) and report2.outcomes == {"sent": 980, "suppressed": 20}
+
+
+def test_450_at_rcpt_is_retried_not_bounced(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 300)
+    set_sending(project, retry_backoff=[300, 900])
+    sink = smtp_sink_factory(greylist_seconds=300, keep_data=False)
+    clock = FakeClock()
+    sink.clock = clock
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=clock)
+    assert report.outcomes == {"sent": 300} and not Suppressions(engine_for(config.database_url)).filter(
+        addresses
+    )
+    assert sink.stats.rcpt_commands == 600  # each greylisted once, delivered on its 2nd attempt
+    assert sum(clock.slept) >= 300
+    assert_accounting(sink.received_by_address(), config)
+
+
+def test_421_every_100_messages_and_the_cap_of_90(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 1000)
+    sink = smtp_sink_factory(per_connection=100, keep_data=False)
+    set_sending(project, per_connection=1000)
+    config = config_for(project, sink_env(project_env, sink))
+    run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert set(received) == set(addresses) and max(received.values()) == 1 and sink.stats.server_closes > 0
+    assert sink.stats.connections <= 1000 // 100 + 1 + 4
+    assert_accounting(received, config)
+
+    copy_issue(project, "2022-05-dritte")
+    sink2 = smtp_sink_factory(per_connection=100, keep_data=False)
+    set_sending(project, per_connection=90)
+    config2 = config_for(project, sink_env(project_env, sink2))
+    run_send(config2, project / "issues" / "2022-05-dritte", ["all"], clock=FakeClock())
+    assert len(sink2.received_by_address()) == 1000 and sink2.stats.server_closes == 0
+
+
+def test_quota_pauses_with_everyone_else_pending_and_resumes_without_duplicates(
+    project, project_env, issue, smtp_sink_factory
+):
+    addresses = write_members(project, 1200)
+    sink = smtp_sink_factory(quota_from=501, quota_at="DATA", keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    assert report.state == "paused" and "5.4.5" in report.reason and report.exit_code == 1
+    assert states(config) == {"sent": 500, "pending": 700}
+    assert len(sink.received_by_address()) == 500
+    # "the next day"
+    sink2 = smtp_sink_factory(keep_data=False)
+    config2 = config_for(project, sink_env(project_env, sink2))
+    report2 = run_send(config2, issue, ["all"], clock=FakeClock())
+    first, second = sink.received_by_address(), sink2.received_by_address()
+    assert not set(first) & set(second) and set(first) | set(second) == set(addresses)
+    assert report2.state == "finished" and states(config2) == {"sent": 1200}
+    assert_accounting(first + second, config2)
+
+
+def test_drop_after_the_final_dot_is_unknown_and_retry_failed_resends(
+    project, project_env, issue, smtp_sink_factory
+):
+    write_members(project, 200)
+    dropped = {10, 50, 90}
+    sink = smtp_sink_factory(drop_after=dropped, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    unknown = {f.address for f in report.failures if f.state == "unknown"}
+    assert len(unknown) == 3 and report.exit_code == 1 and report.outcomes["sent"] == 197
+    assert_accounting(sink.received_by_address(), config, unknown_resent=True)
+    again = run_send(config, issue, ["all"], clock=FakeClock())
+    assert again.outcomes == {} and again.exit_code == 1  # never silently resent
+    retried = run_send(config, issue, ["all"], clock=FakeClock(), retry_failed=True)
+    assert retried.outcomes == {"sent": 3} and retried.exit_code == 0
+    received = sink.received_by_address()
+    assert {a for a, n in received.items() if n == 2} == unknown  # the documented duplicates of that policy
+
+
+def test_hung_server_gives_up_within_the_timeout(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 2, segments=lambda i: "poland")
+    sink = smtp_sink_factory(delays={"DATA": 3600})
+    set_sending(project, timeout=1, connections=2)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["poland"], clock=FakeClock())
+    assert report.elapsed < 2 * 1 * config.smtp.max_attempts
+    assert states(config) == {"unknown": 2} and report.exit_code == 1
+
+
+def test_poland_then_usa_mails_members_of_both_once(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 300)  # poland / usa / both
+    sink = smtp_sink_factory()
+    config = config_for(project, sink_env(project_env, sink))
+    first = run_send(config, issue, ["poland"], clock=FakeClock())
+    second = run_send(config, issue, ["usa"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert first.outcomes == {"sent": 200} and second.outcomes == {"sent": 100}
+    assert len(received) == 300 and max(received.values()) == 1
+    assert Ledger(engine_for(config.database_url)).counts(SLUG).by_edition.keys() >= {"poland+usa.pl"}
+    assert_accounting(received, config)
+
+
+def test_unsubscribe_during_a_running_send_stops_mail_to_that_address(
+    project, project_env, issue, smtp_sink_factory
+):
+    addresses = write_members(project, 600)
+    sink = smtp_sink_factory(keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    late = addresses[-1]
+    suppressions = Suppressions(engine_for(config.database_url))
+
+    def progress(p):
+        if p.done == 300:
+            suppressions.add(late, "unsubscribed", "one-click")
+
+    report = run_send(config, issue, ["all"], clock=FakeClock(), progress=progress)
+    assert late not in sink.received_by_address() and report.outcomes["suppressed"] == 1
+    assert_accounting(sink.received_by_address(), config)
+
+
+def test_wrong_password_changes_nothing(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 20)
+    sink = smtp_sink_factory(tls="starttls", auth=("user", "right"))
+    env = sink_env(
+        project_env,
+        sink,
+        NEWSLETTER_SMTP_SECURITY="starttls",
+        NEWSLETTER_SMTP_USERNAME="user",
+        NEWSLETTER_SMTP_PASSWORD="wrong",
+        NEWSLETTER_SMTP_CA_FILE=sink.ca_file,
+    )
+    config = config_for(project, env)
+    with pytest.raises(DeliveryError, match="refused the login"):
+        run_send(config, issue, ["all"])
+    assert sink.stats.auth_attempts <= 1 and not sink.messages
+    with engine_for(config.database_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(deliveries)).scalar_one() == 0
+
+
+def test_a_second_concurrent_send_of_the_issue_refuses(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 5)
+    sink = smtp_sink_factory()
+    config = config_for(project, sink_env(project_env, sink))
+    ledger = Ledger(engine_for(config.database_url))
+    ledger.acquire(SLUG, "otherhost:1:abc")  # a live holder elsewhere
+    with pytest.raises(RefusedError, match="otherhost"):
+        run_send(config, issue, ["all"])
+    assert not sink.messages and not sent_addresses(config)
+
+
+def test_dry_run_changes_nothing(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 30)
+    sink = smtp_sink_factory()
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["poland"], dry_run=True)
+    assert report.state == "dry-run" and len(report.plan) == 20 and not sink.messages
+    assert {p.edition for p in report.plan} >= {"poland.de", "poland+usa.pl"}
+    assert states(config) == {}
