@@ -194,7 +194,7 @@ class _Blocks:
 
 def _inline(children: Sequence[Token]) -> str:
     parts: list[str] = []
-    link: list[str | None] = []  # href of each open link
+    link: list[str] = []  # href of each open link
     start: list[int] = []
     for tok in children:
         kind = tok.type

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
+from markupsafe import Markup
 from mjml import mjml2html
 
 from . import markdown, textpart
@@ -66,6 +67,7 @@ MJML_TAGS = frozenset(
         "mj-wrapper",
     )
 )
+_RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][a-zA-Z0-9+.-]*:|/)')
 _TAG = re.compile(r"</?(mj-[A-Za-z0-9-]*|mjml[A-Za-z0-9-]*)")
 
 
@@ -213,11 +215,18 @@ class Renderer:
             "teaser": a.teaser,
             "teaser_md": a.teaser,
             "body_md": a.body,
-            "body_html": markdown.to_markup(a.body),
+            "body_html": self._absolute_images(markdown.to_markup(a.body), issue.slug),
             "image": image,
             "contacts": contacts,
             "event": event,
         }
+
+    def _absolute_images(self, fragment: Markup, slug: str) -> Markup:
+        """With a public URL, images written as relative paths in Markdown point at the archive copy."""
+        if not self.config.public_url:
+            return fragment
+        prefix = f"{self.config.public_url}/{slug}/"
+        return Markup(_RELATIVE_SRC.sub(lambda m: m.group(1) + prefix, str(fragment)))  # noqa: S704 - adds a URL prefix to sanitised HTML
 
     def segment_label(self, segments: frozenset[str], language: str) -> str:
         if ALL in segments or not segments:

@@ -61,15 +61,12 @@ def fallback_lines(editions: list[Edition]) -> list[str]:
 
 
 def _copy_images(issue: Issue, out_dir: Path) -> int:
-    """Article images next to the HTML files, so the relative src works when opened locally."""
-    count = 0
-    images = {a.image for v in issue.articles for a in v.by_language.values() if a.image}
-    for image in sorted(images):
-        target = out_dir / image
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(issue.path / image, target)
-        count += 1
-    return count
+    """The issue's images/ folder next to the HTML files, so relative src values work when opened locally."""
+    source = issue.path / "images"
+    if not source.is_dir():
+        return 0
+    shutil.copytree(source, out_dir / "images", dirs_exist_ok=True)
+    return sum(1 for p in source.rglob("*") if p.is_file())
 
 
 @click.command()
