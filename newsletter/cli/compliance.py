@@ -32,8 +32,12 @@ def serve(host: str, port: int, site: Path | None) -> None:
     from ..web.public import create_app
 
     config = load_config()
-    if not config.secret:
+    if not config.secret and not config.smtp.is_dev_sink:
         raise ConfigError("NEWSLETTER_SECRET is not set: unsubscribe links cannot be checked; set it in .env")
+    if not config.secret:
+        click.echo(
+            "warning: no NEWSLETTER_SECRET: only links of mails to the dev sink are accepted", err=True
+        )
     extra = (host,) if host not in ("0.0.0.0", "::") else ()  # noqa: S104 - only a comparison
     app = create_app(config, site=site.resolve() if site else None, hosts=extra)
     where = config.public_url or "(NEWSLETTER_PUBLIC_URL not set)"
