@@ -271,3 +271,38 @@ def test_cancel_before_the_instant_sends_nothing(make_rig) -> None:  # type: ign
     assert s.stop() == 0
     assert sorted(r.sink.received_by_address()) == ["other@example.org"]
     assert r.row(info.id).state == "cancelled"
+
+
+def _has_member_filter() -> bool:
+    from newsletter import delivery
+    from newsletter.schedule import member_filter_param
+
+    return member_filter_param(delivery.run_send) is not None
+
+
+@pytest.mark.skipif(not _has_member_filter(), reason="needs delivery.run_send(only_addresses=...) (C2)")
+def test_per_member_timezone_jobs_each_send_to_their_zone(make_rig) -> None:  # type: ignore[no-untyped-def]
+    r = make_rig(members=0)
+    (r.root / "subscribers.csv").write_text(
+        "email,language,segments,timezone\n"
+        "ny1@example.org,en,usa,\n"
+        "ny2@example.org,en,usa,America/New_York\n"
+        "hfx1@example.org,en,usa,America/Halifax\n"
+        "hfx2@example.org,en,usa|poland,America/Halifax\n"
+        "pl@example.org,pl,poland,\n",
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC)
+    # The same wall-clock time: 5 s ago in New York, 1 h 5 s ago in Halifax (both inside the window).
+    wall = (now - timedelta(seconds=5)).astimezone(ZoneInfo("America/New_York")).replace(tzinfo=None)
+    request = Request(SLUG, "usa", wall.isoformat(timespec="seconds"), per_member_timezone=True)
+    jobs = create_schedule(r.config(), request, clock=FakeClock(now - timedelta(hours=2)))
+    assert sorted(j.member_timezone or "" for j in jobs) == ["America/Halifax", "America/New_York"]
+    s = r.scheduler()
+    for job in jobs:
+        r.wait_state(job.id, ("done",))
+    assert s.stop() == 0
+    got = r.sink.received_by_address()
+    assert got == {"ny1@example.org": 1, "ny2@example.org": 1, "hfx1@example.org": 1, "hfx2@example.org": 1}
+    log = s.text()
+    assert "(members in America/Halifax)" in log and "(members in America/New_York)" in log
