@@ -19,15 +19,20 @@ from __future__ import annotations
 import html
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .config import Config
 from .ical import CalendarEvent, calendar
 from .model import ALL, ContentError, Issue
+
+if TYPE_CHECKING:
+    from .render import Renderer
 
 NEUTRAL_SALUTATION = {
     "de": "Sehr geehrte Damen und Herren,",
@@ -94,7 +99,14 @@ def build_archive(config: Config, out: Path) -> ArchiveReport:
     return report
 
 
-def _write_issue(config: Config, renderer, issue: Issue, languages, out: Path, report: ArchiveReport) -> None:  # type: ignore[no-untyped-def]
+def _write_issue(
+    config: Config,
+    renderer: Renderer,
+    issue: Issue,
+    languages: tuple[str, ...],
+    out: Path,
+    report: ArchiveReport,
+) -> None:
     folder = out / issue.slug
     for lang in languages:
         edition = renderer.render(issue, frozenset({ALL}), lang)
@@ -104,13 +116,11 @@ def _write_issue(config: Config, renderer, issue: Issue, languages, out: Path, r
     for variants in issue.articles:
         if not any(a.event for a in variants.by_language.values()):
             continue
-        for lang in (None, *languages):
-            text = event_calendar(config, issue, variants.name, lang or config.default_language)
+        for suffix, lang in ((".ics", config.default_language), *((f".{x}.ics", x) for x in languages)):
+            text = event_calendar(config, issue, variants.name, lang)
             if text is not None:
-                _write(
-                    folder / (f"{variants.name}.ics" if lang is None else f"{variants.name}.{lang}.ics"), text
-                )
-                report.calendars += lang is None
+                _write(folder / f"{variants.name}{suffix}", text)
+                report.calendars += suffix == ".ics"
 
 
 def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
@@ -134,7 +144,7 @@ def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
     return page
 
 
-def issue_page(config: Config, issue: Issue, lang: str, languages, mail_html: str) -> str:  # type: ignore[no-untyped-def]
+def issue_page(config: Config, issue: Issue, lang: str, languages: tuple[str, ...], mail_html: str) -> str:
     """The ``all`` edition as a web page: neutral placeholders, lang, hreflang alternates, a way back."""
     page = neutralise(mail_html, config, lang, _url(config, f"{issue.slug}/{lang}.html"))
     html_tag = page.partition("<html")[2].partition(">")[0]
@@ -296,7 +306,7 @@ def _url(config: Config, path: str) -> str:
     return f"{config.public_url}/{path}" if config.public_url else f"/{path}"
 
 
-def _localised(config: Config, values, lang: str) -> str:  # type: ignore[no-untyped-def]
+def _localised(config: Config, values: Mapping[str, str], lang: str) -> str:
     for candidate in (*config.language_chain(lang), "*"):
         if values.get(candidate):
             return str(values[candidate])
