@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -136,7 +137,7 @@ class Preview:
         return self.page(
             request, "edition.html", "overview", card=card, width=width, widths=WIDTHS, dark=dark,
             samples=samples, member=member, mail=mail, flash=flash, url=url, frame_src=frame_src,
-            languages=_languages(snap, card), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
+            languages=_languages(snap, card), frame_hash=_digest(card.edition.html), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
         )  # fmt: skip
 
     def _samples(self, snap: Snapshot, card: Card) -> list:
@@ -216,6 +217,10 @@ class Preview:
     async def events(self, request: Request) -> Response:
         stream = self.broadcaster.stream(self.state.snapshot.version)
         return StreamingResponse(stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def _pick(samples: list, wanted: str | None):

@@ -111,5 +111,7 @@ async def _watch_paths(
     async for _changes in awatch(
         *paths, watch_filter=watch_filter, recursive=recursive, debounce=400, step=40, stop_event=stop
     ):
-        snapshot = await anyio.to_thread.run_sync(state.reload)
+        snapshot = await anyio.to_thread.run_sync(state.render)
+        broadcaster.publish(snapshot.version)
+        snapshot = await anyio.to_thread.run_sync(state.check)
         broadcaster.publish(snapshot.version)

@@ -67,8 +67,13 @@ class PreviewState:
         self.snapshot = Snapshot(version=0, loaded_at=datetime.now().astimezone())
 
     def reload(self) -> Snapshot:
+        """Render, then run the pre-flight check (what the first page load needs)."""
+        self.render()
+        return self.check()
+
+    def render(self) -> Snapshot:
+        """Re-read config, issue and member list and render every edition (the fast half)."""
         with self._lock:
-            self._version += 1
             try:
                 fresh = self._build()
             except NewsletterError as exc:
@@ -76,11 +81,29 @@ class PreviewState:
                 fresh = replace(previous, errors=tuple(exc.lines()), stale=bool(previous.cards))
             except Exception as exc:  # a crash in a renderer must not take the preview down
                 fresh = replace(self.snapshot, errors=(f"{type(exc).__name__}: {exc}",), stale=True)
-            self.snapshot = replace(fresh, version=self._version, loaded_at=datetime.now().astimezone())
-            return self.snapshot
+            return self._publish(fresh)
+
+    def check(self) -> Snapshot:
+        """Run the pre-flight check on the files as they are now (the slow half)."""
+        from .. import preflight
+
+        with self._lock:
+            current = self.snapshot
+            if current.errors or current.config is None:
+                return current
+            try:
+                problems = tuple(preflight.check_issue(self.issue_path, current.config))
+            except NewsletterError as exc:
+                return self._publish(replace(current, errors=tuple(exc.lines()), stale=True))
+            return self._publish(replace(current, preflight=problems))
+
+    def _publish(self, snapshot: Snapshot) -> Snapshot:
+        self._version += 1
+        self.snapshot = replace(snapshot, version=self._version, loaded_at=datetime.now().astimezone())
+        return self.snapshot
 
     def _build(self) -> Snapshot:
-        from .. import content, preflight, render
+        from .. import content, render
 
         config = self._load_config()
         issue = content.load_issue(self.issue_path, config)
@@ -88,7 +111,6 @@ class PreviewState:
         members, note = read_member_list(config)
         editions += _member_editions(issue, config, editions, members or ())
         cards = tuple(_card(e, config, members) for e in _ordered(editions, config))
-        problems = tuple(preflight.check_issue(self.issue_path, config))
         return Snapshot(
             version=0,
             loaded_at=datetime.now().astimezone(),
@@ -97,7 +119,7 @@ class PreviewState:
             cards=cards,
             members=members,
             members_note=note,
-            preflight=problems,
+            preflight=self.snapshot.preflight,
         )
 
 

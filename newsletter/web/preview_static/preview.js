@@ -38,12 +38,16 @@
       html = await response.text();
     } catch (e) { return; }
     const fresh = new DOMParser().parseFromString(html, "text/html");
+    const open = Array.from(document.querySelectorAll("details[open][id]")).map(function (d) { return d.id; });
     document.querySelectorAll("[data-live]").forEach(function (el) {
       const other = fresh.querySelector('[data-live="' + el.dataset.live + '"]');
       if (other) el.innerHTML = other.innerHTML;
     });
+    open.forEach(function (id) { const d = document.getElementById(id); if (d) d.open = true; });
     const frame = document.getElementById("mail");
-    if (frame && frame.dataset.src) {
+    const freshFrame = fresh.getElementById("mail");
+    if (frame && frame.dataset.src && freshFrame && freshFrame.dataset.frame !== frame.dataset.frame) {
+      frame.dataset.frame = freshFrame.dataset.frame;
       frame.src = frame.dataset.src + "&v=" + version;
     }
     body.dataset.version = version;
