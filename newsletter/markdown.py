@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -56,6 +57,7 @@ def sanitize(fragment: str) -> str:
     )
 
 
+@lru_cache(maxsize=1024)
 def to_html(source: str) -> str:
     """Markdown → sanitised HTML fragment."""
     tokens = _MD.parse(source)
@@ -88,6 +90,7 @@ def safe_url(url: str) -> bool:
 # ─────────────────────────────────── plain text ───────────────────────────────────
 
 
+@lru_cache(maxsize=1024)
 def to_text(source: str) -> str:
     """Markdown → readable plain text: headings, paragraphs, lists, quotes, links as ``text (url)``."""
     blocks = _Blocks(_MD.parse(source)).render()
