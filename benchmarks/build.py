@@ -74,7 +74,9 @@ def main() -> None:
     renderer = Renderer(config)
     setup = time.perf_counter() - started
     issue = load_issue(args.issue, config)
-    editions = build_editions(issue, config, renderer)  # warm-up
+    started = time.perf_counter()
+    editions = build_editions(issue, config, renderer)  # first build: templates compile, Markdown parsed
+    first = time.perf_counter() - started
     builds = _timed(lambda: build_editions(issue, config, renderer), args.repeats)
     loads = _timed(lambda: load_issue(args.issue, config), args.repeats)
 
@@ -92,6 +94,7 @@ def main() -> None:
     )
     print(f"build all {len(editions)} editions (warm):          {_ms(statistics.median(builds))} "
           f"(median of {args.repeats}; min {_ms(min(builds))}, max {_ms(max(builds))})")  # fmt: skip
+    print(f"first build in this process (cold):    {_ms(first)}")
     print(f"  per edition:                         {_ms(statistics.median(builds) / len(editions))}")
     print(f"mjml-python, one edition (all.de):     {_ms(statistics.median(compiles))}")
     if not args.no_npx:
