@@ -92,9 +92,9 @@ def main() -> None:
     print(
         f"load + validate the issue:             {_ms(statistics.median(loads))} (median of {args.repeats})"
     )
+    print(f"first build in this process (cold):    {_ms(first)}")
     print(f"build all {len(editions)} editions (warm):          {_ms(statistics.median(builds))} "
           f"(median of {args.repeats}; min {_ms(min(builds))}, max {_ms(max(builds))})")  # fmt: skip
-    print(f"first build in this process (cold):    {_ms(first)}")
     print(f"  per edition:                         {_ms(statistics.median(builds) / len(editions))}")
     print(f"mjml-python, one edition (all.de):     {_ms(statistics.median(compiles))}")
     if not args.no_npx:
