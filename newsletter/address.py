@@ -37,6 +37,72 @@ def check_address(text: str, *, check_dns: bool = False, resolver: Any = None) -
 
     ``check_dns`` also asks DNS whether the domain accepts mail (slow; opt-in).
     """
+    value = _precheck(text)
+    return _full(value, check_dns, resolver)
+
+
+class AddressChecker:
+    """``check_address`` for a whole member list: the same results, each domain validated once.
+
+    email-validator spends most of its time on the domain (IDNA rules per character), and a
+    member list has far fewer domains than addresses. For a plain ASCII address of ordinary
+    length the local part is validated on its own (against a fixed, valid domain) and the
+    domain's verdict — syntax and, with ``check_dns``, deliverability — comes from a cache
+    filled by email-validator itself. The library checks the local part first, then the domain,
+    then the length, and so does this; the length can only matter near 254 characters, so long
+    or non-ASCII addresses simply take the full path. ``tests/test_audience_addresses.py``
+    compares both paths on a corpus of awkward addresses. One checker per run: DNS verdicts
+    are not kept beyond it.
+    """
+
+    def __init__(self, *, check_dns: bool = False, resolver: Any = None, cache_size: int = 50_000):
+        self.check_dns, self.resolver, self.cache_size = check_dns, resolver, cache_size
+        self._domains: dict[str, tuple[str, str]] = {}  # domain → (ascii domain, "") or ("", error)
+
+    def check(self, text: str) -> str:
+        value = _precheck(text)
+        if len(value) > _FAST_MAX_LENGTH or not value.isascii() or "\\" in value or "@" not in value:
+            return _full(value, self.check_dns, self.resolver)
+        local, _, domain = value.partition("@")
+        try:
+            ascii_local = validate_email(local + _PROBE_DOMAIN, **_OPTIONS).ascii_local_part
+        except EmailNotValidError as exc:
+            raise InvalidAddress(f"is not a valid address: {exc}") from None
+        ascii_domain, error = self._domain(domain)
+        if error:
+            raise InvalidAddress(f"is not a valid address: {error}")
+        return f"{ascii_local}@{ascii_domain}".lower()
+
+    def _domain(self, domain: str) -> tuple[str, str]:
+        verdict = self._domains.get(domain)
+        if verdict is None:
+            try:
+                result = validate_email(
+                    _PROBE_LOCAL + domain,
+                    **{**_OPTIONS, "check_deliverability": self.check_dns, "dns_resolver": self.resolver},
+                )
+                verdict = (str(result.ascii_domain), "")
+            except EmailNotValidError as exc:
+                verdict = ("", str(exc))
+            if len(self._domains) < self.cache_size:
+                self._domains[domain] = verdict
+        return verdict
+
+
+_OPTIONS: dict[str, Any] = {
+    "allow_smtputf8": False,
+    "allow_quoted_local": False,
+    "allow_domain_literal": False,
+    "allow_display_name": False,
+    "check_deliverability": False,
+}
+_PROBE_DOMAIN = "@a.de"  # valid, so a probe's error can only be the local part's
+_PROBE_LOCAL = "a@"  # valid, so a probe's error can only be the domain's
+_FAST_MAX_LENGTH = 200  # well below the 254-character limit email-validator checks last
+
+
+def _precheck(text: str) -> str:
+    """The trimmed cell, or InvalidAddress for what we refuse before email-validator sees it."""
     value = text.strip()
     if not value:
         raise InvalidAddress("is empty; every row needs an address")
@@ -50,15 +116,13 @@ def check_address(text: str, *, check_dns: bool = False, resolver: Any = None) -
             "has non-ASCII characters before the @; that needs SMTPUTF8, which the relay may not "
             "support, so ask the member for an ASCII address"
         )
+    return value
+
+
+def _full(value: str, check_dns: bool, resolver: Any) -> str:
     try:
         result = validate_email(
-            value,
-            allow_smtputf8=False,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-            allow_display_name=False,
-            check_deliverability=check_dns,
-            dns_resolver=resolver,
+            value, **{**_OPTIONS, "check_deliverability": check_dns, "dns_resolver": resolver}
         )
     except EmailNotValidError as exc:
         raise InvalidAddress(f"is not a valid address: {exc}") from None
@@ -91,4 +155,11 @@ def address_hash(address: str) -> str:
     return hashlib.sha256(canonical(address).encode("utf-8")).hexdigest()
 
 
-__all__ = ["InvalidAddress", "address_hash", "canonical", "check_address", "normalise_address"]
+__all__ = [
+    "AddressChecker",
+    "InvalidAddress",
+    "address_hash",
+    "canonical",
+    "check_address",
+    "normalise_address",
+]

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .address import InvalidAddress, check_address
+from .address import AddressChecker, InvalidAddress
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe
 from .model import GENERAL, AudienceError, Member, Problem, segment_key
 
@@ -50,6 +50,7 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allo
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
 _SEGMENT_SEPARATORS = re.compile(r"[|;,]")
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -161,18 +162,26 @@ class _Builder:
         self.languages = {lang.lower(): lang for lang in config.languages}
         self.default_language = config.default_language
         self.segments = {seg.lower(): seg for seg in config.segments}
-        self.resolver = _caching_resolver() if check_dns else None
+        self.addresses = AddressChecker(
+            check_dns=check_dns, resolver=_caching_resolver() if check_dns else None
+        )
         self.by_address: dict[str, Member] = {}
         self.rejections: list[Rejection] = []
         self.duplicates: list[Problem] = []
         self.rows = 0
         self._sets: dict[frozenset[str], frozenset[str]] = {}
-        self.checks: tuple[tuple[str, Any], ...] = (
-            ("language", self._language),
-            ("segments", self._segments),
-            ("timezone", _timezone),
-            ("status", _status),
-        )
+        self.email = self.index["email"]
+        self.names = tuple(self.index.get(n) for n in ("first_name", "last_name", "salutation", "company"))
+        # column → (index or None, check, cache of results per cell text: the checks are pure functions)
+        self.checks: dict[str, tuple[int | None, Any, dict[str, Any]]] = {
+            column: (self.index.get(column), check, {})
+            for column, check in (
+                ("language", self._language),
+                ("segments", self._segments),
+                ("timezone", _timezone),
+                ("status", _status),
+            )
+        }
 
     def add(self, line: int, cells: list[str]) -> None:
         self.rows += 1
@@ -180,7 +189,10 @@ class _Builder:
         member = None
         if not problems:
             problems = self._check(cells)
-            member = self._member(line, cells, problems)
+            padded = (
+                cells + [""] * (len(self.columns) - len(cells)) if len(cells) < len(self.columns) else cells
+            )
+            member = self._member(line, padded, problems)
         if problems:
             problems.sort(key=lambda problem: self.index.get(problem[0], -1))
             cells_kept = tuple(cells)
@@ -210,50 +222,54 @@ class _Builder:
         return problems
 
     def _member(self, line: int, cells: list[str], problems: list[tuple[str, str]]) -> Member | None:
-        """The member of a row, or None with the row's problems appended (columns already wrong skipped)."""
-        get, seen = self._getter(cells), {column for column, _ in problems}
+        """The member of a (padded) row, or None with its problems appended (columns already wrong skipped)."""
+        seen = {column for column, _ in problems}
         address = ""
-        try:
-            if "email" not in seen:
-                address = check_address(get("email"), check_dns=self.check_dns, resolver=self.resolver)
-        except InvalidAddress as exc:
-            problems.append(("email", f"column email: {_show(self._raw(cells, 'email'))} {exc.reason}"))
-        values: dict[str, Any] = {}
-        for column, check in self.checks:
+        if "email" not in seen:
             try:
-                values[column] = check(get(column))
-            except _Bad as bad:
-                if column not in seen:
-                    problems.append((column, f"column {column}: {bad}"))
+                address = self.addresses.check(cells[self.email])
+            except InvalidAddress as exc:
+                problems.append(("email", f"column email: {_show(cells[self.email])} {exc.reason}"))
+        language = self._value("language", cells, problems, seen)
+        segments = self._value("segments", cells, problems, seen)
+        timezone = self._value("timezone", cells, problems, seen)
+        subscribed = self._value("status", cells, problems, seen)
         if problems:
             return None
-        extra = {name: cells[i].strip() if i < len(cells) else "" for name, i in self.extra} or _NO_EXTRA
+        first_name, last_name, salutation, company = (
+            cells[i].strip() if i is not None else "" for i in self.names
+        )
         return Member(
             address=address,
             line=line,
-            language=values["language"],
-            segments=values["segments"],
-            first_name=get("first_name"),
-            last_name=get("last_name"),
-            salutation=sys.intern(get("salutation")),
-            company=sys.intern(get("company")),
-            timezone=values["timezone"],
-            subscribed=values["status"],
-            extra=extra,
+            language=language,
+            segments=segments,
+            first_name=first_name,
+            last_name=last_name,
+            salutation=sys.intern(salutation),
+            company=sys.intern(company),
+            timezone=timezone,
+            subscribed=subscribed,
+            extra={name: cells[i].strip() for name, i in self.extra} or _NO_EXTRA,
         )
 
-    def _getter(self, cells: list[str]) -> Any:
-        index, n = self.index, len(cells)
-
-        def get(name: str) -> str:
-            i = index.get(name)
-            return cells[i].strip() if i is not None and i < n else ""
-
-        return get
-
-    def _raw(self, cells: list[str], name: str) -> str:
-        i = self.index[name]
-        return cells[i] if i < len(cells) else ""
+    def _value(self, column: str, cells: list[str], problems: list[tuple[str, str]], seen: set[str]) -> Any:
+        """The checked value of one column (cached per cell text), or None with a problem appended."""
+        i, check, cache = self.checks[column]
+        text = cells[i].strip() if i is not None else ""
+        result = cache.get(text, _UNSEEN)
+        if result is _UNSEEN:
+            try:
+                result = check(text)
+            except _Bad as bad:
+                result = bad
+            if len(cache) < 10_000:
+                cache[text] = result
+        if isinstance(result, _Bad):
+            if column not in seen:
+                problems.append((column, f"column {column}: {result}"))
+            return None
+        return result
 
     def _language(self, value: str) -> str:
         if not value:

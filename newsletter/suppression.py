@@ -18,11 +18,13 @@ re-importing an old export never re-subscribes anyone.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from .address import address_hash, canonical
@@ -94,17 +96,30 @@ class Suppressions:
         return _suppression(row) if row else None
 
     def lookup(self, addresses: Iterable[str]) -> dict[str, Suppression]:
-        """The suppressed ones among ``addresses`` (as given) with their entries; bulk, chunked."""
+        """The suppressed ones among ``addresses`` (as given) with their entries; bulk.
+
+        When the list to check is longer than the suppression list (the usual case: a whole
+        member list), the suppression list is read once and matched in memory; otherwise the
+        hashes are looked up in chunked ``IN (…)`` queries.
+        """
         by_hash: dict[str, list[str]] = {}
         for address in addresses:
             by_hash.setdefault(address_hash(address), []).append(address)
         found: dict[str, Suppression] = {}
+        if not by_hash:
+            return found
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(by_hash), _CHUNK):
-                for row in conn.execute(select(suppressions).where(suppressions.c.address_hash.in_(chunk))):
-                    entry = _suppression(row)
-                    for address in by_hash[entry.address_hash]:
-                        found[address] = entry
+            size = conn.execute(select(func.count()).select_from(suppressions)).scalar_one()
+            if size <= len(by_hash):
+                rows: Iterable[Any] = conn.execute(select(suppressions))
+            else:
+                rows = itertools.chain.from_iterable(
+                    conn.execute(select(suppressions).where(suppressions.c.address_hash.in_(chunk)))
+                    for chunk in _chunks(list(by_hash), _CHUNK)
+                )
+            for row in rows:
+                for address in by_hash.get(row.address_hash, ()):
+                    found[address] = _suppression(row)
         return found
 
     def filter(self, addresses: Iterable[str]) -> set[str]:

@@ -55,3 +55,30 @@ def test_filter_is_bulk_and_returns_addresses_as_given(store: Suppressions) -> N
         store.add(addresses[i].upper(), "bounced", "test")
     assert store.filter(addresses) == {addresses[5], addresses[1234], addresses[2999]}
     assert store.filter([]) == set()
+
+
+def test_lookup_in_chunks_when_the_suppression_list_is_the_longer_one(store: Suppressions) -> None:
+    from sqlalchemy import insert
+
+    from newsletter.db import suppressions, utcnow
+
+    listed = [f"gone{i}@example.net" for i in range(1500)]
+    now = utcnow()
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(suppressions),
+            [
+                {
+                    "address_hash": address_hash(a),
+                    "address": a,
+                    "reason": "bounced",
+                    "source": "test",
+                    "created_at": now,
+                }
+                for a in listed
+            ],
+        )
+    asked = [a.upper() for a in listed[:1100]] + ["fresh@example.net"]  # more than two chunks of hashes
+    found = store.lookup(asked)
+    assert set(found) == set(asked[:1100])
+    assert found["GONE7@EXAMPLE.NET"].address == "gone7@example.net"

@@ -1,0 +1,170 @@
+"""Benchmark: `subscribers check` on a generated 100,000-row member list vs a bare email-validator loop.
+
+    .venv/bin/python benchmarks/audience.py [--rows N] [--repeat N]
+
+Prints, for one generated file (German-Excel style: UTF-8 with BOM, ``;``, umlauts, a few
+duplicates and bad rows):
+- the library call ``read_members`` (in this process) and a bare ``validate_email`` loop over the
+  same address cells, timed alternately (best of --repeat), and their ratio (goal ≤ 1.5);
+- the whole CLI ``newsletter subscribers check FILE`` in a subprocess (interpreter start, imports
+  and the suppression lookup included) and its peak RSS from ``getrusage(RUSAGE_CHILDREN)``
+  (goal ≤ 200 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from newsletter.audience import read_members  # noqa: E402
+from newsletter.config import load_config  # noqa: E402
+
+FIRST = [
+    "Anna",
+    "Jörg",
+    "Bärbel",
+    "Łukasz",
+    "Agnieszka",
+    "John",
+    "Emily",
+    "Thomas",
+    "Małgorzata",
+    "Uwe",
+    "Sabine",
+]
+LAST = [
+    "Müller",
+    "Schröder",
+    "Nowak",
+    "Wiśniewski",
+    "Miller",
+    "Johnson",
+    "König",
+    "Groß",
+    "Lewandowski",
+    "Weiß",
+]
+COMPANY = ["Präzisionsguss GmbH", "Kabelsysteme AG", "Sp. z o.o.", "Mobility Partners Inc.", "Söhne & Co. KG"]
+SEGMENTS = ["poland", "usa", "poland|usa", "", "", "USA"]
+LANGUAGES = ["de", "de", "de", "en", "pl", ""]
+ZONES = ["", "", "", "", "Europe/Berlin", "Europe/Warsaw", "America/New_York"]
+
+
+def generate(path: Path, rows: int, seed: int = 2022) -> list[str]:
+    """Write the member list; return the address cells in file order (what the bare loop validates)."""
+    rng = random.Random(seed)
+    cells: list[str] = []
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        f.write(
+            "email;salutation;first_name;last_name;company;language;segments;timezone;status;member_no\r\n"
+        )
+        for i in range(rows):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            roll = rng.random()
+            if roll < 0.005 and i > 10:  # a case/space duplicate of an earlier member
+                address = " " + cells[rng.randrange(i - 10)].strip().upper() + " "
+            elif roll < 0.007:  # a bad cell
+                address = f"member{i}@example.com, other{i}@example.org"
+            else:
+                address = f"member.{i}.{rng.randrange(10**6)}@company{rng.randrange(5000)}.example.com"
+            cells.append(address)
+            company = f'"{last} {rng.choice(COMPANY)}"'
+            status = "unsubscribed" if rng.random() < 0.01 else ""
+            f.write(
+                f"{address};{rng.choice(['Frau', 'Herr', 'Ms', 'Mr', 'Pani', 'Pan'])};{first};{last};{company};"
+                f"{rng.choice(LANGUAGES)};{rng.choice(SEGMENTS)};{rng.choice(ZONES)};{status};{100000 + i}\r\n"
+            )
+    return cells
+
+
+def bare_loop(cells: list[str]) -> int:
+    valid = 0
+    for cell in cells:
+        try:
+            validate_email(cell.strip(), check_deliverability=False)
+            valid += 1
+        except EmailNotValidError:
+            pass
+    return valid
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    """(CPU seconds, wall seconds, result): CPU time is what other load on a shared machine disturbs least."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = fn(*args)
+    return time.process_time() - cpu, time.perf_counter() - wall, result
+
+
+def run_cli(path: Path, tmp: Path) -> tuple[float, float, int, float]:
+    """(CPU seconds, wall seconds, exit code, peak RSS in MB) of `newsletter subscribers check` in a subprocess."""
+    env = dict(
+        os.environ, NEWSLETTER_DATABASE=f"sqlite:///{tmp / 'state.db'}", NEWSLETTER_SUBSCRIBERS=str(path)
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "newsletter", "subscribers", "check", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, wall, proc.returncode, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    config = load_config(ROOT, {})
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        path = tmp / "members.csv"
+        cells = generate(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        # The CLI first: it is this process's only child, so RUSAGE_CHILDREN is its peak alone.
+        cli_cpu, cli_wall, code, peak_mb = run_cli(path, tmp)
+        library, bare = [], []
+        for _ in range(args.repeat):  # alternate, so both see the same machine load
+            cpu, wall, report = timed(read_members, path, config)
+            library.append((cpu, wall))
+            cpu, wall, valid = timed(bare_loop, cells)
+            bare.append((cpu, wall))
+    lib, base = min(library), min(bare)
+    print(
+        f"audience benchmark: {args.rows:,} rows, {size_mb:.1f} MB (UTF-8 with BOM, ';'), best of {args.repeat}"
+    )
+    print(
+        f"  members {len(report.members):,}, unsubscribed {report.unsubscribed_count:,}, "
+        f"duplicates {len(report.duplicates):,}, rejected rows {report.rejected_rows:,}; bare loop valid {valid:,}"
+    )
+    print("                                    CPU s    wall s   µs/row (CPU)")
+    for name, (cpu, wall) in (("read_members (library)", lib), ("bare email-validator loop", base)):
+        print(f"  {name:<30} {cpu:8.2f}  {wall:8.2f}   {cpu / args.rows * 1e6:8.1f}")
+    print(f"  {'CLI subscribers check':<30} {cli_cpu:8.2f}  {cli_wall:8.2f}   {cli_cpu / args.rows * 1e6:8.1f}"
+          f"   (subprocess, exit {code})")  # fmt: skip
+    print(
+        f"  ratio library / bare loop      {lib[0] / base[0]:8.2f}  (CPU; wall {lib[1] / base[1]:.2f})   goal ≤ 1.5"
+    )
+    print(
+        f"  ratio CLI / bare loop          {cli_cpu / base[0]:8.2f}  (CPU; wall {cli_wall / base[1]:.2f})   goal ≤ 1.5"
+    )
+    print(f"  CLI peak RSS                   {peak_mb:8.1f} MB                 goal ≤ 200 MB")
+
+
+if __name__ == "__main__":
+    main()
