@@ -55,7 +55,7 @@ def check_issue(issue_path: Path, config: Config) -> list[Problem]:
         _check_edition(edition, config, found, path)
     if not config.public_url and not config.smtp.is_dev_sink:
         found.add(config.root / "newsletter.toml", 0, "NEWSLETTER_PUBLIC_URL is not set: mails to a real relay "
-                  "get no web unsubscribe, browser view or calendar links; set it in .env", "warning")  # fmt: skip
+                  "get no web unsubscribe, browser view, calendar links or images; set it in .env", "warning")  # fmt: skip
     return _dedupe(found.items)
 
 
