@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from compliance_rig import serve_app, suppression_rows, wait_until
+from test_compliance_archive import WellFormed
 
 from newsletter.config import load_config
 from newsletter.db import engine_for
@@ -185,6 +186,10 @@ def test_confirmation_page_languages_and_its_button(service):
         assert '<html lang="pl">' in pl.text and "Tak, wypisz mnie" in pl.text
         assert address not in de.text and "b…@example.org" in de.text
         assert de.headers["cache-control"] == "no-store" and "noindex" in de.headers["x-robots-tag"]
+        for page in (de, en, pl):
+            parser = WellFormed()
+            parser.feed(page.text)
+            assert not parser.errors and not parser.stack and len(parser.html_tags) == 1
         forms = Forms()
         forms.feed(pl.text)
         (form,) = forms.forms
