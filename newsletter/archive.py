@@ -125,8 +125,8 @@ def _write_issue(
 
 def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
     """Replace every per-member placeholder by neutral, impersonal text."""
-    contact = config.reply_to or config.sender_address
-    unsubscribe = f"mailto:{contact}?subject={quote(LABELS.get(lang, LABELS['en'])['unsubscribe'])}"
+    # the mailbox compose's mailto: unsubscribes go to, which the office processes (README)
+    unsubscribe = f"mailto:{config.sender_address}?subject={quote(LABELS.get(lang, LABELS['en'])['unsubscribe'])}"
     values = {
         "[[nl:salutation]]": NEUTRAL_SALUTATION.get(lang, NEUTRAL_SALUTATION["en"]),
         "[[nl:first_name]]": "",
