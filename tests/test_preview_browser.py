@@ -223,3 +223,51 @@ def test_proof_arrives_and_a_foreign_origin_sends_nothing(proof_rig) -> None:
         page.goto("http://evil.example/")
     assert answer.value.status == 403
     assert len(sink.messages) == 1
+
+
+@pytest.fixture
+def outbox_rig(browser, project: Path, project_env: dict[str, str], example_issue: Path):
+    """The embedded dev sink writing to the project's outbox, and a preview sending to it."""
+    from newsletter.devsmtp import start_dev_sink
+
+    sink = start_dev_sink(load_config(project, project_env), port=0)
+    env = {**project_env, "NEWSLETTER_SMTP_PORT": str(sink.port), "NEWSLETTER_SMTP_SECURITY": "none"}
+    preview = PreviewServer(project, example_issue, env).start()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    yield preview, page
+    context.close()
+    preview.stop()
+    sink.stop()
+
+
+def test_outbox_shows_caught_mails_newest_first_with_every_view(outbox_rig) -> None:
+    preview, page = outbox_rig
+
+    def send_proof(on, key: str) -> None:
+        on.goto(f"{preview.url}/edition/{key}")
+        on.locator("#addresses").fill("kollegin@example.org")
+        on.locator("#send-proof").click()
+        playwright_api.expect(on.locator("#proof-result")).to_contain_text("Proof sent")
+
+    send_proof(page, "poland.de")
+    page.locator("header nav a", has_text="Outbox").click()
+    rows = page.locator("#outbox tbody tr")
+    playwright_api.expect(rows).to_have_count(1)
+    send_proof(page.context.new_page(), "usa.en")  # in another tab: the open outbox updates by itself
+    playwright_api.expect(rows).to_have_count(2, timeout=3000)
+    assert rows.nth(0).inner_text().count("[TEST] Country focus") == 1  # the English proof came last
+    assert "[TEST] Länderfokus" in rows.nth(1).inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "preview-outbox.png"))
+
+    rows.nth(0).locator("a").click()
+    playwright_api.expect(page.frame_locator("#mail").locator("body")).to_contain_text("USA focus")
+    assert page.locator("#mail").get_attribute("sandbox").split()[0] == "allow-same-origin"
+    page.locator("#tab-text").click()
+    playwright_api.expect(page.locator("#text-part")).to_contain_text("USA")
+    page.locator("#tab-headers").click()
+    playwright_api.expect(page.locator("table.headers")).to_contain_text("List-Unsubscribe")
+    page.locator("#tab-source").click()
+    playwright_api.expect(page.locator("#raw-source")).to_contain_text("MIME-Version: 1.0")

@@ -23,12 +23,12 @@ class Broadcaster:
     """Fan-out of version numbers to every connected page."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[int | None]] = set()
+        self._queues: set[asyncio.Queue[tuple[str, int] | None]] = set()
         self.closed = False
 
-    def publish(self, version: int) -> None:
+    def publish(self, version: int, event: str = "version") -> None:
         for queue in list(self._queues):
-            queue.put_nowait(version)
+            queue.put_nowait((event, version))
 
     def close(self) -> None:
         self.closed = True
@@ -37,19 +37,19 @@ class Broadcaster:
 
     async def stream(self, current: int) -> AsyncIterator[str]:
         """An SSE stream: the current version first, then every new one, with heartbeats."""
-        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
         self._queues.add(queue)
         try:
             yield f"retry: 1000\nevent: version\ndata: {current}\n\n"
             while not self.closed:
                 try:
-                    version = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
                     yield ": still here\n\n"
                     continue
-                if version is None:
+                if item is None:
                     return
-                yield f"event: version\ndata: {version}\n\n"
+                yield f"event: {item[0]}\ndata: {item[1]}\n\n"
         finally:
             self._queues.discard(queue)
 
@@ -90,6 +90,9 @@ async def watch(state: PreviewState, broadcaster: Broadcaster, stop: asyncio.Eve
         tasks.append(
             asyncio.create_task(_watch_paths(flat, False, _FlatFilter(names), state, broadcaster, stop))
         )
+    config = state.snapshot.config
+    if config is not None and config.outbox.is_dir():
+        tasks.append(asyncio.create_task(_watch_outbox(config.outbox, broadcaster, stop)))
     try:
         await stop.wait()
     finally:
@@ -115,3 +118,11 @@ async def _watch_paths(
         broadcaster.publish(snapshot.version)
         snapshot = await anyio.to_thread.run_sync(state.check)
         broadcaster.publish(snapshot.version)
+
+
+async def _watch_outbox(outbox: Path, broadcaster: Broadcaster, stop: asyncio.Event) -> None:
+    """New mails in the dev sink's Maildir: tell open outbox pages (nothing to re-render)."""
+    count = 0
+    async for _changes in awatch(outbox, debounce=400, step=100, stop_event=stop):
+        count += 1
+        broadcaster.publish(count, event="outbox")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,49 +31,61 @@ STATES = (
 )
 
 
+OUTBOX_LIMIT = 200  # newest messages listed
+
+
 @dataclass(frozen=True)
 class OutboxEntry:
     id: str
     when: str
-    received: datetime | None
     sender: str
     to: str
     subject: str
     size_kb: int
-    raw: bytes
+    view: MailView
 
 
-def read_entries(outbox: Path) -> list[OutboxEntry]:
+def read_entries(outbox: Path, limit: int = OUTBOX_LIMIT) -> list[OutboxEntry]:
     """Messages in the dev sink's Maildir, newest first."""
     from .. import devsmtp
 
-    entries = [_entry(m) for m in devsmtp.read_outbox(outbox)]
-    epoch = datetime.min
-    return sorted(
-        entries, key=lambda e: e.received.replace(tzinfo=None) if e.received else epoch, reverse=True
-    )
+    return [
+        _entry(m.key, m.received_at, m.raw, MailView(m.html, m.text, m.headers, m.raw), m.recipients)
+        for m in devsmtp.read_outbox(outbox, limit=limit)
+    ]
 
 
-def _entry(message: Any) -> OutboxEntry:
-    raw: bytes = message.raw
-    view = parse_message(raw)
-    headers = dict(view.headers)
-    received = getattr(message, "received", None)
-    if received is None and headers.get("Date"):
+def find_entry(outbox: Path, key: str) -> OutboxEntry | None:
+    """One message by its Maildir key; the key is matched against the folder, never joined into a path."""
+    if not key or key.startswith(".") or "/" in key:
+        return None
+    for sub in ("new", "cur"):
         try:
-            received = parsedate_to_datetime(headers["Date"])
-        except (TypeError, ValueError):
-            received = None
-    to = ", ".join(getattr(message, "recipients", ()) or ()) or headers.get("To", "")
+            with os.scandir(outbox / sub) as entries:
+                for item in entries:
+                    if item.is_file(follow_symlinks=False) and item.name.split(":", 1)[0] == key:
+                        raw = Path(item.path).read_bytes()
+                        received = datetime.fromtimestamp(item.stat().st_mtime, UTC)
+                        return _entry(key, received, raw, parse_message(raw), ())
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return None
+
+
+def _entry(
+    key: str, received: datetime, raw: bytes, view: MailView, recipients: tuple[str, ...]
+) -> OutboxEntry:
+    headers = dict(view.headers)
+    if not recipients:
+        recipients = tuple(value for name, value in view.headers if name == "X-Original-To")
     return OutboxEntry(
-        id=str(message.id),
-        when=received.astimezone().strftime("%d.%m.%Y %H:%M:%S") if received else "",
-        received=received,
+        id=key,
+        when=received.astimezone().strftime("%d.%m.%Y %H:%M:%S"),
         sender=headers.get("From", ""),
-        to=to,
+        to=", ".join(recipients) or headers.get("To", ""),
         subject=headers.get("Subject", ""),
         size_kb=max(1, round(len(raw) / 1024)),
-        raw=raw,
+        view=view,
     )
 
 
@@ -81,7 +93,9 @@ def routes(preview: Preview) -> list[Route]:
     async def outbox(request: Request) -> Response:
         config = preview.state.snapshot.config
         messages, note = await anyio.to_thread.run_sync(_listing, config)
-        return preview.page(request, "outbox.html", "outbox", messages=messages, note=note)
+        return preview.page(
+            request, "outbox.html", "outbox", messages=messages, note=note, limit=OUTBOX_LIMIT
+        )
 
     async def outbox_message(request: Request) -> Response:
         entry = await _find(preview, request.path_params["id"])
@@ -91,17 +105,22 @@ def routes(preview: Preview) -> list[Route]:
             )
         view = request.query_params.get("view", "html")
         view = view if view in ("html", "text", "headers", "source") else "html"
-        mail: MailView = parse_message(entry.raw)
-        raw_text = entry.raw.decode("utf-8", "replace")
+        raw_text = entry.view.raw.decode("utf-8", "replace")
         return preview.page(
-            request, "outbox_message.html", "outbox", m=entry, view=view, view_mail=mail, raw_text=raw_text
+            request,
+            "outbox_message.html",
+            "outbox",
+            m=entry,
+            view=view,
+            view_mail=entry.view,
+            raw_text=raw_text,
         )
 
     async def outbox_frame(request: Request) -> Response:
         entry = await _find(preview, request.path_params["id"])
         if entry is None:
             return PlainTextResponse("Not found.", status_code=404)
-        html = frame_document(parse_message(entry.raw).html, base=None, dark=False)
+        html = frame_document(entry.view.html, base=None, dark=False)
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
 
     async def delivery(request: Request) -> Response:
@@ -129,8 +148,10 @@ def _listing(config: Config | None) -> tuple[list[OutboxEntry], str]:
 
 
 async def _find(preview: Preview, message_id: str) -> OutboxEntry | None:
-    entries, _note = await anyio.to_thread.run_sync(_listing, preview.state.snapshot.config)
-    return next((e for e in entries if e.id == message_id), None)
+    config = preview.state.snapshot.config
+    if config is None:
+        return None
+    return await anyio.to_thread.run_sync(find_entry, config.outbox, message_id)
 
 
 @lru_cache(maxsize=4)

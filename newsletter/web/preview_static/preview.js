@@ -63,6 +63,9 @@
     source.addEventListener("version", function (event) {
       if (event.data !== body.dataset.version) refresh(event.data);
     });
+    source.addEventListener("outbox", function () {
+      if (body.dataset.page === "outbox") refresh(body.dataset.version);
+    });
   }
 
   function bindAutosubmit() {
