@@ -126,7 +126,9 @@ def _write_issue(
 def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
     """Replace every per-member placeholder by neutral, impersonal text."""
     # the mailbox compose's mailto: unsubscribes go to, which the office processes (README)
-    unsubscribe = f"mailto:{config.sender_address}?subject={quote(LABELS.get(lang, LABELS['en'])['unsubscribe'])}"
+    unsubscribe = (
+        f"mailto:{config.sender_address}?subject={quote(LABELS.get(lang, LABELS['en'])['unsubscribe'])}"
+    )
     values = {
         "[[nl:salutation]]": NEUTRAL_SALUTATION.get(lang, NEUTRAL_SALUTATION["en"]),
         "[[nl:first_name]]": "",

@@ -142,7 +142,10 @@ def test_no_personal_data_or_tokens(site, project):
         assert "/u/" not in text, page
     de = check_html(site / SLUG / "de.html")
     assert "Sehr geehrte Damen und Herren," in "".join(de.text)
-    assert 'href="mailto:newsletter@amz-sachsen.example?subject=Abmelden"' in (site / SLUG / "de.html").read_text()
+    assert (
+        'href="mailto:newsletter@amz-sachsen.example?subject=Abmelden"'
+        in (site / SLUG / "de.html").read_text()
+    )
 
 
 def test_rss_parses(site):
