@@ -8,6 +8,7 @@ figure compares like with like: the same headers, both parts, quoted-printable, 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from email.message import EmailMessage
@@ -115,10 +116,15 @@ def main() -> None:
     token_ms = measure(
         "  of which make_token (Fernet)", lambda m: make_token(m.address, "poland", config), items
     )
-    slow = measure(
-        "stdlib EmailMessage per member", lambda m: stdlib(ed, config, m), items[: max(200, n // 5)]
+    few = items[: max(100, n // 20)]
+    slow = measure("stdlib EmailMessage per member", lambda m: stdlib(ed, config, m), few)
+    # MJML writes lines of several KB; the stdlib's quoted-printable encoder is much slower on those.
+    short = dataclasses.replace(ed, html=ed.html.replace("><", ">\n<"))
+    short_ms = measure("  same, HTML re-wrapped to short lines", lambda m: stdlib(short, config, m), few)
+    print(
+        f"speed-up: {slow / fast:.0f}x ({short_ms / fast:.0f}x against short lines); "
+        f"personalise without the token: {fast - token_ms:.3f} ms"
     )
-    print(f"speed-up: {slow / fast:.1f}×   (personalise without the token: {fast - token_ms:.3f} ms)")
 
 
 if __name__ == "__main__":
