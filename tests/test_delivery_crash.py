@@ -33,13 +33,13 @@ def _received(sink) -> Counter[str]:
 )
 def test_crash_hook_then_resume(project, project_env, smtp_sink_factory, point, max_duplicates):
     copy_issue(project)
-    addresses = write_members(project, 600)
+    addresses = write_members(project, 300)
     set_sending(project, connections=1)
     sink = smtp_sink_factory(keep_data=False)
     env = sink_env(project_env, sink)
     crashed = run_cli(
         ["send", "2022-03-laenderfokus", "--to", "all", "--yes"],
-        dict(env, NEWSLETTER_CRASH_AT="300", NEWSLETTER_CRASH_POINT=point),
+        dict(env, NEWSLETTER_CRASH_AT="150", NEWSLETTER_CRASH_POINT=point),
         project,
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
