@@ -101,6 +101,13 @@ def test_overview_lists_every_edition_and_opens_one(
     headers = page.locator("#headers").text_content()
     assert "List-Unsubscribe" in headers and "Message-ID" in headers
 
+    # The sample-member switcher uses real rows of the member list.
+    anna = page.locator("#member option", has_text="anna.schmidt@example.com")
+    page.select_option("#member", anna.get_attribute("value"))
+    page.wait_for_url(re.compile(r"member=\d+"))
+    playwright_api.expect(frame.locator("body")).to_contain_text("Frau Schmidt")
+    assert "anna.schmidt@example.com" in page.locator("#headers").text_content()
+
 
 def test_phone_width_stacks_the_two_column_section(page, served) -> None:
     page.goto(served.url + "/edition/poland.de")
@@ -167,6 +174,8 @@ def test_article_markup_never_runs_in_the_app_page(page, served, example_issue) 
         page.wait_for_load_state("load")
         assert page.evaluate("() => window.__pwned") is None, path
         assert page.locator("img[src='x']").count() == 0
+    filter_css = _frame(page).evaluate("() => getComputedStyle(document.documentElement).filter")
+    assert "invert" in filter_css  # the simulated dark mode
     assert page.locator("#mail").get_attribute("sandbox").split() == [
         "allow-same-origin",
         "allow-popups",

@@ -194,3 +194,13 @@ def test_file_lookup_refuses_escapes_even_without_the_middleware(tmp_path: Path)
         "./images/ok.png",
     ):
         assert contained_file(root, bad) is None, bad
+
+
+def test_allowed_host_names_follow_the_bound_address() -> None:
+    from newsletter.web.preview_safety import allowed_hosts
+
+    local = allowed_hosts("127.0.0.1", 8000)
+    assert {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"} <= local
+    assert not {"evil.example:8000", "127.0.0.1:8001", "127.0.0.1", "localhost"} & local
+    assert allowed_hosts("192.168.1.5", 8080) == {"192.168.1.5:8080"}
+    assert "[::1]:9000" in allowed_hosts("::1", 9000)

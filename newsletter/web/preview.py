@@ -183,11 +183,12 @@ class Preview:
             return Flash("error", "Type at least one address.")
         if len(addresses) > MAX_PROOF_ADDRESSES:
             return Flash("error", f"At most {MAX_PROOF_ADDRESSES} addresses per proof.")
-        edition = card.edition
+        edition, config = card.edition, snap.config
+        assert config is not None
         try:
             results = await anyio.to_thread.run_sync(
                 delivery.send_test,
-                snap.config,
+                config,
                 self.state.issue_path,
                 edition.segments,
                 edition.language,

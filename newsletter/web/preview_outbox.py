@@ -125,8 +125,13 @@ def routes(preview: Preview) -> list[Route]:
 
     async def delivery(request: Request) -> Response:
         snap = preview.state.snapshot
-        values = await anyio.to_thread.run_sync(_delivery_values, snap.config, preview.state.issue_path.name)
-        return preview.page(request, "delivery.html", "delivery", states=STATES, **values)
+        slug = snap.issue.slug if snap.issue else preview.state.issue_path.name
+        values = await anyio.to_thread.run_sync(_delivery_values, snap.config, slug)
+        labels = {card.key: card.label for card in snap.cards}
+        extra = [(s, s) for s in values["counts"] if s not in dict(STATES)]
+        return preview.page(
+            request, "delivery.html", "delivery", states=[*STATES, *extra], labels=labels, slug=slug, **values
+        )
 
     return [
         Route("/outbox", outbox),
@@ -179,7 +184,7 @@ def _delivery_values(config: Config | None, issue: str) -> dict[str, Any]:
         {
             "address": f.address,
             "state": f.state,
-            "reply": " ".join(str(x) for x in (f.last_code, f.last_reply) if x),
+            "reply": f.last_reply or (str(f.last_code) if f.last_code else ""),
         }
         for f in book.failed(issue)
     ]

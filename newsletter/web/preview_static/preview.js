@@ -78,6 +78,9 @@
 
   const frame = document.getElementById("mail");
   if (frame) watchFrame(frame);
+  if (body.dataset.page === "delivery") {
+    window.setInterval(function () { refresh(body.dataset.version); }, 3000);
+  }
   bindAutosubmit();
   connect();
   window.addEventListener("resize", function () { if (frame) fitFrame(frame); });
