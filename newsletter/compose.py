@@ -153,11 +153,33 @@ def _fold(name: str, value: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable (C speed), CRLF, and no line starting with '.' (naive SMTP clients)."""
-    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    if encoded.startswith(b"."):  # every piece starts at a line start
-        encoded = b"=2E" + encoded[1:]
-    return encoded.replace(b"\n.", b"\n=2E").replace(b"\n", b"\r\n")
+    """Quoted-printable (C speed), CRLF, lines ≤ 76, and no line starting with '.'.
+
+    A leading dot is written ``=2E`` followed by a soft line break, so the line cannot grow past 76
+    and naive SMTP clients that forget dot-stuffing cannot truncate the message.
+    """
+    encoded = b"\n" + binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    lines = encoded.split(b"\n")
+    # b2a_qp lets an encoded trailing tab reach 78; an unterminated last line gets a soft break
+    # appended by personalise(), so it may only use 75.
+    if max(map(len, lines)) > 76 or len(lines[-1]) > 75:
+        width = [76] * (len(lines) - 1) + [75]
+        encoded = b"\n".join(_rewrap(line, w) for line, w in zip(lines, width, strict=True))
+    while b"\n." in encoded:
+        encoded = encoded.replace(b"\n.", b"\n=2E=\n")
+    return encoded[1:].replace(b"\n", b"\r\n")
+
+
+def _rewrap(line: bytes, width: int) -> bytes:
+    """A quoted-printable line cut to ≤ width with soft breaks, never inside an ``=XX`` escape."""
+    out = []
+    while len(line) > width:
+        cut = width - 1
+        cut -= 1 if line[cut - 1 : cut] == b"=" else 2 if line[cut - 2 : cut - 1] == b"=" else 0
+        out.append(line[:cut] + b"=")
+        line = line[cut:]
+    out.append(line)
+    return b"\n".join(out)
 
 
 def _cut(text: str) -> tuple[bytes | str, ...]:

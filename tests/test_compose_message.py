@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import html as htmllib
+import random
 import re
 from email import policy
 from email.message import EmailMessage
@@ -184,3 +186,42 @@ def test_dkim_signs_when_configured(config: Config, tmp_path) -> None:  # type: 
     signed = dataclasses.replace(config, dkim=DkimSettings("nl", "amz-sachsen.example", path))
     msg = parse(MessageTemplate.for_edition(edition(), signed).personalise(member()).data)
     assert "d=amz-sachsen.example" in msg["DKIM-Signature"] and "s=nl" in msg["DKIM-Signature"]
+
+
+def test_random_bodies_round_trip_with_short_lines(config: Config) -> None:
+    rng = random.Random(7)
+    alphabet = [
+        "x",
+        "y",
+        " ",
+        "\t",
+        ".",
+        "=",
+        "ä",
+        "€",
+        "<",
+        "&",
+        "\n",
+        "\n",
+        "[[nl:first_name]]",
+        "[[nl:company]]",
+    ]
+    for _ in range(150):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 400))) + "." * rng.randrange(3)
+        first = "".join(rng.choice(["a", ".", " ", "ß", "="]) for _ in range(rng.randrange(0, 90)))
+        company = "." + "".join(rng.choice(["b", "\t", "é", "x"]) for _ in range(rng.randrange(0, 200)))
+        data = (
+            MessageTemplate.for_edition(edition(html=text, text=text), config)
+            .personalise(member(first_name=first, last_name="", company=company))
+            .data
+        )
+        body = data.partition(b"\r\n\r\n")[2]
+        assert all(len(line) <= 76 for line in body.split(b"\r\n")) and b"\r\n." not in body
+        msg = parse(data)
+        expected = text if text.endswith("\n") else text + "\n"
+        plain = expected.replace("[[nl:first_name]]", first).replace("[[nl:company]]", company)
+        assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == plain
+        markup = expected.replace("[[nl:first_name]]", htmllib.escape(first)).replace(
+            "[[nl:company]]", htmllib.escape(company)
+        )
+        assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == markup
