@@ -244,8 +244,8 @@ class _Builder:
             line=line,
             language=language,
             segments=segments,
-            first_name=first_name,
-            last_name=last_name,
+            first_name=sys.intern(first_name),  # names repeat a lot in a member list: share them
+            last_name=sys.intern(last_name),
             salutation=sys.intern(salutation),
             company=sys.intern(company),
             timezone=timezone,

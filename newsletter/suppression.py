@@ -18,11 +18,9 @@ re-importing an old export never re-subscribes anyone.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -102,24 +100,25 @@ class Suppressions:
         member list), the suppression list is read once and matched in memory; otherwise the
         hashes are looked up in chunked ``IN (…)`` queries.
         """
-        by_hash: dict[str, list[str]] = {}
-        for address in addresses:
-            by_hash.setdefault(address_hash(address), []).append(address)
+        wanted = list(addresses)
         found: dict[str, Suppression] = {}
-        if not by_hash:
+        if not wanted:
             return found
         with self.engine.connect() as conn:
             size = conn.execute(select(func.count()).select_from(suppressions)).scalar_one()
-            if size <= len(by_hash):
-                rows: Iterable[Any] = conn.execute(select(suppressions))
-            else:
-                rows = itertools.chain.from_iterable(
-                    conn.execute(select(suppressions).where(suppressions.c.address_hash.in_(chunk)))
-                    for chunk in _chunks(list(by_hash), _CHUNK)
-                )
-            for row in rows:
-                for address in by_hash.get(row.address_hash, ()):
-                    found[address] = _suppression(row)
+            if size <= len(wanted):
+                listed = {row.address_hash: row for row in conn.execute(select(suppressions))}
+                for address in wanted:
+                    if (row := listed.get(address_hash(address))) is not None:
+                        found[address] = _suppression(row)
+                return found
+            by_hash: dict[str, list[str]] = {}
+            for address in wanted:
+                by_hash.setdefault(address_hash(address), []).append(address)
+            for chunk in _chunks(list(by_hash), _CHUNK):
+                for row in conn.execute(select(suppressions).where(suppressions.c.address_hash.in_(chunk))):
+                    for address in by_hash[row.address_hash]:
+                        found[address] = _suppression(row)
         return found
 
     def filter(self, addresses: Iterable[str]) -> set[str]:
