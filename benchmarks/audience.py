@@ -62,7 +62,7 @@ LANGUAGES = ["de", "de", "de", "en", "pl", ""]
 ZONES = ["", "", "", "", "Europe/Berlin", "Europe/Warsaw", "America/New_York"]
 
 
-def generate(path: Path, rows: int, seed: int = 2022) -> list[str]:
+def generate(path: Path, rows: int, domains: int = 5000, seed: int = 2022) -> list[str]:
     """Write the member list; return the address cells in file order (what the bare loop validates)."""
     rng = random.Random(seed)
     cells: list[str] = []
@@ -78,7 +78,7 @@ def generate(path: Path, rows: int, seed: int = 2022) -> list[str]:
             elif roll < 0.007:  # a bad cell
                 address = f"member{i}@example.com, other{i}@example.org"
             else:
-                address = f"member.{i}.{rng.randrange(10**6)}@company{rng.randrange(5000)}.example.com"
+                address = f"member.{i}.{rng.randrange(10**6)}@company{rng.randrange(domains)}.example.com"
             cells.append(address)
             company = f'"{last} {rng.choice(COMPANY)}"'
             status = "unsubscribed" if rng.random() < 0.01 else ""
@@ -129,12 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--domains", type=int, default=5000, help="distinct mail domains in the list")
     args = parser.parse_args()
     config = load_config(ROOT, {})
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         path = tmp / "members.csv"
-        cells = generate(path, args.rows)
+        cells = generate(path, args.rows, args.domains)
         size_mb = path.stat().st_size / 1e6
         # The CLI first: it is this process's only child, so RUSAGE_CHILDREN is its peak alone.
         cli_cpu, cli_wall, code, peak_mb = run_cli(path, tmp)

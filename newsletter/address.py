@@ -58,10 +58,17 @@ class AddressChecker:
     def __init__(self, *, check_dns: bool = False, resolver: Any = None, cache_size: int = 50_000):
         self.check_dns, self.resolver, self.cache_size = check_dns, resolver, cache_size
         self._domains: dict[str, tuple[str, str]] = {}  # domain → (ascii domain, "") or ("", error)
+        self._lookups = self._hits = 0
 
     def check(self, text: str) -> str:
         value = _precheck(text)
-        if len(value) > _FAST_MAX_LENGTH or not value.isascii() or "\\" in value or "@" not in value:
+        if (
+            len(value) > _FAST_MAX_LENGTH
+            or not value.isascii()
+            or "\\" in value
+            or "@" not in value
+            or (self._lookups > 2000 and self._hits * 4 < self._lookups)  # domains hardly repeat: no gain
+        ):
             return _full(value, self.check_dns, self.resolver)
         local, _, domain = value.partition("@")
         try:
@@ -74,8 +81,11 @@ class AddressChecker:
         return f"{ascii_local}@{ascii_domain}".lower()
 
     def _domain(self, domain: str) -> tuple[str, str]:
+        self._lookups += 1
         verdict = self._domains.get(domain)
-        if verdict is None:
+        if verdict is not None:
+            self._hits += 1
+        else:
             try:
                 result = validate_email(
                     _PROBE_LOCAL + domain,
