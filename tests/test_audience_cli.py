@@ -201,3 +201,26 @@ def test_suppression_beats_a_reimported_old_export(run, project: Path, config: C
     assert "Suppressed in the state database (never mailed; suppression beats the file): 1" in lines
     assert f"  subscribers.csv:2: anna.schmidt@example.com: unsubscribed on {today} (one-click)" in lines
     assert "  all members         8      6      4      18" in lines
+
+
+def test_check_dns_flag_is_accepted_and_bad_cells_never_reach_dns(run, project: Path) -> None:
+    shutil.copy(CSV / "hostile-address-cells.csv", project / "members.csv")
+    (project / "members.csv").write_text(
+        "\n".join((project / "members.csv").read_text().splitlines()[:3]) + "\n", encoding="utf-8"
+    )
+    result = run("subscribers", "check", "members.csv", "--check-dns")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "members.csv:2: column email: 'a@example.org, b@example.org' holds more than one address; "
+        "put one address per row",
+        "members.csv:3: column email: 'alice@example.org)<bob@example.org>' holds more than one address; "
+        "put one address per row",
+    ]
+
+
+def test_missing_member_list_names_what_to_do(run) -> None:
+    result = run("subscribers", "check")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "subscribers.csv: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS\n"
+    )
