@@ -57,6 +57,10 @@ def read_token(token: str, config: Config) -> TokenClaims:
         raise InvalidToken("this link is not valid (malformed token)")
     padded = token + "=" * (-len(token) % 4)
     try:
+        # Canonical base64 only: otherwise the unused low bits of the last character would give
+        # several spellings of one token.
+        if base64.urlsafe_b64encode(base64.urlsafe_b64decode(padded)).decode("ascii") != padded:
+            raise ValueError("non-canonical base64")
         payload = _fernet(_secrets(config)).decrypt(padded.encode("ascii"))
         list_id, sep, address = payload.decode("utf-8").partition("\n")
     except (_FernetInvalid, binascii.Error, ValueError):
