@@ -19,7 +19,6 @@ united, the first row's other fields kept, ``unsubscribed`` in either row wins.
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 from collections import Counter
@@ -31,20 +30,11 @@ from types import MappingProxyType
 from typing import Any
 
 from .address import AddressChecker, InvalidAddress
-from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe
+from .config import Config
+from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe, write_spreadsheet
 from .model import GENERAL, AudienceError, Member, Problem, segment_key
 
-COLUMNS = (
-    "email",
-    "salutation",
-    "first_name",
-    "last_name",
-    "company",
-    "language",
-    "segments",
-    "timezone",
-    "status",
-)
+COLUMNS = ("email", "salutation", "first_name", "last_name", "company", "language", "segments", "timezone", "status")  # fmt: skip
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
@@ -76,6 +66,8 @@ class Counts:
 
 @dataclass(frozen=True)
 class AudienceReport:
+    """What ``read_members`` found: the mailing list, and everything the office should fix."""
+
     path: Path
     encoding: str  # "utf-8-sig", "utf-8" or "cp1252"
     delimiter: str
@@ -113,7 +105,7 @@ class AudienceReport:
         return self.counts.per_segment_language
 
 
-def read_members(path: Path, config: Any, *, check_dns: bool = False) -> AudienceReport:
+def read_members(path: Path, config: Config, *, check_dns: bool = False) -> AudienceReport:
     """Read the subscriber CSV; raise AudienceError only if the file cannot be read at all."""
     path = Path(path)
     try:
@@ -155,7 +147,7 @@ def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
 class _Builder:
     """Turns records into members, rejections and duplicate warnings, one record at a time."""
 
-    def __init__(self, path: Path, config: Any, columns: tuple[str, ...], delimiter: str, check_dns: bool):
+    def __init__(self, path: Path, config: Config, columns: tuple[str, ...], delimiter: str, check_dns: bool):
         self.path, self.columns, self.delimiter, self.check_dns = path, columns, delimiter, check_dns
         self.index = {name: i for i, name in enumerate(columns) if name}
         self.extra = tuple((name, i) for name, i in self.index.items() if name not in COLUMNS)
@@ -415,11 +407,9 @@ def write_report(report: AudienceReport, target: Path) -> int:
     UTF-8 with BOM (so Excel opens it as UTF-8), the input file's delimiter, formula-safe cells.
     Returns the number of rows written.
     """
-    with Path(target).open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f, delimiter=report.delimiter, lineterminator="\r\n")
-        writer.writerow([spreadsheet_safe(c) for c in ("line", "column", "message", *report.header)])
-        for r in report.rejections:
-            writer.writerow([spreadsheet_safe(c) for c in (str(r.line), r.column, r.message, *r.cells)])
+    header = ("line", "column", "message", *report.header)
+    rows = ((str(r.line), r.column, r.message, *r.cells) for r in report.rejections)
+    write_spreadsheet(Path(target), header, rows, delimiter=report.delimiter)
     return len(report.rejections)
 
 

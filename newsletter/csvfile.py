@@ -14,7 +14,7 @@ import codecs
 import csv
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -126,4 +126,14 @@ def spreadsheet_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else value
 
 
-__all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe"]
+def write_spreadsheet(
+    target: Path, header: Iterable[str], rows: Iterable[Iterable[str]], *, delimiter: str = ","
+) -> None:
+    """A CSV for Excel: UTF-8 with BOM, CRLF, every cell through ``spreadsheet_safe``."""
+    with target.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow([spreadsheet_safe(c) for c in header])
+        writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
+
+
+__all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe", "write_spreadsheet"]

@@ -7,7 +7,6 @@ import io
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..address import InvalidAddress, normalise_address
 from ..audience import AudienceReport, count_members, read_members, write_report
 from ..config import Config, load_config
-from ..csvfile import ENCODINGS, spreadsheet_safe
+from ..csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
 from ..db import engine_for
 from ..model import GENERAL, AudienceError, Member
 from ..suppression import REASONS, Suppression, Suppressions
@@ -225,13 +224,16 @@ def _valid(address: str) -> str:
 def suppressions_command(as_csv: bool, out: Path | None) -> None:
     """List the suppression list (address, reason, when, source) so the office can update its database."""
     entries = _store(load_config()).list()
+    header = ("address", "reason", "when", "source")
+    rows = [(e.address or "", e.reason, f"{e.created_at:%Y-%m-%dT%H:%M:%SZ}", e.source) for e in entries]
     if out is not None:
-        with out.open("w", encoding="utf-8-sig", newline="") as f:
-            _write_csv(f, entries)
+        write_spreadsheet(out, header, rows)
         click.echo(f"{len(entries)} suppressed addresses written to {out}")
     elif as_csv:
         buffer = io.StringIO()
-        _write_csv(buffer, entries, "\n")
+        csv.writer(buffer, lineterminator="\n").writerows(
+            [spreadsheet_safe(c) for c in row] for row in [header, *rows]
+        )
         click.echo(buffer.getvalue(), nl=False)
     elif not entries:
         click.echo("The suppression list is empty.")
@@ -242,11 +244,3 @@ def suppressions_command(as_csv: bool, out: Path | None) -> None:
             address = e.address or "(address erased)"
             click.echo(f"{address.ljust(width)}{e.reason:<14}{e.created_at:%Y-%m-%d %H:%M}   {e.source}")
         click.echo(f"{len(entries)} suppressed addresses")
-
-
-def _write_csv(stream: Any, entries: list[Suppression], newline: str = "\r\n") -> None:
-    writer = csv.writer(stream, lineterminator=newline)
-    writer.writerow(["address", "reason", "when", "source"])
-    for e in entries:
-        when = e.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        writer.writerow([spreadsheet_safe(v) for v in (e.address or "", e.reason, when, e.source)])
