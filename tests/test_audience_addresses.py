@@ -63,3 +63,14 @@ def test_reasons(text: str, reason: str) -> None:
     with pytest.raises(InvalidAddress) as caught:
         AddressChecker().check(text)
     assert caught.value.reason == reason
+
+
+def test_no_stdlib_address_parsing_in_the_audience_modules() -> None:
+    """CVE-2023-27043: parseaddr/getaddresses turn one crafted cell into several recipients."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "newsletter"
+    for name in ("address.py", "audience.py", "csvfile.py", "suppression.py", "cli/audience.py"):
+        source = (package / name).read_text(encoding="utf-8")
+        for call in ("parseaddr(", "getaddresses(", "email.utils import"):
+            assert call not in source, f"{name}: {call}"
