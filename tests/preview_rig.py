@@ -53,7 +53,7 @@ class PreviewServer:
         return self
 
     def stop(self) -> None:
-        self.app.state.preview.broadcaster.close()
+        self.app.state.preview.end_streams()
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()

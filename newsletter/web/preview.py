@@ -15,6 +15,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -72,12 +73,18 @@ class Preview:
         self.csrf = Csrf()
         self.cookie = f"{Csrf.cookie}_{port}"
         self.flashes: dict[str, Flash] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True
         )
         self.env.globals["member_label"] = member_label
 
     # ── helpers ──
+
+    def end_streams(self) -> None:
+        """End every open live-reload stream (from any thread), so shutdown does not wait for them."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.broadcaster.close)
 
     def page(
         self, request: Request, template: str, active: str = "", status: int = 200, **values
@@ -251,6 +258,7 @@ def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlet
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        preview.loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(state, preview.broadcaster, stop))
         try:
@@ -293,13 +301,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, plus: Ctrl+C first ends the open pages' event streams (no wait, no traceback)."""
+
+    def __init__(self, config: uvicorn.Config, preview: Preview):
+        super().__init__(config)
+        self.preview = preview
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.preview.end_streams()
+        super().handle_exit(sig, frame)
+
+
 def server(app: Starlette, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         log_level=log_level,
-        timeout_graceful_shutdown=1,
+        timeout_graceful_shutdown=2,
         access_log=False,
         server_header=False,
         lifespan="on",
     )
-    return uvicorn.Server(config)
+    return _Server(config, app.state.preview)
