@@ -224,3 +224,20 @@ def test_missing_member_list_names_what_to_do(run) -> None:
     assert result.stderr == (
         "subscribers.csv: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS\n"
     )
+
+
+def test_suppress_a_mailto_unsubscribe_by_its_subject(run, config: Config) -> None:
+    from newsletter.tokens import make_token
+
+    token = make_token("piotr.nowak@example.com", "poland", config)
+    result = run("suppress", "--token", f"unsubscribe {token}", "--reason", "unsubscribed")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "suppressed piotr.nowak@example.com (unsubscribed, source: mailto); it will not be mailed again\n",
+    )
+    bad = run("suppress", "--token", "unsubscribe " + token[:-8] + "AAAAAAAA", "--reason", "unsubscribed")
+    assert bad.exit_code == 1
+    assert bad.stderr == "error: this link is not valid or was altered\n"
+    both = run("suppress", "eve@example.com", "--token", token, "--reason", "manual")
+    assert both.exit_code == 2
+    assert "give the ADDRESS or --token (the subject of a mailto: unsubscribe), one of them" in both.stderr

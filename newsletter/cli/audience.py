@@ -160,23 +160,36 @@ def _listing(title: str, lines: list[str]) -> Iterator[str]:
 
 
 @click.command()
-@click.argument("address")
+@click.argument("address", required=False)
 @click.option("--reason", type=click.Choice(REASONS, case_sensitive=False),
               help="Why: unsubscribed, bounced, complained or manual.")  # fmt: skip
 @click.option(
-    "--source", default="cli", show_default=True, help="Where it came from, e.g. 'mailto 2026-03-01'."
+    "--source", help="Where it came from, e.g. 'mailto 2026-03-01' (default: cli, or mailto with --token)."
+)
+@click.option(
+    "--token", help="Instead of ADDRESS: the subject of a mailto: unsubscribe ('unsubscribe <token>')."
 )
 @click.option(
     "--remove", is_flag=True, help="Lift the suppression instead (same as `newsletter unsuppress`)."
 )
-def suppress(address: str, reason: str | None, source: str, remove: bool) -> None:
+def suppress(
+    address: str | None, reason: str | None, source: str | None, token: str | None, remove: bool
+) -> None:
     """Never mail ADDRESS again (from any segment), whatever the member list says."""
     config = load_config()
+    if (address is None) == (token is None):
+        raise click.UsageError(
+            "give the ADDRESS or --token (the subject of a mailto: unsubscribe), one of them"
+        )
+    if token is not None:
+        address = _address_in(token, config)
+    assert address is not None
     if remove:
         _unsuppress(config, address)
         return
     if not reason:
         raise click.UsageError("give --reason: unsubscribed, bounced, complained or manual")
+    source = source or ("mailto" if token else "cli")
     normalised = _valid(address)
     store = _store(config)
     if store.add(normalised, reason, source):
@@ -206,6 +219,16 @@ def _unsuppress(config: Config, address: str) -> None:
     click.echo(f"removed {entry.address or address.strip()} ({entry.reason}) from the suppression list")
     if entry.reason in ("unsubscribed", "complained"):
         click.echo("note: this address had unsubscribed or complained; keep the member's new consent on file")
+
+
+def _address_in(token: str, config: Config) -> str:
+    """The address in an unsubscribe token; accepts the whole subject line 'unsubscribe <token>'."""
+    from ..tokens import read_token  # delivery's module; only needed here
+
+    text = token.strip()
+    if text.lower().startswith("unsubscribe"):
+        text = text[len("unsubscribe") :].strip()
+    return read_token(text, config).address
 
 
 def _valid(address: str) -> str:
