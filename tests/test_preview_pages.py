@@ -121,3 +121,43 @@ def test_broken_newsletter_toml_shows_its_line(client: httpx.Client, project: Pa
     while 'id="render-errors"' in (page := client.get("/").text) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert 'id="render-errors"' not in page
+
+
+def test_an_issue_broken_at_start_recovers_when_fixed(
+    project: Path, project_env: dict[str, str], example_issue: Path
+) -> None:
+    issue_md = example_issue / "issue.md"
+    good = issue_md.read_text(encoding="utf-8")
+    issue_md.write_text(good.replace("date: 2022-03-24", "date: 24.03.2022"), encoding="utf-8")
+    preview = PreviewServer(project, example_issue, project_env).start()
+    try:
+        with httpx.Client(base_url=preview.url, timeout=10) as client:
+            page = client.get("/").text
+            assert 'id="render-errors"' in page and re.search(r"issue\.md:\d+: ", page)
+            assert client.get("/outbox").status_code == 200
+            issue_md.write_text(good, encoding="utf-8")
+            deadline = time.monotonic() + 3
+            while (
+                'data-edition="poland.de"' not in (page := client.get("/").text)
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            assert 'data-edition="poland.de"' in page and 'id="render-errors"' not in page
+    finally:
+        preview.stop()
+
+
+def test_cli_names_a_missing_issue_in_one_line(
+    project: Path, project_env: dict[str, str], monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import main
+
+    monkeypatch.chdir(project)
+    for key, value in project_env.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["preview", "2099-01-nothing", "--port", "0"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "2099-01-nothing: no issue.md here" in lines[0]

@@ -56,11 +56,10 @@ class Broadcaster:
 
 def watched_places(state: PreviewState) -> tuple[list[Path], list[Path], set[str]]:
     """Folders watched recursively, folders watched flat, and the file names wanted in the flat ones."""
-    snapshot = state.snapshot
     deep = [state.issue_path]
     flat: list[Path] = []
     names = {"newsletter.toml", ".env"}
-    config = snapshot.config
+    config = state.snapshot.config or state.last_config
     if config is not None:
         if config.templates.is_dir():
             deep.append(config.templates)
@@ -90,7 +89,7 @@ async def watch(state: PreviewState, broadcaster: Broadcaster, stop: asyncio.Eve
         tasks.append(
             asyncio.create_task(_watch_paths(flat, False, _FlatFilter(names), state, broadcaster, stop))
         )
-    config = state.snapshot.config
+    config = state.snapshot.config or state.last_config
     if config is not None and config.outbox.is_dir():
         tasks.append(asyncio.create_task(_watch_outbox(config.outbox, broadcaster, stop)))
     try:

@@ -64,6 +64,7 @@ class PreviewState:
         self.issue_path = issue_path
         self._lock = threading.Lock()
         self._version = 0
+        self.last_config: Config | None = None  # the newest config that loaded, even if the issue did not
         self.snapshot = Snapshot(version=0, loaded_at=datetime.now().astimezone())
 
     def reload(self) -> Snapshot:
@@ -77,11 +78,16 @@ class PreviewState:
             try:
                 fresh = self._build()
             except NewsletterError as exc:
-                previous = self.snapshot
-                fresh = replace(previous, errors=tuple(exc.lines()), stale=bool(previous.cards))
+                fresh = self._failed(tuple(exc.lines()))
             except Exception as exc:  # a crash in a renderer must not take the preview down
-                fresh = replace(self.snapshot, errors=(f"{type(exc).__name__}: {exc}",), stale=True)
+                fresh = self._failed((f"{type(exc).__name__}: {exc}",))
             return self._publish(fresh)
+
+    def _failed(self, lines: tuple[str, ...]) -> Snapshot:
+        previous = self.snapshot
+        return replace(
+            previous, errors=lines, stale=bool(previous.cards), config=previous.config or self.last_config
+        )
 
     def check(self) -> Snapshot:
         """Run the pre-flight check on the files as they are now (the slow half)."""
@@ -105,7 +111,7 @@ class PreviewState:
     def _build(self) -> Snapshot:
         from .. import content, render
 
-        config = self._load_config()
+        config = self.last_config = self._load_config()
         issue = content.load_issue(self.issue_path, config)
         editions = list(render.build_editions(issue, config))
         members, note = read_member_list(config)
