@@ -10,12 +10,12 @@ window after a ``kill -9``). Workers personalise and send; they never touch the 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import os
-import queue
+import selectors
 import signal
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -28,6 +28,7 @@ from .config import SmtpSettings
 from .ledger import Ledger, LedgerSession, Row
 from .model import Member
 from .smtp import Attempt, Connection, Outcome, Transport, TransportError
+from .smtpmux import MuxConnection
 
 log = logging.getLogger("newsletter.delivery")
 CLAIM_BATCH = 64
@@ -64,14 +65,6 @@ class Job:
     message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
 
 
-@dataclass
-class _Done:
-    job: Job
-    attempt: Attempt
-    message_id: str | None
-    worker: _Worker
-
-
 @dataclass(frozen=True)
 class CrashHook:
     """NEWSLETTER_CRASH_AT / NEWSLETTER_CRASH_POINT: SIGKILL ourselves at message n (tests)."""
@@ -97,39 +90,16 @@ def compose(template: Any, member: Member, sender: str) -> tuple[str, str, str |
     return message.envelope_from, message.recipient, message.message_id, message.data
 
 
-class _Worker(threading.Thread):
-    def __init__(self, transport: Transport, done: queue.Queue[_Done], sender: str, conn: Connection | None):
-        super().__init__(daemon=True)
-        self.transport, self.done, self.sender, self.conn = transport, done, sender, conn
-        self.inbox: queue.Queue[Job | None] = queue.Queue()
-        self.reconnects = 0
+@dataclass
+class _Slot:
+    """One connection of the send and the job it carries."""
 
-    def run(self) -> None:
-        while (job := self.inbox.get()) is not None:
-            assert job.message is not None
-            envelope_from, recipient, message_id, data = job.message
-            self.done.put(_Done(job, self._send(envelope_from, recipient, data), message_id, self))
-        self._close()
+    mux: MuxConnection | None = None
+    job: Job | None = None
+    events: int = 0  # what the selector watches for it
 
-    def _send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt:
-        conn = self.conn
-        if conn is not None and (
-            conn.sent >= self.transport.per_connection or not getattr(conn, "open", True)
-        ):
-            self._close()
-            conn = None
-        if conn is None:
-            try:
-                conn = self.conn = self.transport.connect()
-                self.reconnects += 1
-            except TransportError as exc:
-                return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
-        return conn.send(envelope_from, recipient, data)
-
-    def _close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+    def idle(self) -> bool:
+        return self.job is None and (self.mux is None or not self.mux.busy)
 
 
 @dataclass
@@ -140,7 +110,6 @@ class _State:
     outcomes: Counter[str] = field(default_factory=Counter)
     attempts: int = 0
     dispatched: int = 0
-    in_flight: int = 0
     deferred: int = 0
     failures_in_a_row: int = 0
     stop: tuple[str, str] | None = None
@@ -166,11 +135,12 @@ class SendLoop:
         self.ledger, self.issue, self.holder = ledger, issue, holder
         self.transport, self.settings, self.clock, self.sender = transport, settings, clock, sender
         self.jobs, self.crash, self.progress, self.should_stop = jobs, crash, progress, should_stop
-        self.done: queue.Queue[_Done] = queue.Queue()
         count = max(1, min(settings.connections, len(jobs) or 1))
-        self.workers = [
-            _Worker(transport, self.done, sender, first_connection if i == 0 else None) for i in range(count)
-        ]
+        self.slots = [_Slot() for _ in range(count)]
+        if first_connection is not None:
+            self.slots[0].mux = MuxConnection(first_connection, settings.timeout)  # type: ignore[arg-type]
+        self.selector = selectors.DefaultSelector()
+        self.reconnects = 0
         self.s = _State()
         now = clock.now()
         for row_id, job in jobs.items():
@@ -185,36 +155,111 @@ class SendLoop:
 
     def run(self) -> LoopResult:
         session = self.ledger.session()
-        for w in self.workers:
-            w.start()
-        idle = list(self.workers)
         try:
             while True:
                 self._housekeeping()
-                while idle and self.s.stop is None:
-                    job = self._next_job(session)
-                    if job is None:
-                        break
-                    self._dispatch(idle.pop(), job)
-                if self.s.in_flight == 0:
+                self._fill(session)
+                busy = [slot for slot in self.slots if not slot.idle()]
+                if not busy:
                     if self.s.stop is not None or not (self.s.ready or self.s.claimed or self.s.waiting):
                         break
                     self._wait_for_retry()
                     continue
-                done = self.done.get()
-                self.s.in_flight -= 1
-                idle.append(done.worker)
-                self._handle(session, done)
+                self._poll(session, busy)
         finally:
-            for w in self.workers:
-                w.inbox.put(None)
-            for w in self.workers:
-                w.join(timeout=self.settings.timeout + 5)
+            for slot in self.slots:
+                self._drop(slot)
+            self.selector.close()
             session.close()
             self.ledger.release_claims(self.issue, self.holder, self.clock.now())
         state, reason = self.s.stop or ("finished", None)
-        reconnects = sum(w.reconnects for w in self.workers)
-        return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, reconnects)
+        return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, self.reconnects)
+
+    # ── connections ──
+
+    def _fill(self, session: LedgerSession) -> None:
+        for slot in self.slots:
+            if self.s.stop is not None or not slot.idle():
+                continue
+            job = self._next_job(session)
+            if job is None:
+                return
+            self._pace()
+            self.s.dispatched += 1
+            self.crash.check(self.s.dispatched, "before_send")
+            failed = self._start(slot, job)
+            if failed is not None:
+                self._handle(session, job, failed)
+
+    def _start(self, slot: _Slot, job: Job) -> Attempt | None:
+        mux = slot.mux
+        if mux is not None and (mux.closed or mux.sent >= self.transport.per_connection):
+            self._drop(slot)
+        if slot.mux is None:
+            try:
+                conn = self.transport.connect()
+            except TransportError as exc:
+                return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
+            slot.mux = MuxConnection(conn, self.settings.timeout)  # type: ignore[arg-type]
+            self.reconnects += 1
+        assert job.message is not None
+        envelope_from, recipient, _message_id, data = job.message
+        slot.job = job
+        slot.mux.start(envelope_from, recipient, data, time.monotonic())
+        return None
+
+    def _poll(self, session: LedgerSession, busy: list[_Slot]) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            self._watch(slot)
+        deadline = min(slot.mux.deadline for slot in busy if slot.mux is not None)
+        for key, _events in self.selector.select(max(0.0, deadline - now) + 0.01):
+            slot = key.data
+            if slot.mux is not None and not slot.mux.closed:
+                self._finish(session, slot, slot.mux.step(time.monotonic()))
+        now = time.monotonic()
+        for slot in busy:
+            if slot.mux is not None and not slot.mux.closed:
+                self._finish(session, slot, slot.mux.expired(now))
+            elif slot.job is not None:  # closed under a job without an outcome (should not happen)
+                self._finish(session, slot, Attempt(Outcome.RETRY, None, "connection closed", "connection"))
+
+    def _finish(self, session: LedgerSession, slot: _Slot, attempt: Attempt | None) -> None:
+        if attempt is None or slot.job is None:
+            return
+        job, slot.job = slot.job, None
+        if slot.mux is not None and slot.mux.closed:
+            self._unwatch(slot)
+            slot.mux = None
+        self._handle(session, job, attempt)
+
+    def _watch(self, slot: _Slot) -> None:
+        mux = slot.mux
+        wanted = 0
+        if mux is not None and not mux.closed and mux.busy:
+            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if mux.wants_write else 0)
+        if wanted == slot.events:
+            return
+        if slot.events and wanted:
+            self.selector.modify(mux.sock, wanted, slot)  # type: ignore[union-attr]
+        elif wanted:
+            self.selector.register(mux.sock, wanted, slot)  # type: ignore[union-attr]
+        else:
+            self._unwatch(slot)
+            return
+        slot.events = wanted
+
+    def _unwatch(self, slot: _Slot) -> None:
+        if slot.events and slot.mux is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.unregister(slot.mux.sock)
+        slot.events = 0
+
+    def _drop(self, slot: _Slot) -> None:
+        self._unwatch(slot)
+        if slot.mux is not None:
+            slot.mux.close()
+            slot.mux = None
 
     # ── dispatching ──
 
@@ -246,13 +291,6 @@ class SendLoop:
         if batch:
             self.s.claimed.extend(session.claim(batch, self.holder, now))
 
-    def _dispatch(self, worker: _Worker, job: Job) -> None:
-        self._pace()
-        self.s.dispatched += 1
-        self.crash.check(self.s.dispatched, "before_send")
-        self.s.in_flight += 1
-        worker.inbox.put(job)
-
     def _pace(self) -> None:
         rate = self.settings.rate
         if not rate:
@@ -278,8 +316,9 @@ class SendLoop:
 
     # ── outcomes ──
 
-    def _handle(self, session: LedgerSession, done: _Done) -> None:
-        job, attempt, s = done.job, done.attempt, self.s
+    def _handle(self, session: LedgerSession, job: Job, attempt: Attempt) -> None:
+        s = self.s
+        message_id = job.message[2] if job.message else None
         outcome, tries = attempt.outcome, job.row.attempts + 1
         if outcome in (Outcome.PAUSE, Outcome.FATAL):
             self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
@@ -290,14 +329,14 @@ class SendLoop:
         s.attempts += 1
         if outcome is Outcome.SENT:
             self.crash.check(s.dispatched, "after_250")
-            self._write(session, job, "sent", attempt, attempt.reply, tries, done.message_id)
+            self._write(session, job, "sent", attempt, attempt.reply, tries, message_id)
             self.crash.check(s.dispatched, "after_commit")
             s.failures_in_a_row = 0
         elif outcome in (Outcome.DEFER, Outcome.RETRY) and tries < self.settings.max_attempts:
-            self._defer(session, job, attempt, tries, done.message_id)
+            self._defer(session, job, attempt, tries, message_id)
         else:
             state = {Outcome.BOUNCE: "bounced", Outcome.UNKNOWN: "unknown"}.get(outcome, "failed")
-            self._write(session, job, state, attempt, attempt.describe(), tries, done.message_id)
+            self._write(session, job, state, attempt, attempt.describe(), tries, message_id)
             s.failures_in_a_row += 1
             if s.failures_in_a_row >= self.settings.error_budget and s.stop is None:
                 s.stop = (

@@ -88,7 +88,7 @@ class TransportError(DeliveryError):
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _QUOTA_WORDS = re.compile(
-    r"throttl|quota|limit exceeded|rate limit|sending rate|too many messages|exceeded .*limit", re.I
+    r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I
 )
 
 
@@ -157,6 +157,8 @@ class SmtpConnection:
     """One open, secured, authenticated SMTP session."""
 
     def __init__(self, client: smtplib.SMTP, pipelining: bool):
+        self.client = client
+        self.pipelining = pipelining
         self._client = client
         self._pipelining = pipelining
         self.sent = 0
@@ -191,8 +193,9 @@ class SmtpConnection:
             if first_failure is not None:
                 self._reset(first_failure)
                 return first_failure
-            stage = "dot"
+            stage = "payload"  # a connection lost while writing it: the relay has no final dot yet
             client.send(payload)
+            stage = "dot"
             code, raw = client.getreply()
             reply = _text(raw)
             log.debug("%s → %s %s", recipient, code, reply)

@@ -223,3 +223,24 @@ def test_dry_run_changes_nothing(project, project_env, issue, smtp_sink_factory)
     assert report.state == "dry-run" and len(report.plan) == 20 and not sink.messages
     assert {p.edition for p in report.plan} >= {"poland.de", "poland+usa.pl"}
     assert states(config) == {}
+
+
+def test_a_send_over_starttls_with_auth_and_a_pinned_ca(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 200)
+    sink = smtp_sink_factory(tls="starttls", auth=("user", "pw"), per_connection=100)
+    env = sink_env(
+        project_env,
+        sink,
+        NEWSLETTER_SMTP_SECURITY="starttls",
+        NEWSLETTER_SMTP_USERNAME="user",
+        NEWSLETTER_SMTP_PASSWORD="pw",
+        NEWSLETTER_SMTP_CA_FILE=sink.ca_file,
+    )
+    config = config_for(project, env)
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert (
+        report.outcomes == {"sent": 200} and set(received) == set(addresses) and max(received.values()) == 1
+    )
+    assert sink.stats.auth_successes == sink.stats.connections and sink.stats.server_closes == 0
+    assert_accounting(received, config)

@@ -1,0 +1,200 @@
+"""Non-blocking SMTP transactions over connections opened by ``smtp.SmtpTransport``.
+
+The send loop runs in ONE thread: it opens, secures and authenticates each connection with
+smtplib (blocking, rare), then drives every message transaction here without blocking, so N
+connections overlap without threads fighting over the GIL and the ledger. Per message:
+``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING (else one by one),
+then the dot-stuffed content. Replies are classified by ``smtp.classify``; a connection lost
+after the final dot was written is ``unknown``, before it a retry; no reply within the timeout
+counts as lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections import deque
+
+from .smtp import Attempt, Outcome, SmtpConnection, _stuff, _text, classify
+
+log = logging.getLogger("newsletter.smtp")
+_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
+
+
+class MuxConnection:
+    """One connection's in-flight transaction; ``step()`` after the socket is ready."""
+
+    def __init__(self, conn: SmtpConnection, timeout: float):
+        self.conn = conn
+        assert conn.client.sock is not None, "connection already closed"
+        self.sock: socket.socket = conn.client.sock
+        self.sock.setblocking(False)
+        self.timeout = timeout
+        self.deadline = 0.0
+        self.sent = conn.sent
+        self._in = bytearray()
+        self._out = b""
+        self._steps: deque[tuple[bytes, list[str]]] = deque()
+        self._expect: list[str] = []
+        self._failure: Attempt | None = None
+        self._dot_written = False
+        self._resetting = False
+        self.closed = False
+
+    # ── the loop's side ──
+    @property
+    def busy(self) -> bool:
+        return bool(self._expect or self._out or self._steps)
+
+    @property
+    def wants_write(self) -> bool:
+        return bool(self._out)
+
+    def start(self, envelope_from: str, recipient: str, data: bytes, now: float) -> None:
+        self.sent += 1
+        mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
+        rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
+        payload = _stuff(data)
+        if self.conn.pipelining:
+            self._steps.extend([(mail + rcpt + b"DATA\r\n", ["mail", "rcpt", "data"]), (payload, ["dot"])])
+        else:
+            self._steps.extend(
+                [(mail, ["mail"]), (rcpt, ["rcpt"]), (b"DATA\r\n", ["data"]), (payload, ["dot"])]
+            )
+        self._failure, self._dot_written, self._resetting = None, False, False
+        self._next_step(now)
+
+    def step(self, now: float) -> Attempt | None:
+        """Write what can be written, read what arrived; the finished message's outcome or None."""
+        try:
+            self._flush(now)
+            if not self._read(now):
+                return self._lost("connection closed by the relay")
+            return self._replies(now)
+        except (OSError, ssl.SSLError) as exc:
+            return self._lost(str(exc) or type(exc).__name__)
+
+    def expired(self, now: float) -> Attempt | None:
+        if self.busy and now > self.deadline:
+            return self._lost(f"no reply within {self.timeout:g} s")
+        return None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.setblocking(True)
+            self.sock.settimeout(min(self.timeout, 5.0))
+            if not self.busy:
+                self.conn.close()  # QUIT
+                return
+        except (OSError, ssl.SSLError):
+            pass
+        self.conn.client.close()
+
+    # ── internals ──
+    def _next_step(self, now: float) -> None:
+        data, expect = self._steps.popleft()
+        self._out, self._expect = data, list(expect)
+        self.deadline = now + self.timeout
+        self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        while self._out:
+            try:
+                n = self.sock.send(self._out)
+            except _WANT:
+                return
+            self._out = self._out[n:]
+            self.deadline = now + self.timeout
+        if self._expect == ["dot"]:
+            self._dot_written = True
+
+    def _read(self, now: float) -> bool:
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except _WANT:
+                return True
+            if not chunk:
+                return False
+            self._in += chunk
+            self.deadline = now + self.timeout
+
+    def _replies(self, now: float) -> Attempt | None:
+        while self._expect and b"\n" in self._in:
+            reply = self._take_reply()
+            if reply is None:
+                return None
+            code, text = reply
+            stage = self._expect.pop(0)
+            if self._resetting:
+                continue
+            want = 354 if stage == "data" else 250
+            ok = 200 <= code < 300 if stage == "dot" else code == want
+            if stage == "dot":
+                return Attempt(classify("dot", code, text), code, text, "dot")
+            if not ok and self._failure is None:
+                self._failure = Attempt(classify(stage, code, text), code, text, stage)
+            elif code == 354 and self._failure is not None:
+                return self._abandon(self._failure)  # a lax relay opened DATA anyway: never send
+        if self._expect or self._out:
+            return None
+        if self._resetting:
+            self._resetting = False
+            return None
+        if self._failure is not None:
+            return self._after_failure(self._failure, now)
+        if self._steps:
+            self._next_step(now)
+            return self._replies(now) if b"\n" in self._in else None
+        return None
+
+    def _take_reply(self) -> tuple[int, str] | None:
+        lines = []
+        buf = self._in
+        pos = 0
+        while True:
+            end = buf.find(b"\n", pos)
+            if end < 0:
+                return None
+            line = bytes(buf[pos:end]).rstrip(b"\r")
+            lines.append(line[4:])
+            pos = end + 1
+            if line[3:4] != b"-":
+                break
+        del self._in[:pos]
+        try:
+            code = int(line[:3])
+        except ValueError:
+            code = -1
+        return code, _text(b"\n".join(lines)).strip()
+
+    def _after_failure(self, failure: Attempt, now: float) -> Attempt:
+        self._steps.clear()
+        if failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):
+            self.close()
+        else:
+            self._resetting = True
+            self._steps.append((b"RSET\r\n", ["rset"]))
+            self._next_step(now)
+        return failure
+
+    def _abandon(self, failure: Attempt) -> Attempt:
+        self._steps.clear()
+        self._expect, self._out = [], b""
+        self.closed = True
+        self.conn.client.close()
+        return failure
+
+    def _lost(self, why: str) -> Attempt:
+        dot = self._dot_written
+        self._steps.clear()
+        self._expect, self._out = [], b""
+        self.closed = True
+        self.conn.client.close()
+        if dot:
+            return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {why}", "dot")
+        return Attempt(Outcome.RETRY, None, f"connection lost: {why}", "connection")
