@@ -143,6 +143,7 @@ def test_an_issue_broken_at_start_recovers_when_fixed(
             ):
                 time.sleep(0.05)
             assert 'data-edition="poland.de"' in page and 'id="render-errors"' not in page
+            assert "0 · no member list" in page
     finally:
         preview.stop()
 

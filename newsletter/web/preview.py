@@ -170,7 +170,8 @@ class Preview:
         session = request.cookies.get(self.cookie)
         token = form.get("csrf")
         if not self.csrf.valid(session, token if isinstance(token, str) else None):
-            return PlainTextResponse("Refused: the page was too old. Reload it and send again.", 403)
+            text = "The page was open from an earlier start of the preview. Reload it, then send the proof again."
+            return self.message(request, "Proof not sent", text, 403)
         assert session is not None
         key = request.path_params["key"]
         snap = self.state.snapshot
