@@ -244,3 +244,23 @@ def test_a_send_over_starttls_with_auth_and_a_pinned_ca(project, project_env, is
     )
     assert sink.stats.auth_successes == sink.stats.connections and sink.stats.server_closes == 0
     assert_accounting(received, config)
+
+
+def test_error_budget_pauses_after_consecutive_failures(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 100)
+    set_sending(project, error_budget=10, connections=1)
+    sink = smtp_sink_factory(replies={"DATA": "554 5.6.0 Message rejected as spam"}, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    assert report.state == "paused" and "10 failures in a row" in report.reason and report.exit_code == 1
+    assert states(config) == {"failed": 10, "pending": 90} and not sink.messages
+
+
+def test_rate_limit_is_steady(project, project_env, issue, smtp_sink_factory):
+    write_members(project, 50)
+    sink = smtp_sink_factory(keep_data=False)
+    config = config_for(project, sink_env(project_env, sink, NEWSLETTER_RATE="10"))
+    clock = FakeClock()
+    report = run_send(config, issue, ["all"], clock=clock)
+    assert report.outcomes == {"sent": 50}
+    assert abs(sum(clock.slept) - 4.9) < 0.01 and max(clock.slept) <= 0.1 + 1e-9  # paced, never bursty
