@@ -45,58 +45,36 @@ class AddressChecker:
     """``check_address`` for a whole member list: the same results, each domain validated once.
 
     email-validator spends most of its time on the domain (IDNA rules per character), and a
-    member list has far fewer domains than addresses. For a plain ASCII address of ordinary
-    length the local part is validated on its own (against a fixed, valid domain) and the
-    domain's verdict — syntax and, with ``check_dns``, deliverability — comes from a cache
-    filled by email-validator itself. The library checks the local part first, then the domain,
-    then the length, and so does this; the length can only matter near 254 characters, so long
-    or non-ASCII addresses simply take the full path. ``tests/test_audience_addresses.py``
-    compares both paths on a corpus of awkward addresses. One checker per run: DNS verdicts
-    are not kept beyond it.
+    member list has far fewer domains than addresses. The first address of a domain gets the
+    full validation; when it passes, the domain's ASCII form is remembered (with ``check_dns``
+    that includes the domain's deliverability). A later plain ASCII address of ordinary length
+    with a remembered domain only has its local part validated, against a fixed valid domain:
+    email-validator checks the local part first, then the domain, then the length (which can
+    only matter near 254 characters), so the outcome and the message are the same.
+    Anything else — a new domain, a failure, non-ASCII, long addresses — takes the full path,
+    so the checker is never slower than validating every address in full.
+    ``tests/test_audience_addresses.py`` compares both paths on a corpus of awkward addresses.
+    Make one checker per run: remembered DNS verdicts are not kept beyond it.
     """
 
     def __init__(self, *, check_dns: bool = False, resolver: Any = None, cache_size: int = 50_000):
         self.check_dns, self.resolver, self.cache_size = check_dns, resolver, cache_size
-        self._domains: dict[str, tuple[str, str]] = {}  # domain → (ascii domain, "") or ("", error)
-        self._lookups = self._hits = 0
+        self._domains: dict[str, str] = {}  # domain as written → its ASCII form (valid domains only)
 
     def check(self, text: str) -> str:
         value = _precheck(text)
-        if (
-            len(value) > _FAST_MAX_LENGTH
-            or not value.isascii()
-            or "\\" in value
-            or "@" not in value
-            or (self._lookups > 2000 and self._hits * 4 < self._lookups)  # domains hardly repeat: no gain
-        ):
-            return _full(value, self.check_dns, self.resolver)
-        local, _, domain = value.partition("@")
+        local, at, domain = value.partition("@")
+        ascii_domain = self._domains.get(domain)
+        if ascii_domain is None or len(value) > _FAST_MAX_LENGTH or not value.isascii() or "\\" in value:
+            result = _validate(value, self.check_dns, self.resolver)
+            if at and len(self._domains) < self.cache_size:
+                self._domains[domain] = str(result.ascii_domain)
+            return str(result.ascii_email).lower()
         try:
             ascii_local = validate_email(local + _PROBE_DOMAIN, **_OPTIONS).ascii_local_part
         except EmailNotValidError as exc:
             raise InvalidAddress(f"is not a valid address: {exc}") from None
-        ascii_domain, error = self._domain(domain)
-        if error:
-            raise InvalidAddress(f"is not a valid address: {error}")
         return f"{ascii_local}@{ascii_domain}".lower()
-
-    def _domain(self, domain: str) -> tuple[str, str]:
-        self._lookups += 1
-        verdict = self._domains.get(domain)
-        if verdict is not None:
-            self._hits += 1
-        else:
-            try:
-                result = validate_email(
-                    _PROBE_LOCAL + domain,
-                    **{**_OPTIONS, "check_deliverability": self.check_dns, "dns_resolver": self.resolver},
-                )
-                verdict = (str(result.ascii_domain), "")
-            except EmailNotValidError as exc:
-                verdict = ("", str(exc))
-            if len(self._domains) < self.cache_size:
-                self._domains[domain] = verdict
-        return verdict
 
 
 _OPTIONS: dict[str, Any] = {
@@ -107,7 +85,6 @@ _OPTIONS: dict[str, Any] = {
     "check_deliverability": False,
 }
 _PROBE_DOMAIN = "@a.de"  # valid, so a probe's error can only be the local part's
-_PROBE_LOCAL = "a@"  # valid, so a probe's error can only be the domain's
 _FAST_MAX_LENGTH = 200  # well below the 254-character limit email-validator checks last
 
 
@@ -130,13 +107,16 @@ def _precheck(text: str) -> str:
 
 
 def _full(value: str, check_dns: bool, resolver: Any) -> str:
+    return str(_validate(value, check_dns, resolver).ascii_email).lower()
+
+
+def _validate(value: str, check_dns: bool, resolver: Any) -> Any:
     try:
-        result = validate_email(
+        return validate_email(
             value, **{**_OPTIONS, "check_deliverability": check_dns, "dns_resolver": resolver}
         )
     except EmailNotValidError as exc:
         raise InvalidAddress(f"is not a valid address: {exc}") from None
-    return str(result.ascii_email).lower()
 
 
 def normalise_address(address: str) -> str:
