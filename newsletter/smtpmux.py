@@ -34,7 +34,7 @@ class MuxConnection:
         self.deadline = 0.0
         self.sent = conn.sent
         self._in = bytearray()
-        self._out = b""
+        self._out = memoryview(b"")
         self._steps: deque[tuple[bytes, list[str]]] = deque()
         self._expect: list[str] = []
         self._failure: Attempt | None = None
@@ -97,7 +97,7 @@ class MuxConnection:
     # ── internals ──
     def _next_step(self, now: float) -> None:
         data, expect = self._steps.popleft()
-        self._out, self._expect = data, list(expect)
+        self._out, self._expect = memoryview(data), list(expect)  # slices of a memoryview copy nothing
         self.deadline = now + self.timeout
         self._flush(now)
 
@@ -184,7 +184,7 @@ class MuxConnection:
 
     def _abandon(self, failure: Attempt) -> Attempt:
         self._steps.clear()
-        self._expect, self._out = [], b""
+        self._expect, self._out = [], memoryview(b"")
         self.closed = True
         self.conn.client.close()
         return failure
@@ -192,7 +192,7 @@ class MuxConnection:
     def _lost(self, why: str) -> Attempt:
         dot = self._dot_written
         self._steps.clear()
-        self._expect, self._out = [], b""
+        self._expect, self._out = [], memoryview(b"")
         self.closed = True
         self.conn.client.close()
         if dot:
