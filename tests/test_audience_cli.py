@@ -108,7 +108,10 @@ def test_report_for_the_office_is_formula_safe_utf8_with_bom(run, project: Path)
     shutil.copy(CSV / "formula-injection.csv", project / "members.csv")
     result = run("subscribers", "check", "members.csv", "--report", "rejected.csv")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == "Report of 5 rejected row reason(s) written to rejected.csv"
+    assert (
+        result.stdout.splitlines()[-1]
+        == "Report for the office written to rejected.csv: 4 rejected rows, 5 reasons"
+    )
     raw = (project / "rejected.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(raw.decode("utf-8-sig").splitlines(keepends=True)))

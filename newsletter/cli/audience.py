@@ -57,8 +57,10 @@ def check(csv_file: Path | None, report: Path | None, check_dns: bool) -> None:
     for problem in result.rejected:
         click.echo(str(problem), err=True)
     if report is not None:
-        written = write_report(result, report)
-        click.echo(f"Report of {written} rejected row reason(s) written to {report}")
+        reasons = write_report(result, report)
+        click.echo(
+            f"Report for the office written to {report}: {result.rejected_rows} rejected rows, {reasons} reasons"
+        )
     sys.exit(1 if result.rejected else 0)
 
 
