@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
@@ -300,6 +301,10 @@ class LedgerSession:
 
     def __init__(self, conn: Connection):
         self.conn = conn
+        # the hottest query, compiled once for this dialect and run without SQLAlchemy's per-call work
+        compiled = _IS_SUPPRESSED.compile(dialect=conn.dialect)
+        self._suppressed_sql = str(compiled)
+        self._positional = bool(compiled.positional)
 
     def close(self) -> None:
         self.conn.close()
@@ -322,8 +327,10 @@ class LedgerSession:
             return sorted(r.id for r in rows)
 
     def is_suppressed(self, address: str) -> bool:
+        key = address_hash(address)
+        params: Any = (key,) if self._positional else {"h": key}
         with self.conn.begin():
-            return self.conn.execute(_IS_SUPPRESSED, {"h": address_hash(address)}).first() is not None
+            return self.conn.exec_driver_sql(self._suppressed_sql, params).first() is not None
 
     def record(
         self,
@@ -406,11 +413,10 @@ def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]
     Returns the number of rows inserted where the dialect tells (else 0 or more)."""
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)  # type: ignore[arg-type]
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
         result = conn.execute(stmt, rows)
         return max(result.rowcount, 0)
     cols = [table.c[k] for k in keys]  # type: ignore[attr-defined]

@@ -90,6 +90,11 @@ def compose(template: Any, member: Member, sender: str) -> tuple[str, str, str |
     return message.envelope_from, message.recipient, message.message_id, message.data
 
 
+def crlf_guaranteed(template: Any) -> bool:
+    """compose.MessageTemplate builds CRLF-only messages: the transport can skip checking."""
+    return type(template).__module__.endswith(".compose")
+
+
 @dataclass
 class _Slot:
     """One connection of the send and the job it carries."""
@@ -205,7 +210,7 @@ class SendLoop:
         assert job.message is not None
         envelope_from, recipient, _message_id, data = job.message
         slot.job = job
-        slot.mux.start(envelope_from, recipient, data, time.monotonic())
+        slot.mux.start(envelope_from, recipient, data, time.monotonic(), crlf=crlf_guaranteed(job.template))
         return None
 
     def _poll(self, session: LedgerSession, busy: list[_Slot]) -> None:

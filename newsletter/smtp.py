@@ -87,9 +87,7 @@ class TransportError(DeliveryError):
 # ─────────────────────────────── classification ───────────────────────────────
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_QUOTA_WORDS = re.compile(
-    r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I
-)
+_QUOTA_WORDS = re.compile(r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I)
 
 
 def enhanced_status(reply: str) -> str | None:
@@ -141,9 +139,10 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def _stuff(data: bytes) -> bytes:
-    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF."""
-    if data.count(b"\n") != data.count(b"\r\n"):
+def _stuff(data: bytes, *, crlf: bool = False) -> bytes:
+    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF. ``crlf=True``: the caller
+    guarantees CRLF line ends already (compose.ComposedMessage does), skip that check."""
+    if not crlf and data.count(b"\n") != data.count(b"\r\n"):
         data = re.sub(rb"\r?\n", b"\r\n", data)
     if data.startswith(b"."):
         data = b"." + data

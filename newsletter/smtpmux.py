@@ -51,11 +51,13 @@ class MuxConnection:
     def wants_write(self) -> bool:
         return bool(self._out)
 
-    def start(self, envelope_from: str, recipient: str, data: bytes, now: float) -> None:
+    def start(
+        self, envelope_from: str, recipient: str, data: bytes, now: float, *, crlf: bool = False
+    ) -> None:
         self.sent += 1
         mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
         rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
-        payload = _stuff(data)
+        payload = _stuff(data, crlf=crlf)
         if self.conn.pipelining:
             self._steps.extend([(mail + rcpt + b"DATA\r\n", ["mail", "rcpt", "data"]), (payload, ["dot"])])
         else:

@@ -1,5 +1,6 @@
 """The SMTP transport against the real aiosmtpd rig: TLS, AUTH, classification, timeouts (FAULT-PLAN 8, 11, 14–16)."""
 
+# ruff: noqa: F811  (pytest fixtures imported from smtp_sink)
 from __future__ import annotations
 
 import dataclasses
@@ -16,9 +17,20 @@ MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello
 
 def settings(sink, **changes) -> SmtpSettings:
     base = SmtpSettings(
-        host=sink.host, port=sink.port, security="none", username=None, password=None, timeout=5.0,
-        ca_file=None, connections=1, rate=None, per_connection=90, max_attempts=3,
-        retry_backoff=(0.0,), error_budget=50, resend_unknown=False,
+        host=sink.host,
+        port=sink.port,
+        security="none",
+        username=None,
+        password=None,
+        timeout=5.0,
+        ca_file=None,
+        connections=1,
+        rate=None,
+        per_connection=90,
+        max_attempts=3,
+        retry_backoff=(0.0,),
+        error_budget=50,
+        resend_unknown=False,
     )
     return dataclasses.replace(base, **changes)
 
@@ -51,7 +63,9 @@ def test_quota_wording():
 
 
 def test_450_and_550_at_rcpt_are_told_apart(smtp_sink_factory):
-    sink = smtp_sink_factory(rcpt={"grey@example.org": "450 4.7.1 Try later", "gone@example.org": "550 5.1.1 No such user"})
+    sink = smtp_sink_factory(
+        rcpt={"grey@example.org": "450 4.7.1 Try later", "gone@example.org": "550 5.1.1 No such user"}
+    )
     conn = SmtpTransport(settings(sink)).connect()
     grey = conn.send("news@example.org", "grey@example.org", MESSAGE)
     gone = conn.send("news@example.org", "gone@example.org", MESSAGE)

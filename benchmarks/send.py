@@ -1,0 +1,213 @@
+"""Send benchmark: the whole pipeline (ledger included) vs a bare raw-socket SMTP client vs the naive way.
+
+    .venv/bin/python benchmarks/send.py [--members 20000] [--naive 300]
+
+Uses Postfix's C ``smtp-sink`` on 127.0.0.1 when installed (``/usr/sbin/smtp-sink``), else the
+aiosmtpd sink of the tests in a separate process. Prints messages/s for:
+  pipeline  run_send(): pre-flight, CSV, render once per edition, freeze the audience in SQLite,
+            personalise per member, N connections, one ledger commit per message
+  bare      one raw socket, pipelined MAIL/RCPT/DATA, the same message bytes prepared in advance
+  naive     stdlib EmailMessage per member + a new smtplib connection per message
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from newsletter.config import load_config  # noqa: E402
+from newsletter.delivery import edition_key, parse_edition_key, run_send  # noqa: E402
+from newsletter.smtp import _stuff  # noqa: E402
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sink(port: int) -> tuple[subprocess.Popen, str]:
+    if os.path.exists(SMTP_SINK):
+        cmd = [SMTP_SINK, "-u", "nobody", f"127.0.0.1:{port}", "1000"]
+        name = "Postfix smtp-sink"
+    else:
+        code = (
+            f"import sys, time; sys.path.insert(0, {str(REPO / 'tests')!r}); from smtp_sink import SmtpSink; "
+            f"SmtpSink(keep_data=False, port={port}).start(); time.sleep(1e9)"
+        )
+        cmd = [sys.executable, "-c", code]
+        name = "aiosmtpd sink (separate process)"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, name
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the sink did not start")
+
+
+def make_project(folder: Path, members: int, port: int) -> dict[str, str]:
+    toml = (REPO / "newsletter.toml").read_text(encoding="utf-8")
+    toml = toml.replace("[newsletter]\n", f'[newsletter]\ntemplates = "{REPO / "templates"}"\n', 1)
+    (folder / "newsletter.toml").write_text(toml, encoding="utf-8")
+    shutil.copytree(REPO / "issues" / "2022-03-laenderfokus", folder / "issues" / "2022-03-laenderfokus")
+    with (folder / "subscribers.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "last_name", "salutation", "company", "language", "segments"])
+        for i in range(members):
+            seg = ("poland", "usa", "poland|usa", "")[i % 4]
+            w.writerow(
+                [
+                    f"member{i}@example.org",
+                    f"Vorname{i}",
+                    f"Name{i}",
+                    ("Frau", "Herr", "")[i % 3],
+                    f"Zulieferer {i} GmbH",
+                    ("de", "en", "pl")[i % 3],
+                    seg,
+                ]
+            )
+    return {
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(port),
+        "NEWSLETTER_SMTP_SECURITY": "none",
+        "NEWSLETTER_DATABASE": f"sqlite:///{folder / 'state.db'}",
+        "NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"),
+        "NEWSLETTER_SECRET": "benchmark-secret-0123456789abcdef",
+        "NEWSLETTER_PUBLIC_URL": "https://news.example.org",
+        "NEWSLETTER_OUTBOX": str(folder / "outbox"),
+    }
+
+
+def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
+    """The pipeline's own message bytes for every member (what the bare client sends)."""
+    from newsletter.audience import read_members
+    from newsletter.compose import MessageTemplate
+    from newsletter.content import load_issue
+    from newsletter.render import Renderer
+    from newsletter.sendloop import compose
+
+    members = read_members(config.subscribers, config).members
+    issue_obj = load_issue(issue, config)
+    renderer = Renderer(config)
+    templates = {}
+    out = []
+    for m in members:
+        key = edition_key(m)
+        if key not in templates:
+            templates[key] = MessageTemplate.for_edition(
+                renderer.render(issue_obj, *parse_edition_key(key)), config
+            )
+        sender, rcpt, _mid, data = compose(templates[key], m, config.sender_address)
+        out.append((sender, rcpt, _stuff(data)))
+    return out
+
+
+def bare_client(port: int, messages: list[tuple[str, str, bytes]]) -> float:
+    sock = socket.create_connection(("127.0.0.1", port))
+    reader = sock.makefile("rb")
+
+    def reply() -> int:
+        while True:
+            line = reader.readline()
+            if line[3:4] != b"-":
+                return int(line[:3])
+
+    reply()
+    sock.sendall(b"EHLO bench.example.org\r\n")
+    reply()
+    started = time.perf_counter()
+    for sender, rcpt, payload in messages:
+        sock.sendall(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+        codes = (reply(), reply(), reply())
+        assert codes == (250, 250, 354), codes
+        sock.sendall(payload)
+        assert reply() == 250
+    elapsed = time.perf_counter() - started
+    sock.sendall(b"QUIT\r\n")
+    sock.close()
+    return len(messages) / elapsed
+
+
+def naive(port: int, config, issue: Path, count: int) -> float:
+    from newsletter.audience import read_members
+    from newsletter.content import load_issue
+    from newsletter.render import Renderer
+
+    members = read_members(config.subscribers, config).members[:count]
+    edition = Renderer(config).render(load_issue(issue, config), frozenset({"poland"}), "de")
+    started = time.perf_counter()
+    for m in members:
+        msg = EmailMessage()
+        msg["From"] = f"{config.sender_name} <{config.sender_address}>"
+        msg["To"] = m.address
+        msg["Subject"] = edition.subject
+        msg.set_content(edition.text.replace("[[nl:first_name]]", m.first_name))
+        msg.add_alternative(edition.html.replace("[[nl:first_name]]", m.first_name), subtype="html")
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.send_message(msg)
+    return len(members) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=20000)
+    parser.add_argument("--naive", type=int, default=300)
+    args = parser.parse_args()
+    port = free_port()
+    proc, sink_name = start_sink(port)
+    folder = Path(tempfile.mkdtemp(prefix="bench-send-"))
+    try:
+        env = make_project(folder, args.members, port)
+        config = load_config(folder, env)
+        issue = folder / "issues" / "2022-03-laenderfokus"
+        print(
+            f"sink: {sink_name} on 127.0.0.1:{port}; {args.members} members; "
+            f"{config.smtp.connections} connections; {os.cpu_count()} CPUs"
+        )
+        started = time.perf_counter()
+        report = run_send(config, issue, ["all"])
+        total = time.perf_counter() - started
+        assert report.sent == args.members, report
+        pipeline = report.sent / report.elapsed
+        print(
+            f"pipeline  {pipeline:8.0f} msg/s  send loop ({report.sent} in {report.elapsed:.1f} s); "
+            f"{report.sent / total:.0f} msg/s end to end incl. pre-flight, CSV, render, freeze ({total:.1f} s)"
+        )
+        messages = prepared_messages(config, issue)
+        size = sum(len(m[2]) for m in messages) / len(messages)
+        bare = bare_client(port, messages)
+        print(
+            f"bare      {bare:8.0f} msg/s  one raw socket, pipelined, same bytes (avg {size / 1024:.0f} KiB)"
+        )
+        slow = naive(port, config, issue, args.naive)
+        print(
+            f"naive     {slow:8.0f} msg/s  EmailMessage + new connection per message ({args.naive} messages)"
+        )
+        print(f"pipeline / bare  = {pipeline / bare:.0%}   (goal ≥ 50%)")
+        print(f"pipeline / naive = {pipeline / slow:.1f}×   (goal ≥ 10×)")
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
