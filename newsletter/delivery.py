@@ -302,6 +302,8 @@ def _send(
     ledger.recover(slug, now)
     if retry_failed:
         ledger.reopen_failed(slug, addressed, now)
+    elif config.smtp.resend_unknown:
+        ledger.reopen_failed(slug, addressed, now, states=("unknown",))
     templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
     rows = [r for r in ledger.rows(slug) if r.address in addressed]
     jobs = {r.id: Job(r, addressed[r.address], templates[r.edition]) for r in rows if r.state == "pending"}

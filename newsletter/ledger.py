@@ -182,7 +182,13 @@ class Ledger:
                 .values(state="pending", claimed_by=None, updated_at=now)
             ).rowcount
 
-    def reopen_failed(self, issue: str, addresses: Iterable[str] | None, now: datetime) -> int:
+    def reopen_failed(
+        self,
+        issue: str,
+        addresses: Iterable[str] | None,
+        now: datetime,
+        states: Sequence[str] = ("failed", "unknown"),
+    ) -> int:
         """``--retry-failed``: failed/unknown rows (of these addresses) become pending again."""
         wanted = None if addresses is None else set(addresses)
         with self.engine.begin() as conn:
@@ -190,7 +196,7 @@ class Ledger:
                 r.id
                 for r in conn.execute(
                     select(deliveries.c.id, deliveries.c.address).where(
-                        deliveries.c.issue == issue, deliveries.c.state.in_(("failed", "unknown"))
+                        deliveries.c.issue == issue, deliveries.c.state.in_(list(states))
                     )
                 )
                 if wanted is None or r.address in wanted

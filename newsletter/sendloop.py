@@ -337,7 +337,7 @@ class SendLoop:
             self._write(session, job, "sent", attempt, attempt.reply, tries, message_id)
             self.crash.check(s.dispatched, "after_commit")
             s.failures_in_a_row = 0
-        elif outcome in (Outcome.DEFER, Outcome.RETRY) and tries < self.settings.max_attempts:
+        elif self._retryable(outcome) and tries < self.settings.max_attempts:
             self._defer(session, job, attempt, tries, message_id)
         else:
             state = {Outcome.BOUNCE: "bounced", Outcome.UNKNOWN: "unknown"}.get(outcome, "failed")
@@ -350,6 +350,12 @@ class SendLoop:
                     "check the relay and the list, then run the same command again",
                 )
         self._report()
+
+    def _retryable(self, outcome: Outcome) -> bool:
+        # resend_unknown = true: a message whose 250 was lost is sent again (may duplicate, never lost)
+        return outcome in (Outcome.DEFER, Outcome.RETRY) or (
+            outcome is Outcome.UNKNOWN and self.settings.resend_unknown
+        )
 
     def _defer(
         self, session: LedgerSession, job: Job, attempt: Attempt, tries: int, message_id: str | None

@@ -264,3 +264,15 @@ def test_rate_limit_is_steady(project, project_env, issue, smtp_sink_factory):
     report = run_send(config, issue, ["all"], clock=clock)
     assert report.outcomes == {"sent": 50}
     assert abs(sum(clock.slept) - 4.9) < 0.01 and max(clock.slept) <= 0.1 + 1e-9  # paced, never bursty
+
+
+def test_resend_unknown_policy_resends_the_lost_250s(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 200)
+    set_sending(project, resend_unknown=True)
+    sink = smtp_sink_factory(drop_after={10, 50, 90}, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert report.outcomes == {"sent": 200} and report.exit_code == 0
+    assert set(received) == set(addresses) and sum(received.values()) == 203  # exactly the 3 duplicates
+    assert_accounting(received, config)
