@@ -107,6 +107,47 @@ class _Slot:
         return self.job is None and (self.mux is None or not self.mux.busy)
 
 
+class _Throttle:
+    """The send's rate: the configured one, halved whenever the relay answers a transient
+    throttling reply (``454 … Throttling``, ``421 … rate``); paces steadily, never in bursts."""
+
+    GIVE_UP = 20  # throttling replies in a row (no 250 between them) that pause the send
+
+    def __init__(self, rate: float | None, clock: Clock):
+        self.rate, self.clock = rate, clock
+        self.recent: deque[float] = deque()
+        self.in_a_row = 0
+        self.last_cut = float("-inf")
+        self.next_slot = clock.monotonic()
+
+    def sent(self) -> None:
+        now = self.clock.monotonic()
+        self.recent.append(now)
+        while self.recent and self.recent[0] <= now - 1.0:
+            self.recent.popleft()
+        self.in_a_row = 0
+
+    def throttled(self) -> bool:
+        """Slow down; True when throttling goes on regardless (pause the send)."""
+        self.in_a_row += 1
+        now = self.clock.monotonic()
+        if now - self.last_cut >= 1.0:
+            observed = sum(1 for t in self.recent if t > now - 1.0) or (self.rate or 2.0)
+            self.rate = max(0.5, min(observed, self.rate or observed) / 2)
+            self.last_cut = now
+            log.warning("the relay throttles: slowing down to %.1f messages/s", self.rate)
+        return self.in_a_row >= self.GIVE_UP
+
+    def pace(self) -> None:
+        if not self.rate:
+            return
+        now = self.clock.monotonic()
+        if self.next_slot > now:
+            self.clock.sleep(self.next_slot - now)
+            now = self.next_slot
+        self.next_slot = max(self.next_slot, now) + 1.0 / self.rate
+
+
 @dataclass
 class _State:
     ready: deque[int] = field(default_factory=deque)  # due row ids, not yet claimed
@@ -154,7 +195,7 @@ class SendLoop:
                 self.s.ready.append(row_id)
             else:
                 heapq.heappush(self.s.waiting, (at, row_id))
-        self._next_slot = clock.monotonic()
+        self.throttle = _Throttle(settings.rate, clock)
         self._started = time.monotonic()
         self._beat = time.monotonic()
 
@@ -189,7 +230,7 @@ class SendLoop:
             job = self._next_job(session)
             if job is None:
                 return
-            self._pace()
+            self.throttle.pace()
             self.s.dispatched += 1
             self.crash.check(self.s.dispatched, "before_send")
             failed = self._start(slot, job)
@@ -296,16 +337,6 @@ class SendLoop:
         if batch:
             self.s.claimed.extend(session.claim(batch, self.holder, now))
 
-    def _pace(self) -> None:
-        rate = self.settings.rate
-        if not rate:
-            return
-        now = self.clock.monotonic()
-        if self._next_slot > now:
-            self.clock.sleep(self._next_slot - now)
-            now = self._next_slot
-        self._next_slot = max(self._next_slot, now) + 1.0 / rate
-
     def _wait_for_retry(self) -> None:
         if self.s.ready or self.s.claimed or not self.s.waiting:
             return
@@ -325,6 +356,10 @@ class SendLoop:
         s = self.s
         message_id = job.message[2] if job.message else None
         outcome, tries = attempt.outcome, job.row.attempts + 1
+        if outcome is Outcome.PAUSE and _transient(attempt) and not self.throttle.throttled():
+            self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
+            s.ready.appendleft(job.row.id)  # again, at the lower rate
+            return
         if outcome in (Outcome.PAUSE, Outcome.FATAL):
             self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
             if s.stop is None:
@@ -336,6 +371,7 @@ class SendLoop:
             self.crash.check(s.dispatched, "after_250")
             self._write(session, job, "sent", attempt, attempt.reply, tries, message_id)
             self.crash.check(s.dispatched, "after_commit")
+            self.throttle.sent()
             s.failures_in_a_row = 0
         elif self._retryable(outcome) and tries < self.settings.max_attempts:
             self._defer(session, job, attempt, tries, message_id)
@@ -412,6 +448,11 @@ class SendLoop:
                 elapsed=time.monotonic() - self._started,
             )
         )
+
+
+def _transient(attempt: Attempt) -> bool:
+    """A 4xx throttling reply (not a 5xx quota, not an unreachable relay): slow down, don't stop."""
+    return attempt.code is not None and 400 <= attempt.code < 500 and attempt.stage != "connect"
 
 
 def _stop_reason(outcome: Outcome, attempt: Attempt) -> str:

@@ -276,3 +276,18 @@ def test_resend_unknown_policy_resends_the_lost_250s(project, project_env, issue
     assert report.outcomes == {"sent": 200} and report.exit_code == 0
     assert set(received) == set(addresses) and sum(received.values()) == 203  # exactly the 3 duplicates
     assert_accounting(received, config)
+
+
+def test_throttling_slows_the_send_down_instead_of_failing(project, project_env, issue, smtp_sink_factory):
+    addresses = write_members(project, 300)
+    clock = FakeClock()
+    sink = smtp_sink_factory(max_rate=10, clock=clock, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    started = clock.monotonic()
+    report = run_send(config, issue, ["all"], clock=clock)
+    received = sink.received_by_address()
+    assert report.state == "finished" and report.outcomes == {"sent": 300} and report.exit_code == 0
+    assert set(received) == set(addresses) and max(received.values()) == 1
+    assert 0 < sink.stats.replies["454"] < 30  # it settled quickly …
+    assert (clock.monotonic() - started) >= (300 - 10) / 10  # … at ≤ 10 messages/s
+    assert_accounting(received, config)
