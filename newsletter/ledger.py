@@ -301,16 +301,43 @@ _RECORD = (
 _IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
 
 
+class _Prepared:
+    """A Core statement compiled once for a connection's dialect, executed as driver SQL with the
+    columns' own bind processing (UtcDateTime etc.): the same rows as ``conn.execute`` without its
+    per-call compile-cache and result set-up work (≈ 0.15 ms per statement on this machine)."""
+
+    def __init__(self, stmt: Any, conn: Connection):
+        compiled = stmt.compile(dialect=conn.dialect)
+        self.conn, self.sql = conn, str(compiled)
+        self.positional = bool(compiled.positional)
+        self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        self.defaults = {name: compiled.binds[name].value for name in compiled.binds}
+        self.processors = {
+            name: proc
+            for name, bind in compiled.binds.items()
+            if (proc := bind.type.bind_processor(conn.dialect)) is not None
+        }
+
+    def run(self, params: Mapping[str, Any]) -> Any:
+        values = {}
+        for name in self.names:
+            value = params.get(name, self.defaults.get(name))
+            proc = self.processors.get(name)
+            values[name] = proc(value) if proc is not None and value is not None else value
+        if self.positional:
+            return self.conn.exec_driver_sql(self.sql, tuple(values[n] for n in self.names))
+        return self.conn.exec_driver_sql(self.sql, values)
+
+
 class LedgerSession:
     """The send loop's writer: claims, outcomes (one commit each) and suppression look-ups
     over one held connection with pre-built statements (≈ 0.1 ms per outcome on SQLite)."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        # the hottest query, compiled once for this dialect and run without SQLAlchemy's per-call work
-        compiled = _IS_SUPPRESSED.compile(dialect=conn.dialect)
-        self._suppressed_sql = str(compiled)
-        self._positional = bool(compiled.positional)
+        # the two statements run per message: compiled once for this dialect, run as driver SQL
+        self._is_suppressed = _Prepared(_IS_SUPPRESSED, conn)
+        self._record = _Prepared(_RECORD, conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -333,10 +360,8 @@ class LedgerSession:
             return sorted(r.id for r in rows)
 
     def is_suppressed(self, address: str) -> bool:
-        key = address_hash(address)
-        params: Any = (key,) if self._positional else {"h": key}
         with self.conn.begin():
-            return self.conn.exec_driver_sql(self._suppressed_sql, params).first() is not None
+            return self._is_suppressed.run({"h": address_hash(address)}).first() is not None
 
     def record(
         self,
@@ -366,7 +391,7 @@ class LedgerSession:
         }
         conn = self.conn
         with conn.begin():
-            conn.execute(_RECORD, params)
+            self._record.run(params)
             if suppress is not None:
                 address, source = suppress
                 entry = {
