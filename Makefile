@@ -29,8 +29,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/newsletter build $(ISSUE) --out out/
-	@echo "editions written to out/ (open out/all.de.html in a browser)"
+	ISSUE=$(ISSUE) scripts/demo.sh
 
 test: $(STAMP) browser
 	$(BIN)/pytest -q
