@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,10 +127,14 @@ def run_send(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     transport: Transport | None = None,
+    only_addresses: Collection[str] | None = None,
 ) -> SendReport:
-    """Send the issue to the members of ``segments`` ("all" = every member); see the module doc."""
+    """Send the issue to the members of ``segments`` ("all" = every member); see the module doc.
+
+    ``only_addresses`` narrows the audience further (a scheduled job for one member time zone).
+    """
     clock = clock or SystemClock()
-    prep = _prepare(config, issue_path, segments, dry_run=dry_run)
+    prep = _prepare(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
     ledger = Ledger(engine_for(config.database_url))
     slug = prep.issue.slug
     keys = {m.address: edition_key(m) for m in prep.members}
@@ -162,7 +166,14 @@ def run_send(
         ledger.release(slug, holder)
 
 
-def _prepare(config: Config, issue_path: Path | str, segments: Sequence[str], *, dry_run: bool) -> _Prepared:
+def _prepare(
+    config: Config,
+    issue_path: Path | str,
+    segments: Sequence[str],
+    *,
+    dry_run: bool,
+    only_addresses: Collection[str] | None = None,
+) -> _Prepared:
     from . import preflight
     from .audience import read_members
     from .content import load_issue
@@ -181,6 +192,8 @@ def _prepare(config: Config, issue_path: Path | str, segments: Sequence[str], *,
         )
     report = read_members(config.subscribers, config)
     members = [m for m in report.members if ALL in wanted or m.segments & wanted]
+    if only_addresses is not None:
+        members = [m for m in members if m.address in only_addresses]
     if not members:
         named = ", ".join(sorted(wanted))
         raise RefusedError(

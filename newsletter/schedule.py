@@ -11,12 +11,10 @@ staleness window) | cancelled; running → cancelled (stops after the message in
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, insert, select, update
@@ -28,8 +26,6 @@ from .model import NewsletterError, Problem, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
 ACTIVE = ("scheduled", "running", "held")
-# Keyword arguments of delivery.run_send that restrict a send to some addresses (C2's choice).
-MEMBER_FILTER_PARAMS = ("only_addresses", "addresses", "member_filter")
 STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
 
 
@@ -257,7 +253,6 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
             raise RefusedError(
                 "--per-member-timezone takes a wall-clock time without offset, e.g. 2026-12-01T09:00"
             )
-        _require_member_filter()
         zones = member_zones(config, segment.id, segment.timezone)
         plan: list[tuple[str, str | None, datetime]] = [(z, z, to_utc(local, z)) for z in zones]
     else:
@@ -321,22 +316,6 @@ def _refuse_duplicate(conn: object, slug: str, segment_id: str) -> None:
         raise RefusedError(
             f"{slug} is already scheduled for {segment_id} (#{rows[0].id}, {rows[0].state}, "
             f"{rows[0].at_utc:%Y-%m-%d %H:%M} UTC); to replace it: `newsletter schedule cancel {ids}`"
-        )
-
-
-def member_filter_param(run_send: Callable[..., Any]) -> str | None:
-    """The keyword of run_send that restricts a send to some addresses, if it has one."""
-    params = inspect.signature(run_send).parameters
-    return next((p for p in MEMBER_FILTER_PARAMS if p in params), None)
-
-
-def _require_member_filter() -> None:
-    from . import delivery  # C2's module: the one send path
-
-    if member_filter_param(delivery.run_send) is None:
-        raise RefusedError(
-            "--per-member-timezone needs delivery.run_send(only_addresses=...) to send to one zone's members; "
-            "not available in this version: schedule per segment instead"
         )
 
 

@@ -11,7 +11,6 @@ fire is harmless and a crash mid-send resumes from the ledger when the job is re
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import threading
@@ -37,7 +36,6 @@ from .schedule import (
     ScheduleInfo,
     get_schedule,
     list_schedules,
-    member_filter_param,
     members_in_zone,
     set_state,
 )
@@ -290,19 +288,19 @@ class SchedulerService:
     def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
         from . import delivery  # C2's module: the one send path
 
-        kwargs: dict[str, Any] = {"clock": self.clock, "should_stop": should_stop}
-        if "yes" in inspect.signature(delivery.run_send).parameters:
-            kwargs["yes"] = True  # no terminal here: the schedule is the confirmation
+        only: set[str] | None = None
         if info.member_timezone:
-            param = member_filter_param(delivery.run_send)
-            if param is None:
-                raise NewsletterError(
-                    "per-member-timezone schedules need delivery.run_send(only_addresses=...); not available"
-                )
             segment = self.config.segment(info.segment)
-            kwargs[param] = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone)
+            only = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone)
         issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)
-        return delivery.run_send(self.config, issue_path, (info.segment,), **kwargs)
+        return delivery.run_send(
+            self.config,
+            issue_path,
+            (info.segment,),
+            clock=self.clock,
+            should_stop=should_stop,
+            only_addresses=only,
+        )
 
 
 def describe_report(report: Any) -> str:

@@ -273,14 +273,6 @@ def test_cancel_before_the_instant_sends_nothing(make_rig) -> None:  # type: ign
     assert r.row(info.id).state == "cancelled"
 
 
-def _has_member_filter() -> bool:
-    from newsletter import delivery
-    from newsletter.schedule import member_filter_param
-
-    return member_filter_param(delivery.run_send) is not None
-
-
-@pytest.mark.skipif(not _has_member_filter(), reason="needs delivery.run_send(only_addresses=...) (C2)")
 def test_per_member_timezone_jobs_each_send_to_their_zone(make_rig) -> None:  # type: ignore[no-untyped-def]
     r = make_rig(members=0)
     (r.root / "subscribers.csv").write_text(

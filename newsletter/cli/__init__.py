@@ -6,6 +6,7 @@ web, compliance); they register on ``main`` here. User errors become one line on
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -28,10 +29,12 @@ class NewsletterGroup(click.Group):
             sys.exit(130)
 
 
+_PLACE = re.compile(r"^[^\s:]+(:\d+)?: ")
+
+
 def _has_place(line: str) -> bool:
-    # "path:line: message" lines already say where; plain messages get an "error:" prefix.
-    head = line.split(": ", 1)[0]
-    return ":" in head or head.endswith((".md", ".csv", ".toml"))
+    """``path:line: message`` lines already say where (and what); plain messages get ``error:``."""
+    return line.startswith(("error: ", "warning: ")) or bool(_PLACE.match(line))
 
 
 @click.group(cls=NewsletterGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -187,6 +187,7 @@ def status(issue: str, show_failed: bool) -> None:
     slug = _slug(issue, config)
     ledger = Ledger(engine_for(config.database_url))
     counts = ledger.counts(slug)
+    _echo_schedule_and_approval(config, slug)
     if not counts.rows:
         click.echo(f"{slug}: nothing sent yet")
         return
@@ -206,6 +207,17 @@ def status(issue: str, show_failed: bool) -> None:
             click.echo(
                 f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
             )
+
+
+def _echo_schedule_and_approval(config: Config, slug: str) -> None:
+    """What is planned and who approved, next to the delivery counts."""
+    from ..approval import describe_approval, latest
+    from ..schedule import describe_schedules
+
+    for info in describe_schedules(config, slug):
+        click.echo(f"schedule {info}")
+    if config.require_approval or latest(config, slug) is not None:
+        click.echo(describe_approval(config, slug))
 
 
 def _col(states: Mapping[str, int], column: str) -> int:
