@@ -217,7 +217,11 @@ def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
         templates=root / main.get("templates", "templates"),
         issues_dir=root / main.get("issues", "issues"),
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
-        env={k: v for k, v in env.items() if k.startswith("NEWSLETTER_") and "PASSWORD" not in k and "SECRET" not in k},
+        env={
+            k: v
+            for k, v in env.items()
+            if k.startswith("NEWSLETTER_") and "PASSWORD" not in k and "SECRET" not in k
+        },
     )
 
 
@@ -230,7 +234,9 @@ def _smtp(sending: dict, env: Mapping[str, str]) -> SmtpSettings:
     security = env.get("NEWSLETTER_SMTP_SECURITY") or ("none" if loopback_default else "starttls")
     security = security.lower()
     if security not in SECURITY_MODES:
-        raise ConfigError(f"NEWSLETTER_SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}, not '{security}'")
+        raise ConfigError(
+            f"NEWSLETTER_SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}, not '{security}'"
+        )
     if security == "none" and password:
         raise ConfigError(
             "NEWSLETTER_SMTP_SECURITY=none with a password would send it in clear text; use starttls or tls"
@@ -239,7 +245,9 @@ def _smtp(sending: dict, env: Mapping[str, str]) -> SmtpSettings:
     try:
         rate = float(rate_text) if rate_text else None
     except ValueError:
-        raise ConfigError(f"NEWSLETTER_RATE must be a number of messages per second, not '{rate_text}'") from None
+        raise ConfigError(
+            f"NEWSLETTER_RATE must be a number of messages per second, not '{rate_text}'"
+        ) from None
     return SmtpSettings(
         host=host,
         port=port,
@@ -262,7 +270,9 @@ def _sender(path: Path, value: str) -> tuple[str, str]:
     name, _, rest = value.rpartition("<")
     address = rest.rstrip(">").strip()
     if "@" not in address or any(c in value for c in "\r\n\0"):
-        raise ConfigError(f"{path}: sender must look like 'Name <address@example.org>' (NEWSLETTER_FROM or [newsletter] from)")
+        raise ConfigError(
+            f"{path}: sender must look like 'Name <address@example.org>' (NEWSLETTER_FROM or [newsletter] from)"
+        )
     return name.strip().strip('"'), address
 
 
@@ -292,5 +302,5 @@ def _database_url(root: Path, url: str) -> str:
     # Relative SQLite paths are relative to the project root, not to the cwd.
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
-        return prefix + str(root / url[len(prefix):])
+        return prefix + str(root / url[len(prefix) :])
     return url

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .address import InvalidAddress, normalise_address
 from .clock import Clock, SystemClock
@@ -36,7 +35,7 @@ from .model import (
     segment_key,
 )
 from .sendloop import CrashHook, Job, Progress, SendLoop, compose
-from .smtp import Attempt, SmtpTransport, Transport, TransportError
+from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -283,7 +282,7 @@ def _send(
     keys: Mapping[str, str],
     holder: str,
     transport: Transport,
-    first: Any,
+    first: Connection,
     *,
     clock: Clock,
     retry_failed: bool,
@@ -328,7 +327,6 @@ def _send(
         first_connection=first,
         settings=config.smtp,
         clock=clock,
-        sender=config.sender_address,
         jobs=jobs,
         crash=CrashHook.from_env(config.env),
         progress=progress,
@@ -399,7 +397,7 @@ def send_test(
     try:
         for address in targets:
             member = placeholder_member(address, language, segs)
-            envelope_from, recipient, _mid, data = compose(template, member, config.sender_address)
+            envelope_from, recipient, _mid, data = compose(template, member)
             attempt: Attempt = conn.send(envelope_from, recipient, data)
             results.append(TestResult(address, attempt.outcome.value == "sent", attempt.describe()))
     finally:

@@ -288,7 +288,7 @@ class SchedulerService:
     def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
         from . import delivery  # C2's module: the one send path
 
-        only: set[str] | None = None
+        only: frozenset[str] | None = None
         if info.member_timezone:
             segment = self.config.segment(info.segment)
             only = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone)

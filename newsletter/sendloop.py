@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .config import SmtpSettings
@@ -29,6 +29,9 @@ from .ledger import Ledger, LedgerSession, Row
 from .model import Member
 from .smtp import Attempt, Connection, Outcome, Transport, TransportError
 from .smtpmux import MuxConnection
+
+if TYPE_CHECKING:
+    from .compose import MessageTemplate
 
 log = logging.getLogger("newsletter.delivery")
 CLAIM_BATCH = 64
@@ -61,7 +64,7 @@ class LoopResult:
 class Job:
     row: Row
     member: Member
-    template: Any  # compose.MessageTemplate
+    template: MessageTemplate
     message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
 
 
@@ -82,17 +85,10 @@ class CrashHook:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def compose(template: Any, member: Member, sender: str) -> tuple[str, str, str | None, bytes]:
-    """(envelope from, recipient, message id, bytes) from compose.MessageTemplate.personalise."""
+def compose(template: MessageTemplate, member: Member) -> tuple[str, str, str | None, bytes]:
+    """(envelope from, recipient, message id, bytes) for one member; the bytes have CRLF line ends."""
     message = template.personalise(member)
-    if isinstance(message, bytes | bytearray):
-        return sender, member.address, None, bytes(message)
     return message.envelope_from, message.recipient, message.message_id, message.data
-
-
-def crlf_guaranteed(template: Any) -> bool:
-    """compose.MessageTemplate builds CRLF-only messages: the transport can skip checking."""
-    return type(template).__module__.endswith(".compose")
 
 
 @dataclass
@@ -172,14 +168,13 @@ class SendLoop:
         first_connection: Connection | None,
         settings: SmtpSettings,
         clock: Clock,
-        sender: str,
         jobs: Mapping[int, Job],
         crash: CrashHook = CrashHook(),
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ):
         self.ledger, self.issue, self.holder = ledger, issue, holder
-        self.transport, self.settings, self.clock, self.sender = transport, settings, clock, sender
+        self.transport, self.settings, self.clock = transport, settings, clock
         self.jobs, self.crash, self.progress, self.should_stop = jobs, crash, progress, should_stop
         count = max(1, min(settings.connections, len(jobs) or 1))
         self.slots = [_Slot() for _ in range(count)]
@@ -251,7 +246,7 @@ class SendLoop:
         assert job.message is not None
         envelope_from, recipient, _message_id, data = job.message
         slot.job = job
-        slot.mux.start(envelope_from, recipient, data, time.monotonic(), crlf=crlf_guaranteed(job.template))
+        slot.mux.start(envelope_from, recipient, data, time.monotonic(), crlf=True)  # compose made it CRLF
         return None
 
     def _poll(self, session: LedgerSession, busy: list[_Slot]) -> None:
@@ -321,7 +316,7 @@ class SendLoop:
                 self._write(session, job, "suppressed", None, "on the suppression list", job.row.attempts)
                 continue
             try:
-                job.message = compose(job.template, job.member, self.sender)
+                job.message = compose(job.template, job.member)
             except Exception as exc:  # one broken member row must not stop the send
                 log.exception("cannot build the message for %s", job.row.address)
                 reply = f"message could not be built: {exc}"

@@ -197,3 +197,17 @@ def test_help_and_usage(run) -> None:  # type: ignore[no-untyped-def]
     assert "schedule ISSUE --to SEGMENT --at DATETIME" in result.output
     assert "list" in result.output and "cancel" in result.output
     assert run("schedule", "list", "--help").exit_code == 0
+
+
+def test_status_shows_the_schedule_and_the_approval_before_anything_is_sent(run) -> None:  # type: ignore[no-untyped-def]
+    run("schedule", SLUG, "--to", "poland", "--at", "2027-01-15T09:00")
+    run("approve", SLUG, "--by", "Anna Schmidt")
+    result = run("status", SLUG)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        lines[0] == "schedule #1 poland: 2027-01-15 09:00 CET Europe/Warsaw (2027-01-15 08:00 UTC) scheduled"
+    )
+    assert lines[1].startswith("approval: by Anna Schmidt on ")
+    assert lines[1].endswith("; content unchanged")
+    assert lines[2] == f"{SLUG}: nothing sent yet"
