@@ -11,19 +11,18 @@ SQLAlchemy Core only, dialect-neutral: SQLite (WAL) by default, PostgreSQL with 
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from .address import address_hash, canonical
-from .db import deliveries, locks, sends, suppressions, utcnow
+from .clock import SystemClock
+from .db import deliveries, sends, suppressions
+from .lease import Lease, LeaseHeld, new_holder
 from .model import ALL, GENERAL, RefusedError
 
 STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppressed")
@@ -87,46 +86,22 @@ class Ledger:
 
     def acquire(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
         """Take the issue's lease or refuse (exit 2) naming the running send."""
-        name, now = _lease_name(issue), utcnow()
-        expires = now + timedelta(seconds=ttl)
-        with self.engine.begin() as conn:
-            current = conn.execute(select(locks).where(locks.c.name == name)).first()
-            if current is None:
-                inserted = _insert_ignore(
-                    conn, locks, [{"name": name, "holder": holder, "expires_at": expires}], ["name"]
-                )
-                if inserted:
-                    return
-                current = conn.execute(select(locks).where(locks.c.name == name)).first()
-            assert current is not None
-            if current.holder != holder and current.expires_at > now and _alive(current.holder):
-                raise RefusedError(
-                    f"issue '{issue}' is being sent by another process ({current.holder}, lease until "
-                    f"{current.expires_at:%H:%M:%S} UTC); wait for it to finish or stop it first"
-                )
-            taken = conn.execute(
-                update(locks)
-                .where(
-                    locks.c.name == name,
-                    locks.c.holder == current.holder,
-                    locks.c.expires_at == current.expires_at,
-                )
-                .values(holder=holder, expires_at=expires)
-            ).rowcount
-        if not taken:
-            raise RefusedError(f"issue '{issue}' was just claimed by another send; try again in a minute")
+        try:
+            self._lease(issue, holder, ttl).acquire()
+        except LeaseHeld as held:
+            raise RefusedError(
+                f"issue '{issue}' is being sent by another process ({held.holder}); "
+                "wait for it to finish or stop it first"
+            ) from None
 
     def heartbeat(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(locks)
-                .where(locks.c.name == _lease_name(issue), locks.c.holder == holder)
-                .values(expires_at=utcnow() + timedelta(seconds=ttl))
-            )
+        self._lease(issue, holder, ttl).renew()
 
     def release(self, issue: str, holder: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(locks.delete().where(locks.c.name == _lease_name(issue), locks.c.holder == holder))
+        self._lease(issue, holder, LEASE_SECONDS).release()
+
+    def _lease(self, issue: str, holder: str, ttl: float) -> Lease:
+        return Lease(self.engine, f"send:{issue}"[:50], SystemClock(), ttl, holder)
 
     # ───────────────────────────── runs ─────────────────────────────
 
@@ -408,27 +383,8 @@ class LedgerSession:
 
 
 def holder_name() -> str:
-    """``host:pid:random``: who holds a lease (the pid lets a restart on this host spot a dead one)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _alive(holder: str) -> bool:
-    """False only when the holder is a process on this host that no longer exists."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _lease_name(issue: str) -> str:
-    return f"send:{issue}"[:50]
+    """``host:pid:random``: who holds a send's lease and claims its rows."""
+    return new_holder()
 
 
 def _count(conn: Connection, issue: str) -> int:

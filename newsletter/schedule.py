@@ -165,12 +165,10 @@ def resolve_at(text: str, zone_name: str) -> datetime:
 
 
 def resolve_issue(issue: str | Path, config: Config) -> Path:
-    """ISSUE as typed: a folder, an issue.md, or a slug under issues/."""
-    path = Path(issue)
-    if path.name == "issue.md":
-        path = path.parent
-    if not path.is_dir() and not path.is_absolute() and (config.issues_dir / path).is_dir():
-        path = config.issues_dir / path
+    """ISSUE as typed (see content.resolve_issue_path), refused when it holds no issue.md."""
+    from .content import resolve_issue_path
+
+    path = resolve_issue_path(issue, config)
     if not (path / "issue.md").is_file():
         raise RefusedError(f"{path}: no issue here (no issue.md); check the path or `newsletter new SLUG`")
     return path.resolve()
