@@ -6,6 +6,7 @@ web, compliance); they register on ``main`` here. User errors become one line on
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 
@@ -13,9 +14,40 @@ import click
 
 from ..model import NewsletterError
 
+# Command name → the area module that defines it. Modules are imported only when one of their
+# commands runs (or --help lists them), so `newsletter build` does not pay for SQLAlchemy,
+# Starlette and APScheduler.
+COMMANDS = {
+    "new": "content",
+    "build": "content",
+    "check": "content",
+    "subscribers": "audience",
+    "suppress": "audience",
+    "unsuppress": "audience",
+    "suppressions": "audience",
+    "send": "delivery",
+    "status": "delivery",
+    "dev-smtp": "devsink",
+    "schedule": "schedule",
+    "scheduler": "schedule",
+    "preview": "web",
+    "serve": "compliance",
+    "approve": "compliance",
+    "archive": "compliance",
+}
+
 
 class NewsletterGroup(click.Group):
-    """Turns NewsletterError into one line per problem and the documented exit code."""
+    """Loads commands lazily; turns NewsletterError into one line per problem and the exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
+            module.register(self)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -41,13 +73,3 @@ def _has_place(line: str) -> bool:
 @click.version_option(package_name="newsletter")
 def main() -> None:
     """Newsletters for associations: write Markdown, preview, send on schedule, never twice."""
-
-
-def _register() -> None:
-    from . import audience, compliance, content, delivery, devsink, schedule, web
-
-    for module in (content, audience, delivery, devsink, schedule, web, compliance):
-        module.register(main)
-
-
-_register()
