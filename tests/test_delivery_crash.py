@@ -3,6 +3,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from smtp_sink)
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -51,15 +52,9 @@ def test_crash_hook_then_resume(project, project_env, smtp_sink_factory, point, 
     assert_accounting(received, config_for(project, env))
 
 
-@pytest.mark.slow
-def test_kill_9_in_the_middle_then_the_same_command_again(project, project_env, smtp_sink_factory):
-    copy_issue(project)
-    addresses = write_members(project, 3000)
-    set_sending(project, connections=4)
-    sink = smtp_sink_factory(keep_data=False)
-    env = sink_env(project_env, sink)
-    full_env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("NEWSLETTER_")} | env
-    proc = subprocess.Popen(
+def _start_send(project, env) -> subprocess.Popen:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")} | env
+    return subprocess.Popen(
         [sys.executable, "-m", "newsletter", "send", "2022-03-laenderfokus", "--to", "all", "--yes"],
         env=full_env,
         cwd=project,
@@ -67,15 +62,28 @@ def test_kill_9_in_the_middle_then_the_same_command_again(project, project_env, 
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
-    kill_at = random.randint(1000, 2500)
-    deadline = time.monotonic() + 90
+
+
+def _kill_when_received(proc: subprocess.Popen, sink, count: int, timeout: float = 90) -> None:
+    """SIGKILL the send once the sink's spool holds ``count`` messages (polled, not timed)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        if sink.spool.exists() and sink.spool.read_bytes().count(b"\n") >= kill_at:
+        if sink.spool.exists() and sink.spool.read_bytes().count(b"\n") >= count:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the send finished before it could be killed"
     proc.kill()
     proc.wait()
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_then_the_same_command_again(project, project_env, smtp_sink_factory):
+    copy_issue(project)
+    addresses = write_members(project, 3000)
+    set_sending(project, connections=4)
+    sink = smtp_sink_factory(keep_data=False)
+    env = sink_env(project_env, sink)
+    _kill_when_received(_start_send(project, env), sink, random.randint(1000, 2500))
     before = _received(sink)
     assert 1000 <= len(before) < 3000
     assert (
@@ -86,4 +94,26 @@ def test_kill_9_in_the_middle_then_the_same_command_again(project, project_env, 
     received = _received(sink)
     assert set(received) == set(addresses)
     assert sum(received.values()) - len(received) <= 4  # at most one per connection
+    assert_accounting(received, config_for(project, env))
+
+
+@pytest.mark.slow
+def test_repeated_kills_lose_nobody_and_duplicate_at_most_one_per_connection_each(
+    project, project_env, smtp_sink_factory
+):
+    """FAULT-PLAN 3 (scaled to CI): five SIGKILLs at random points, a restart after each."""
+    copy_issue(project)
+    addresses = write_members(project, 3000)
+    set_sending(project, connections=4)
+    sink = smtp_sink_factory(keep_data=False)
+    env = sink_env(project_env, sink)
+    kills, target = 5, 0
+    for _ in range(kills):
+        target += random.randint(200, 450)
+        _kill_when_received(_start_send(project, env), sink, target)
+    resumed = run_cli(["send", "2022-03-laenderfokus", "--to", "all", "--yes"], env, project)
+    assert resumed.returncode == 0, resumed.stderr
+    received = _received(sink)
+    assert set(received) == set(addresses)  # 0 missing
+    assert sum(received.values()) - len(received) <= kills * 4  # ≤ 1 per connection per crash
     assert_accounting(received, config_for(project, env))
