@@ -120,7 +120,9 @@ def routes(preview: Preview) -> list[Route]:
         entry = await _find(preview, request.path_params["id"])
         if entry is None:
             return PlainTextResponse("Not found.", status_code=404)
-        html = frame_document(entry.view.html, base=None, dark=False)
+        # Without NEWSLETTER_PUBLIC_URL the mails carry relative image paths of the issue folder:
+        # resolve them against the previewed issue, as the edition frames do.
+        html = frame_document(entry.view.html, base="/issue/", dark=False)
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
 
     async def delivery(request: Request) -> Response:
