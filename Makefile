@@ -36,8 +36,9 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(PY) benchmarks/build.py
-	@[ ! -f benchmarks/audience.py ] || $(PY) benchmarks/audience.py
-	@[ ! -f benchmarks/send.py ] || $(PY) benchmarks/send.py
+	$(PY) benchmarks/audience.py
+	$(PY) benchmarks/compose.py
+	$(PY) benchmarks/send.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks
