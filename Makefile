@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
-	@echo "make test    install what the tests need (Chromium included) and run the whole suite"
+	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
 	@echo "make bench   print the benchmark figures (build, audience, send)"
 	@echo "make lint    ruff and mypy"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
@@ -31,7 +31,8 @@ browser:
 demo: $(STAMP)
 	ISSUE=$(ISSUE) scripts/demo.sh
 
-test: $(STAMP) browser
+# CI runs exactly this (.ci/run): lint and types first, then the whole suite.
+test: $(STAMP) browser lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
