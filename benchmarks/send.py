@@ -115,7 +115,7 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
             templates[key] = MessageTemplate.for_edition(
                 renderer.render(issue_obj, *parse_edition_key(key)), config
             )
-        sender, rcpt, _mid, data = compose(templates[key], m, config.sender_address)
+        sender, rcpt, _mid, data = compose(templates[key], m)
         out.append((sender, rcpt, _stuff(data)))
     return out
 
