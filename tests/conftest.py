@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,10 +29,32 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def project_env(project: Path) -> dict[str, str]:
+def state_database(project: Path) -> Iterator[str]:
+    """The state database URL of one test: an SQLite file, or with NEWSLETTER_TEST_POSTGRES set
+    (a server URL such as ``postgresql+psycopg://postgres@/postgres?host=/var/run/postgresql``)
+    a fresh PostgreSQL database, so the same suite proves the ledger on both."""
+    server = os.environ.get("NEWSLETTER_TEST_POSTGRES")
+    if not server:
+        yield f"sqlite:///{project / 'state.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"nl_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def project_env(project: Path, state_database: str) -> dict[str, str]:
     """An environment for load_config that ignores the developer's own .env and shell."""
     return {
-        "NEWSLETTER_DATABASE": f"sqlite:///{project / 'state.db'}",
+        "NEWSLETTER_DATABASE": state_database,
         "NEWSLETTER_SUBSCRIBERS": str(project / "subscribers.csv"),
         "NEWSLETTER_OUTBOX": str(project / "outbox"),
     }
