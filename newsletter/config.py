@@ -63,7 +63,16 @@ class SmtpSettings:
 
     @property
     def is_dev_sink(self) -> bool:
-        return self.host in ("127.0.0.1", "localhost", "::1") and self.username is None
+        """The embedded ``newsletter dev-smtp`` sink (loopback, its port, no TLS, no login).
+
+        Only there may mail go out without NEWSLETTER_SECRET (tokens then use a public dev key);
+        a local Postfix on 127.0.0.1:25 that relays to the internet is a real relay."""
+        return (
+            self.host in ("127.0.0.1", "localhost", "::1")
+            and self.port == DEV_SINK_PORT
+            and self.security == "none"
+            and self.username is None
+        )
 
 
 @dataclass(frozen=True)

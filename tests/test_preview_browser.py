@@ -200,6 +200,7 @@ def proof_rig(browser, smtp_sink, project: Path, project_env: dict[str, str], ex
         "NEWSLETTER_SMTP_HOST": sink.host,
         "NEWSLETTER_SMTP_PORT": str(sink.port),
         "NEWSLETTER_SMTP_SECURITY": "none",
+        "NEWSLETTER_SECRET": "preview-test-secret",  # a sink on a random port is a real relay
     }
     preview = PreviewServer(project, example_issue, env).start()
     context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -240,7 +241,12 @@ def outbox_rig(browser, project: Path, project_env: dict[str, str], example_issu
     from newsletter.devsmtp import start_dev_sink
 
     sink = start_dev_sink(load_config(project, project_env), port=0)
-    env = {**project_env, "NEWSLETTER_SMTP_PORT": str(sink.port), "NEWSLETTER_SMTP_SECURITY": "none"}
+    env = {
+        **project_env,
+        "NEWSLETTER_SMTP_PORT": str(sink.port),
+        "NEWSLETTER_SMTP_SECURITY": "none",
+        "NEWSLETTER_SECRET": "preview-test-secret",
+    }
     preview = PreviewServer(project, example_issue, env).start()
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()

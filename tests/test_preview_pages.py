@@ -25,6 +25,7 @@ def sink_env(smtp_sink, project_env: dict[str, str]) -> dict[str, str]:
         "NEWSLETTER_SMTP_HOST": smtp_sink.host,
         "NEWSLETTER_SMTP_PORT": str(smtp_sink.port),
         "NEWSLETTER_SMTP_SECURITY": "none",
+        "NEWSLETTER_SECRET": "preview-test-secret",  # a sink on a random port is a real relay
     }
 
 
@@ -113,9 +114,9 @@ def test_broken_newsletter_toml_shows_its_line(client: httpx.Client, project: Pa
     good = toml.read_text(encoding="utf-8")
     toml.write_text(good.replace('default_language = "de"', 'default_language = "de'), encoding="utf-8")
     deadline = time.monotonic() + 3
-    while "newsletter.toml" not in (page := client.get("/").text) and time.monotonic() < deadline:
+    while 'id="render-errors"' not in (page := client.get("/").text) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert 'id="render-errors"' in page and "newsletter.toml" in page
+    assert 'id="render-errors"' in page and "newsletter.toml:" in page
     toml.write_text(good, encoding="utf-8")
     deadline = time.monotonic() + 3
     while 'id="render-errors"' in (page := client.get("/").text) and time.monotonic() < deadline:
