@@ -1,0 +1,50 @@
+"""The README is checked like code: every command and option it shows exists."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+
+from newsletter.cli import COMMANDS, main
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+# `newsletter WORD` at the start of a code span or of a line in a code block / indented example.
+USED = sorted(set(re.findall(r"(?m)(?:^\s*(?:\$ )?|`)newsletter ([a-z][a-z-]+)", README)))
+
+
+def test_the_readme_starts_with_the_two_commands() -> None:
+    head = README[: README.index("### The pipeline")]
+    assert "make demo" in head and "make test" in head
+
+
+@pytest.mark.parametrize("command", USED)
+def test_every_command_the_readme_shows_exists(command: str) -> None:
+    assert command in COMMANDS, f"README mentions `newsletter {command}`, which does not exist"
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (name, sorted(set(re.findall(rf"newsletter {name}\b[^\n`]*", README))))
+        for name in ("send", "build", "suppress", "preview", "schedule", "subscribers")
+    ],
+)
+def test_options_the_readme_shows_exist(command: str, options: list[str]) -> None:
+    ctx = click.Context(main)
+    cmd = main.get_command(ctx, command)
+    assert cmd is not None
+    known: set[str] = set()
+    stack = [cmd]
+    while stack:  # groups (schedule, subscribers) contribute their subcommands' options too
+        current = stack.pop()
+        for param in current.params:
+            known.update(param.opts)
+        if isinstance(current, click.Group):
+            stack.extend(current.commands.values())
+    for line in options:
+        for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", line):
+            assert option in known, f"README: `{line.strip()}` uses {option}, unknown to `newsletter {command}`"
