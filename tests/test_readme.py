@@ -6,10 +6,9 @@ import re
 
 import click
 import pytest
+from conftest import REPO
 
 from newsletter.cli import COMMANDS, main
-
-from conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 # `newsletter WORD` at the start of a code span or of a line in a code block / indented example.
