@@ -309,6 +309,9 @@ def _contacts(fm: FrontMatter) -> tuple[Contact, ...]:
             if key[:1] == ("contacts",) and len(key) > 1:
                 fm.lines[("contacts", 0, *key[1:])] = line
         fm.lines[("contacts", 0)] = fm.line(("contacts",))
+        for key, source in list(fm.raw.items()):
+            if key[:1] == ("contacts",) and len(key) > 1:
+                fm.raw[("contacts", 0, *key[1:])] = source
     if not isinstance(value, list):
         fm.problem(("contacts",), "contacts must be a list of {name, email, phone?, role?}")
         return ()

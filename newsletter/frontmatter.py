@@ -59,6 +59,9 @@ class FrontMatter:
     body_line: int
     lines: dict[KeyPath, int]
     problems: Problems
+    # Source text of plain scalars that YAML 1.1 turned into numbers or booleans: a phone
+    # '+4937112345' (int), '0371123456' (octal), a time '16:00' (sexagesimal 960), 'no' (False).
+    raw: dict[KeyPath, str] = field(default_factory=dict)
 
     def line(self, where: KeyPath) -> int:
         """Line of a key (or list item); for a missing one, its nearest existing parent."""
@@ -97,10 +100,15 @@ class FrontMatter:
                 where, f"'{where[-1]}' must be text, not a {'list' if isinstance(value, list) else 'mapping'}"
             )
             return None
-        return str(value).strip() or None
+        return self.source(where).strip() or None
+
+    def source(self, where: KeyPath) -> str:
+        """A scalar as written in the file (``+4937112345``, not ``4937112345``)."""
+        value = self.value(where)
+        return value if isinstance(value, str) else self.raw.get(where, str(value))
 
     def date(self, where: KeyPath) -> date | None:
-        raw = self.value(where)
+        raw = self.source(where)
         try:
             return date.fromisoformat(str(raw).strip())
         except ValueError:
@@ -108,7 +116,7 @@ class FrontMatter:
             return None
 
     def datetime(self, where: KeyPath) -> datetime | None:
-        raw = str(self.value(where)).strip()
+        raw = self.source(where).strip()
         stamp, zone = raw, None
         match = _ZONE_SUFFIX.match(raw)
         if match:
@@ -151,14 +159,16 @@ def parse_front_matter(path: Path, problems: Problems, *, require: bool = True) 
         problems.add(path, 1, "front matter is not closed: add a line '---' after the last key")
         return None
     source = "\n".join(lines[1:end])
-    data, line_map = _compose(path, source, problems)
+    data, line_map, raw = _compose(path, source, problems)
     if data is None:
         return None
     body = "\n".join(lines[end + 1 :])
-    return FrontMatter(path, data, body, end + 2, line_map, problems)
+    return FrontMatter(path, data, body, end + 2, line_map, problems, raw)
 
 
-def _compose(path: Path, source: str, problems: Problems) -> tuple[dict | None, dict[KeyPath, int]]:
+def _compose(
+    path: Path, source: str, problems: Problems
+) -> tuple[dict | None, dict[KeyPath, int], dict[KeyPath, str]]:
     loader = _Loader(source)
     try:
         node = loader.get_single_node()
@@ -170,23 +180,26 @@ def _compose(path: Path, source: str, problems: Problems) -> tuple[dict | None, 
         if exc.context and exc.problem and exc.context_mark and exc.context_mark.line + 2 != line:
             message += f" ({exc.context} on line {exc.context_mark.line + 2})"
         problems.add(path, line, message)
-        return None, {}
+        return None, {}, {}
     except yaml.YAMLError as exc:
         problems.add(path, 1, f"malformed YAML: {exc}")
-        return None, {}
+        return None, {}, {}
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         problems.add(path, 2, "the front matter must be 'key: value' lines")
-        return None, {}
+        return None, {}, {}
     line_map: dict[KeyPath, int] = {}
-    _index(node, (), line_map, path, problems)
-    return data, line_map
+    raw: dict[KeyPath, str] = {}
+    _index(node, (), line_map, path, problems, raw)
+    return data, line_map, raw
 
 
 def _index(node: yaml.Node | None, where: KeyPath, out: dict[KeyPath, int], path: Path,
-           problems: Problems) -> None:  # fmt: skip
-    if isinstance(node, yaml.MappingNode):
+           problems: Problems, raw: dict[KeyPath, str]) -> None:  # fmt: skip
+    if isinstance(node, yaml.ScalarNode):
+        raw[where] = node.value
+    elif isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value
@@ -195,8 +208,8 @@ def _index(node: yaml.Node | None, where: KeyPath, out: dict[KeyPath, int], path
                 problems.add(path, line, f"duplicate key '{key}'; keep one")
             seen.add(key)
             out[(*where, key)] = line
-            _index(value_node, (*where, key), out, path, problems)
+            _index(value_node, (*where, key), out, path, problems, raw)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             out[(*where, index)] = item.start_mark.line + 2
-            _index(item, (*where, index), out, path, problems)
+            _index(item, (*where, index), out, path, problems, raw)

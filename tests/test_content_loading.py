@@ -88,3 +88,30 @@ def test_translated_intro(example_issue: Path, config: Config) -> None:
     assert set(intros) == {"en", "pl"}
     assert "Neisse" in intros["en"] and "Nysy" in intros["pl"]
     assert "Neiße" in issue.intro
+
+
+def test_yaml_numbers_and_booleans_stay_as_written(project: Path, config: Config) -> None:
+    """YAML 1.1 reads +49… as an int, 0371… as octal, 10:30 as 630 and 'no' as False: text keeps the source."""
+    folder = project / "issues" / "x"
+    _write(folder, "issue.md", "---\ntitle: Titel\ndate: 2022-04-01\narticles: [a]\n---\nHallo.\n")
+    _write(
+        folder,
+        "articles/a.de.md",
+        "---\ntitle: 2022\nkicker: 10:30\nauthor: no\ncontacts:\n  - name: Dirk Vogel\n"
+        "    email: vogel@amz-sachsen.example\n    phone: +493711234567\n  - name: Anna Nowak\n"
+        "    email: anna@example.org\n    phone: 03711234567\n    role: yes\n---\nText.\n",
+    )
+    _write(
+        folder,
+        "articles/a.en.md",
+        "---\ntitle: Title\ncontacts:\n  name: Dirk Vogel\n  email: vogel@amz-sachsen.example\n"
+        "  phone: +493711234567\n---\nText.\n",
+    )
+    variants = load_issue(folder, config).articles[0].by_language
+    article = variants["de"]
+    assert (article.title, article.kicker, article.author) == ("2022", "10:30", "no")
+    assert article.contacts == (
+        Contact("Dirk Vogel", "vogel@amz-sachsen.example", "+493711234567"),
+        Contact("Anna Nowak", "anna@example.org", "03711234567", "yes"),
+    )
+    assert variants["en"].contacts == (Contact("Dirk Vogel", "vogel@amz-sachsen.example", "+493711234567"),)

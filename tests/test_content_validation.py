@@ -49,6 +49,10 @@ EXPECTED: dict[str, list[str]] = {
         "articles/a.de.md:5: start '2022-07-07T14:00' has no time zone: add an offset "
         "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)"
     ],
+    "event-end-time-only": [
+        "articles/a.de.md:6: invalid date and time '16:00' for end: "
+        "use ISO format with a zone, e.g. 2022-05-30T09:00+02:00"
+    ],
     "event-end-before-start": ["articles/a.de.md:6: event end is before its start"],
     "event-missing-location": ["articles/a.de.md:3: missing required key 'location' in an event"],
     "contact-bad-email": [
