@@ -97,8 +97,11 @@ def enhanced_status(reply: str) -> str | None:
 
 def is_quota(code: int, reply: str) -> bool:
     """Quota or throttling replies: not about the recipient, about the whole send."""
-    if enhanced_status(reply) == "5.4.5":
+    status = enhanced_status(reply)
+    if status == "5.4.5":
         return True
+    if status is not None and status.split(".")[1] in ("1", "2"):
+        return False  # x.1.x address / x.2.x mailbox status ("4.2.2 … over quota"): this recipient only
     if _QUOTA_WORDS.search(reply):
         return True
     return code == 421 and re.search(r"\brate\b", reply, re.I) is not None

@@ -291,3 +291,20 @@ def test_throttling_slows_the_send_down_instead_of_failing(project, project_env,
     assert 0 < sink.stats.replies["454"] < 30  # it settled quickly …
     assert (clock.monotonic() - started) >= (300 - 10) / 10  # … at ≤ 10 messages/s
     assert_accounting(received, config)
+
+
+def test_one_full_mailbox_is_deferred_not_a_relay_quota(project, project_env, issue, smtp_sink_factory):
+    """Gmail's "452 4.2.2 … over quota" is about that one mailbox (x.2.x): retry it with backoff
+    like any 4xx; it must not throttle and then pause the whole send."""
+    addresses = write_members(project, 30)
+    full = addresses[3]
+    set_sending(project, connections=1, max_attempts=3, retry_backoff=[60])
+    reply = "452 4.2.2 The email account that you tried to reach is over quota."
+    sink = smtp_sink_factory(rcpt={full: reply}, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    assert report.state == "finished", report.reason
+    assert report.outcomes == {"sent": 29, "failed": 1} and report.exit_code == 1
+    assert set(sink.received_by_address()) == set(addresses) - {full}
+    assert sink.stats.replies["452"] == 3  # exactly max_attempts tries, with backoff
+    assert_accounting(sink.received_by_address(), config)

@@ -48,6 +48,7 @@ def settings(sink, **changes) -> SmtpSettings:
         ("mail", "421 4.7.0 Too many messages, rate limited", Outcome.PAUSE),
         ("mail", "421 4.7.0 Too many messages on this connection, closing", Outcome.RETRY),
         ("rcpt", "452 4.2.2 Mailbox full", Outcome.DEFER),
+        ("rcpt", "452 4.2.2 The email account that you tried to reach is over quota.", Outcome.DEFER),
         ("auth", "535 5.7.8 Authentication credentials invalid", Outcome.FATAL),
         ("dot", "250 2.0.0 OK", Outcome.SENT),
     ],
