@@ -112,6 +112,25 @@ def test_safe_path_unit(tmp_path):
     assert safe_path(tmp_path / "missing", "a") is None
 
 
+def test_symlinked_index_and_hidden_targets_are_refused(tmp_path, service):
+    """A folder's index.html that links out of the site, or a link onto a dotfile, serves nothing."""
+    config, _, _, _ = service
+    site = tmp_path / "site"
+    (site / "escape").mkdir(parents=True)
+    (site / "alias").mkdir()
+    (tmp_path / "outside.txt").write_text("outside the site")
+    (site / ".env").write_text("NEWSLETTER_SECRET=hidden")
+    os.symlink(tmp_path / "outside.txt", site / "escape" / "index.html")
+    os.symlink(site / ".env", site / "alias" / "env.txt")
+    assert safe_path(site, "escape") is None and safe_path(site, "escape/") is None
+    assert safe_path(site, "alias/env.txt") is None
+    with serve_app(create_app(config, site=site)) as url, httpx.Client(base_url=url) as client:
+        for path in ("/escape/", "/escape", "/alias/env.txt"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert b"outside" not in response.content and b"hidden" not in response.content
+
+
 def test_foreign_host_header_is_refused(service):
     _, url, _, _ = service
     with httpx.Client(base_url=url) as client:

@@ -214,12 +214,14 @@ def safe_path(root: Path, relative: str) -> Path | None:
     try:
         base = root.resolve(strict=True)
         target = base.joinpath(*parts).resolve(strict=True)
+        if target.is_dir():  # resolved again: index.html may itself be a symlink out of the site
+            target = (target / "index.html").resolve(strict=True)
     except (OSError, RuntimeError, ValueError):
         return None
-    if target.is_dir():
-        target = target / "index.html"
     if not target.is_relative_to(base) or not target.is_file():
         return None
+    if any(part.startswith(".") for part in target.relative_to(base).parts):
+        return None  # a symlink onto a hidden file (.env) inside the site
     return target
 
 
