@@ -68,7 +68,7 @@ def load_issue(path: Path, config: Config) -> Issue:
         path=path,
         title=_merge(head["title"], translated, "title"),
         date=head["date"],
-        subject=_merge(head.get("subject") or head["title"], translated, "subject", "title"),
+        subject=_subject(head, translated),
         preheader=_merge(head.get("preheader") or {}, translated, "preheader"),
         intro=fm.body,
         intro_line=fm.body_line,
@@ -192,6 +192,17 @@ def _merge(base: Mapping[str, str], translated: Mapping[str, FrontMatter], *keys
             if isinstance(value, str) and value.strip():
                 result[lang] = value.strip()
                 break
+    return result
+
+
+def _subject(head: Mapping[str, Any], translated: Mapping[str, FrontMatter]) -> dict[str, str]:
+    """Per language: issue.<lang>.md's subject, else issue.md's subject for that language, else the
+    title of issue.<lang>.md, else issue.md's subject or title."""
+    result = _merge(head.get("subject") or head["title"], translated, "subject", "title")
+    explicit = head.get("subject") or {}
+    for lang, fm in translated.items():
+        if lang in explicit and not _merge({}, {lang: fm}, "subject"):
+            result[lang] = explicit[lang]
     return result
 
 

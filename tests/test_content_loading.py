@@ -115,3 +115,19 @@ def test_yaml_numbers_and_booleans_stay_as_written(project: Path, config: Config
         Contact("Anna Nowak", "anna@example.org", "03711234567", "yes"),
     )
     assert variants["en"].contacts == (Contact("Dirk Vogel", "vogel@amz-sachsen.example", "+493711234567"),)
+
+
+def test_subject_per_language_in_issue_md_beats_a_translated_title(project: Path, config: Config) -> None:
+    folder = project / "issues" / "x"
+    _write(
+        folder,
+        "issue.md",
+        "---\ntitle: Titel\ndate: 2022-04-01\nsubject:\n  de: Betreff\n  en: Subject\narticles: [a]\n"
+        "---\nHallo.\n",
+    )
+    _write(folder, "issue.en.md", "---\ntitle: English title\n---\nHello.\n")
+    _write(folder, "issue.pl.md", "---\ntitle: Tytuł\nsubject: Temat\n---\nCześć.\n")
+    _write(folder, "articles/a.de.md", "---\ntitle: Artikel\n---\nText.\n")
+    issue = load_issue(folder, config)
+    assert issue.subject == {"de": "Betreff", "en": "Subject", "pl": "Temat"}
+    assert issue.title == {"*": "Titel", "en": "English title", "pl": "Tytuł"}
