@@ -276,7 +276,16 @@ def _copy_images(issue: Issue, folder: Path) -> None:
     source = issue.path.resolve()
     images = source / "images"
     if images.is_dir():
-        shutil.copytree(images, folder / "images", dirs_exist_ok=True)
+
+        def outside_or_hidden(directory: str, names: list[str]) -> set[str]:
+            # as the preview serves them: no dotfiles (.env), nothing a symlink takes out of the issue
+            return {
+                name
+                for name in names
+                if name.startswith(".") or not (Path(directory) / name).resolve().is_relative_to(source)
+            }
+
+        shutil.copytree(images, folder / "images", ignore=outside_or_hidden, dirs_exist_ok=True)
     for variants in issue.articles:
         for article in variants.by_language.values():
             if not article.image or "://" in article.image:

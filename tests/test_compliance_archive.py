@@ -201,6 +201,28 @@ def test_ics_writer_folding_escaping_and_zones():
     assert props[daylight[0] + 1] == ("DTSTART", {}, "20250309T020000")  # US DST onset, local wall time
 
 
+def test_images_folder_copies_no_dotfiles_and_no_symlinks_out_of_the_issue(
+    project, project_env, example_issue, monkeypatch, tmp_path
+):
+    images = example_issue / "images"
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "members.csv").write_text("email\nalice@example.org\n")
+    (images / ".env").write_text("NEWSLETTER_SECRET=do-not-publish")
+    (images / "leak.png").symlink_to(tmp_path / "private" / "members.csv")
+    (images / "dir").symlink_to(tmp_path / "private", target_is_directory=True)
+    (images / "inside.png").symlink_to(images / "sachsen-schlesien.png")
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["archive", "--out", str(project / "public")], env=project_env)
+    assert result.exit_code == 0, result.output
+    copied = project / "public" / SLUG / "images"
+    assert (copied / "sachsen-schlesien.png").is_file() and (copied / "inside.png").is_file()
+    assert sorted(p.name for p in copied.iterdir()) == ["inside.png", "sachsen-schlesien.png"]
+    for path in (project / "public").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"alice@example.org" not in data and b"do-not-publish" not in data, path
+
+
 def test_broken_issue_is_left_out_with_a_warning(project, project_env, example_issue, monkeypatch):
     broken = project / "issues" / "2099-01-broken"
     broken.mkdir()
