@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from . import markdown
@@ -94,21 +94,35 @@ def _check_line(file: Path, number: int, line: str, found: Problems) -> None:
 
 def _check_subjects(issue: Issue, config: Config, found: Problems) -> None:
     for lang in issue.languages:
-        subject = _first(issue.subject, config.language_chain(lang))
+        chain = config.language_chain(lang)
+        # the language whose subject the edition uses, as render._localised picks it
+        source = next((code for code in chain if code in issue.subject), None)
+        if source is None:
+            source = "*" if "*" in issue.subject else next(iter(issue.subject), "*")
+        subject = issue.subject.get(source, "")
         if len(subject) <= SUBJECT_MAX:
             continue
-        file = issue.path / f"issue.{lang}.md"
-        if not file.is_file() or lang not in issue.subject:
-            file = issue.path / "issue.md"
-        fm = parse_front_matter(file, Problems(config.root), require=False)
-        key = "subject" if fm and "subject" in fm.data else "title"
-        line = fm.line((key,)) if fm else 0
+        file, line = _subject_place(issue, source, config)
         found.add(file, line, f"subject for '{lang}' has {len(subject)} characters; mail clients cut it "
                   f"after about {SUBJECT_MAX}: shorten it", "warning")  # fmt: skip
 
 
-def _first(mapping: Mapping[str, str], chain: tuple[str, ...]) -> str:
-    return next((mapping[lang] for lang in chain if lang in mapping), mapping.get("*", ""))
+def _subject_place(issue: Issue, source: str, config: Config) -> tuple[Path, int]:
+    """The file and line the subject of language ``source`` comes from (see content._subject)."""
+    translated = issue.path / f"issue.{source}.md"
+    fm = (
+        parse_front_matter(translated, Problems(config.root), require=False) if translated.is_file() else None
+    )
+    if fm and fm.data.get("subject"):
+        return translated, fm.line(("subject",))
+    main = parse_front_matter(issue.path / "issue.md", Problems(config.root), require=False)
+    explicit = main.data.get("subject") if main else None
+    if main and explicit and (not isinstance(explicit, dict) or source in explicit):
+        return issue.path / "issue.md", main.line(("subject", source))
+    if fm and fm.data.get("title"):
+        return translated, fm.line(("title",))
+    key = "subject" if main and "subject" in main.data else "title"
+    return issue.path / "issue.md", main.line((key, source)) if main else 0
 
 
 def _check_translations(issue: Issue, config: Config, editions: list[Edition], found: Problems) -> None:

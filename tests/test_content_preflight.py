@@ -97,6 +97,30 @@ def test_long_subject_is_a_warning_with_its_line(example_issue: Path, config: Co
     assert not has_errors(problems)
 
 
+def test_long_subject_names_the_file_and_line_it_comes_from(project: Path, config: Config) -> None:
+    """pl falls back to the subject of issue.en.md; a per-language subject points at its own line."""
+    issue = project / "issues" / "x"
+    (issue / "articles").mkdir(parents=True)
+    long_de = "Betreff " * 10
+    (issue / "issue.md").write_text(
+        f"---\ntitle: Titel\ndate: 2022-04-01\nsubject:\n  de: {long_de}\narticles: [a]\n"
+        "languages: [de, en, pl]\n---\nHallo.\n",
+        encoding="utf-8",
+    )
+    long_en = "This is a very long English subject line that certainly goes beyond seventy characters"
+    (issue / "issue.en.md").write_text(
+        f"---\ntitle: Title\nsubject: {long_en}\n---\nHello.\n", encoding="utf-8"
+    )
+    _article(issue, "a.de.md", "title: Artikel", "Text.\n")
+    lines = [line for line in _lines(check_issue(issue, config)) if "subject" in line]
+    tail = "characters; mail clients cut it after about 70: shorten it"
+    assert lines == [
+        f"issues/x/issue.md:5: warning: subject for 'de' has {len(long_de.strip())} {tail}",
+        f"issues/x/issue.en.md:3: warning: subject for 'en' has {len(long_en)} {tail}",
+        f"issues/x/issue.en.md:3: warning: subject for 'pl' has {len(long_en)} {tail}",
+    ]
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
