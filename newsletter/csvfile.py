@@ -31,7 +31,13 @@ _CHUNK = 1 << 20
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; AudienceError with the byte offset otherwise."""
     with path.open("rb") as f:
-        bom = f.read(3) == codecs.BOM_UTF8
+        start = f.read(3)
+        if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode Text"
+            raise AudienceError(
+                f"{path}:1: byte 0x{start[0]:02X} at byte offset 0 starts a UTF-16 file, which is neither "
+                f'UTF-8 nor Windows-1252; save the file as "CSV UTF-8" and try again'
+            )
+        bom = start == codecs.BOM_UTF8
         f.seek(0)
         offset, non_ascii = _first_invalid_utf8(f)
         if offset is None:

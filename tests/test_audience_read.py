@@ -110,6 +110,16 @@ def test_utf8_file_with_a_stray_cp1252_byte_is_refused_not_garbled(config: Confi
     )
 
 
+def test_excel_unicode_text_utf16_is_refused_not_read_as_cp1252(config: Config) -> None:
+    path = CSV / "excel-unicode-text-utf16.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}:1: byte 0xFF at byte offset 0 starts a UTF-16 file, which is neither UTF-8 nor "
+        'Windows-1252; save the file as "CSV UTF-8" and try again'
+    )
+
+
 @pytest.mark.parametrize("undefined", [0x81, 0x8D, 0x8F, 0x90, 0x9D])
 def test_every_byte_undefined_in_cp1252_is_refused(config: Config, tmp_path: Path, undefined: int) -> None:
     path = tmp_path / "members.csv"
