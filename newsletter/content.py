@@ -231,7 +231,13 @@ def _load_articles(path: Path, names: list[tuple[str, int]], issue_fm: FrontMatt
     for name, line in names:
         if name not in files:
             expected = problems.rel(folder / f"{name}.{config.default_language}.md")
-            problems.add(path / "issue.md", line, f"article '{name}' has no file; create {expected}")
+            other = next((n for n in files if n.lower() == name.lower()), None)
+            if other is not None:  # file names are case-sensitive (not on the editor's laptop, perhaps)
+                found = problems.rel(next(iter(files[other].values())))
+                problems.add(path / "issue.md", line, f"article '{name}' has no file, but {found} differs "
+                             f"only in upper/lower case; write '{other}' here or rename the file")  # fmt: skip
+            else:
+                problems.add(path / "issue.md", line, f"article '{name}' has no file; create {expected}")
             continue
         by_language = {}
         for lang in sorted(files[name], key=config.languages.index):

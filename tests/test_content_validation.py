@@ -27,6 +27,10 @@ EXPECTED: dict[str, list[str]] = {
     "article-without-file": [
         "issue.md:6: article 'ghost' has no file; create issues/article-without-file/articles/ghost.de.md"
     ],
+    "article-file-name-case": [
+        "issue.md:5: article 'Schlesien' has no file, but issues/article-file-name-case/articles/schlesien.de.md "
+        "differs only in upper/lower case; write 'schlesien' here or rename the file"
+    ],
     "image-without-alt": [
         "articles/a.de.md:3: image needs image_alt: describe the picture for readers who cannot see it"
     ],
