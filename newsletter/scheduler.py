@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,14 +122,20 @@ class SchedulerService:
         return 1 if self.lost_lease else 0
 
     def _loop(self) -> None:
-        while not self.stop_event.wait(self.poll):
+        # The heartbeat must beat well within the lease's life even with a long --poll, or a second
+        # scheduler takes the expired lease while this one still fires jobs.
+        beat = min(self.poll, self.lease.ttl / 3)
+        next_sync = time.monotonic() + self.poll
+        while not self.stop_event.wait(beat):
             try:
                 if not self.lease.renew():
                     log.error("scheduler lease lost (holder now %s); stopping", self.lease.current())
                     self.lost_lease = True
                     self.stop_event.set()
                     return
-                self.sync()
+                if time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + self.poll
+                    self.sync()
             except Exception:  # a busy database must not kill the scheduler; try again next poll
                 log.exception("scheduler poll failed; retrying")
 

@@ -77,3 +77,30 @@ def test_a_holder_on_another_host_is_only_taken_over_after_expiry(config: Config
         Lease(engine, "scheduler", clock).acquire()
     clock.advance(61)
     Lease(engine, "scheduler", clock).acquire()
+
+
+def test_a_long_poll_still_keeps_the_lease_alive(config: Config) -> None:
+    """--poll longer than the lease's life: the heartbeat must not wait for the next poll."""
+    import threading
+    import time
+
+    from newsletter.clock import SystemClock
+    from newsletter.scheduler import LOCK_NAME, SchedulerService
+
+    service = SchedulerService(config, poll=30.0, lease_ttl=0.6)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(service.run()), daemon=True)
+    thread.start()
+    try:
+        engine = engine_for(config.database_url)
+        deadline = time.monotonic() + 5
+        while not is_alive(engine, LOCK_NAME, SystemClock()):
+            assert time.monotonic() < deadline, "the scheduler did not take the lease"
+            time.sleep(0.02)
+        time.sleep(1.5)  # 2.5 lease lives
+        with pytest.raises(LeaseHeld):
+            Lease(engine, LOCK_NAME, SystemClock(), ttl=0.6).acquire()
+    finally:
+        service.stop()
+        thread.join(10)
+    assert result == [0]
