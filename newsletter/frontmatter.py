@@ -179,7 +179,7 @@ def _compose(
         message = f"malformed YAML: {exc.problem or exc.context}"
         if exc.context and exc.problem and exc.context_mark and exc.context_mark.line + 2 != line:
             message += f" ({exc.context} on line {exc.context_mark.line + 2})"
-        problems.add(path, line, message)
+        problems.add(path, line, message + _yaml_hint(str(exc.problem)))
         return None, {}, {}
     except yaml.YAMLError as exc:
         problems.add(path, 1, f"malformed YAML: {exc}")
@@ -193,6 +193,22 @@ def _compose(
     raw: dict[KeyPath, str] = {}
     _index(node, (), line_map, path, problems, raw)
     return data, line_map, raw
+
+
+_YAML_HINTS = (
+    ("found character '\\t'", "indent and separate with spaces, not tabs"),
+    ("cannot start any token", 'put the value in double quotes, e.g. teaser: "@AMZ …"'),
+    (
+        "mapping values are not allowed",
+        'a value containing ": " must be in double quotes, e.g. title: "Polen: …"',
+    ),
+    ("but found '<scalar>'", "a quoted value ends at its second quote: use „…“ or '…' inside \"…\""),
+)
+
+
+def _yaml_hint(problem: str) -> str:
+    """What to do about the YAML mistakes editors make most (PyYAML only says what it found)."""
+    return next((f"; {hint}" for text, hint in _YAML_HINTS if text in problem), "")
 
 
 def _index(node: yaml.Node | None, where: KeyPath, out: dict[KeyPath, int], path: Path,

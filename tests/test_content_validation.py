@@ -49,6 +49,19 @@ EXPECTED: dict[str, list[str]] = {
         "articles/a.de.md:5: malformed YAML: expected <block end>, but found '<block mapping start>' "
         "(while parsing a block collection on line 4)"
     ],
+    "yaml-tab-indent": [
+        "articles/a.de.md:4: malformed YAML: found character '\\t' that cannot start any token; "
+        "indent and separate with spaces, not tabs"
+    ],
+    "yaml-colon-in-value": [
+        "articles/a.de.md:2: malformed YAML: mapping values are not allowed here; "
+        'a value containing ": " must be in double quotes, e.g. title: "Polen: …"'
+    ],
+    "yaml-quote-in-quoted-value": [
+        "articles/a.de.md:3: malformed YAML: expected <block end>, but found '<scalar>' "
+        "(while parsing a block mapping on line 2); "
+        "a quoted value ends at its second quote: use „…“ or '…' inside \"…\""
+    ],
     "event-without-zone": [
         "articles/a.de.md:5: start '2022-07-07T14:00' has no time zone: add an offset "
         "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)"
