@@ -94,8 +94,9 @@ class Ledger:
                 "wait for it to finish or stop it first"
             ) from None
 
-    def heartbeat(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
-        self._lease(issue, holder, ttl).renew()
+    def heartbeat(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> bool:
+        """Extend the lease; False if it is no longer ours (it expired and another send took it)."""
+        return self._lease(issue, holder, ttl).renew()
 
     def release(self, issue: str, holder: str) -> None:
         self._lease(issue, holder, LEASE_SECONDS).release()

@@ -343,7 +343,13 @@ class SendLoop:
             self.s.stop = ("stopped", "stopped on request; run the same command again to continue")
         if time.monotonic() - self._beat > HEARTBEAT_SECONDS:
             self._beat = time.monotonic()
-            self.ledger.heartbeat(self.issue, self.holder)
+            if not self.ledger.heartbeat(self.issue, self.holder) and self.s.stop is None:
+                # another process took the expired lease and recovers our rows: never mail in parallel
+                self.s.stop = (
+                    "stopped",
+                    "lost the send lease (this process stalled and another send of the issue took over); "
+                    "check `newsletter status`, then run the same command again if needed",
+                )
 
     # ── outcomes ──
 

@@ -308,3 +308,29 @@ def test_one_full_mailbox_is_deferred_not_a_relay_quota(project, project_env, is
     assert set(sink.received_by_address()) == set(addresses) - {full}
     assert sink.stats.replies["452"] == 3  # exactly max_attempts tries, with backoff
     assert_accounting(sink.received_by_address(), config)
+
+
+def test_a_lost_send_lease_stops_the_send(project, project_env, issue, smtp_sink_factory, monkeypatch):
+    """Another process took the issue's lease (ours expired during a stall): it recovers our
+    ``sending`` rows and sends them, so we must stop instead of mailing on in parallel."""
+    from sqlalchemy import update
+
+    from newsletter import sendloop
+    from newsletter.db import locks
+
+    write_members(project, 60)
+    set_sending(project, connections=1)
+    monkeypatch.setattr(sendloop, "HEARTBEAT_SECONDS", 0.0)
+    sink = smtp_sink_factory(keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    engine = engine_for(config.database_url)
+
+    def take_over(p):
+        if p.sent == 5:
+            with engine.begin() as conn:
+                conn.execute(update(locks).values(holder="elsewhere:1:other"))
+
+    report = run_send(config, issue, ["all"], clock=FakeClock(), progress=take_over)
+    assert report.state == "stopped" and "lease" in report.reason and report.exit_code == 1
+    assert 5 <= report.sent <= 6 and len(sink.received_by_address()) == report.sent
+    assert states(config).get("sending", 0) == 0
