@@ -240,20 +240,22 @@ def _load_articles(path: Path, names: list[tuple[str, int]], issue_fm: FrontMatt
                 problems.add(path / "issue.md", line, f"article '{name}' has no file; create {expected}")
             continue
         by_language = {}
+        segment_lines: dict[Path, int] = {}
         for lang in sorted(files[name], key=config.languages.index):
-            article = _load_article(files[name][lang], name, lang, path, config, problems)
+            article = _load_article(files[name][lang], name, lang, path, config, problems, segment_lines)
             if article is not None:
                 by_language[lang] = article
-        _check_same_segments(by_language, problems)
+        _check_same_segments(by_language, problems, segment_lines)
         variants.append(ArticleVariants(name=name, by_language=by_language))
     return variants
 
 
 def _load_article(file: Path, name: str, lang: str, issue_dir: Path, config: Config,
-                  problems: Problems) -> Article | None:  # fmt: skip
+                  problems: Problems, segment_lines: dict[Path, int]) -> Article | None:  # fmt: skip
     fm = parse_front_matter(file, problems)
     if fm is None:
         return None
+    segment_lines[file] = fm.line(("segments",))
     fm.check_keys((), ARTICLE_KEYS, "an article")
     data = fm.data
     text = {k: fm.text((k,)) for k in ("title", "kicker", "teaser", "author", "image_alt",
@@ -366,11 +368,12 @@ def _event(fm: FrontMatter) -> Event | None:
                  location=fm.text((*where, "location")))  # fmt: skip
 
 
-def _check_same_segments(by_language: Mapping[str, Article], problems: Problems) -> None:
+def _check_same_segments(by_language: Mapping[str, Article], problems: Problems,
+                         segment_lines: Mapping[Path, int]) -> None:  # fmt: skip
     items = list(by_language.values())
     for other in items[1:]:
         if other.segments != items[0].segments:
-            problems.add(other.path, 1, f"segments differ from {problems.rel(items[0].path)}; "
+            problems.add(other.path, segment_lines.get(other.path, 1), f"segments differ from {problems.rel(items[0].path)}; "
                                         "all language versions of an article go to the same segments")  # fmt: skip
 
 

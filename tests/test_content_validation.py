@@ -62,6 +62,10 @@ EXPECTED: dict[str, list[str]] = {
         "(while parsing a block mapping on line 2); "
         "a quoted value ends at its second quote: use „…“ or '…' inside \"…\""
     ],
+    "segments-differ-between-languages": [
+        "articles/a.en.md:5: segments differ from issues/segments-differ-between-languages/articles/a.de.md; "
+        "all language versions of an article go to the same segments"
+    ],
     "event-without-zone": [
         "articles/a.de.md:5: start '2022-07-07T14:00' has no time zone: add an offset "
         "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)"
