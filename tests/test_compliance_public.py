@@ -277,3 +277,33 @@ def test_rotated_key_works_while_listed_and_not_after(service):
         assert client.post(f"/u/{token}", data=ONE_CLICK).status_code == 400
         assert "ungültig" in client.get(f"/u/{token}").text
     assert suppression_rows(config.database_url) == before
+
+
+def test_archive_page_images_load_in_a_browser(tmp_path, service):
+    """The "view in browser" page keeps its images (the CSP must allow them) and runs no script."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    import base64
+
+    config, _, _, _ = service
+    site = tmp_path / "site"
+    (site / "2026-01-x" / "images").mkdir(parents=True)
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+    )
+    (site / "2026-01-x" / "images" / "map.png").write_bytes(png)
+    (site / "2026-01-x" / "de.html").write_text(
+        '<!DOCTYPE html><html lang="de"><head><title>x</title></head><body>'
+        '<img id="map" src="images/map.png" alt="Karte" style="width:20px">'
+        "<script>document.title = 'script ran'</script></body></html>",
+        encoding="utf-8",
+    )
+    with serve_app(create_app(config, site=site)) as url, playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(url + "/2026-01-x/de.html")
+            page.wait_for_load_state("load")
+            assert page.evaluate("document.getElementById('map').naturalWidth") == 1
+            assert page.title() == "x"
+        finally:
+            browser.close()

@@ -40,6 +40,12 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Robots-Tag": "noindex, nofollow",
 }
+# Archive pages are mails shown on the web: their images (under NEWSLETTER_PUBLIC_URL or elsewhere,
+# as a mail client would load them) must load; still no scripts, forms, frames or plugins.
+ARCHIVE_CSP = (
+    "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 TEXTS: dict[str, dict[str, str]] = {
     "de": {
         "title": "Newsletter abbestellen",
@@ -186,7 +192,11 @@ class _Service:
         target = safe_path(self.site, request.path_params["path"])
         if target is None:
             return PlainTextResponse("not found", status_code=404, headers=SECURITY_HEADERS)
-        headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": ARCHIVE_CSP,
+            "Cache-Control": "public, max-age=300",
+        }
         media = _MEDIA_TYPES.get(target.suffix)
         return FileResponse(target, headers=headers, media_type=media)
 
