@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,28 @@ def test_new_from_an_issue_copies_its_structure(cli: CliRunner, example_issue: P
     assert "segments: [usa]" in (copy / "articles" / "tada.de.md").read_text(encoding="utf-8")
     assert "Vorgeschichte" not in (copy / "articles" / "tada.de.md").read_text(encoding="utf-8")
     assert cli.invoke(main, ["check", "2022-05-mai"]).exit_code == 0
+
+
+def test_new_from_an_issue_saved_with_bom_and_crlf(cli: CliRunner, project: Path) -> None:
+    """Windows editors' files (BOM, CRLF) get their texts emptied and the date renewed too."""
+    old = project / "issues" / "2022-01-alt"
+    (old / "articles").mkdir(parents=True)
+    (old / "issue.md").write_bytes(
+        "\ufeff---\r\ntitle: Alt\r\ndate: 2022-01-05\r\narticles: [a]\r\n---\r\nAlter Text\r\n".encode()
+    )
+    (old / "articles" / "a.de.md").write_bytes(
+        "\ufeff---\r\ntitle: Artikel\r\nsegments: [usa]\r\n---\r\nAlter Artikel\r\n".encode()
+    )
+    result = cli.invoke(main, ["new", "2022-02-neu", "--from", "2022-01-alt"])
+    assert result.exit_code == 0, result.output
+    copy = project / "issues" / "2022-02-neu"
+    today = date.today().isoformat()
+    assert (copy / "issue.md").read_text(encoding="utf-8") == (
+        f"---\ntitle: Alt\ndate: {today}\narticles: [a]\n---\nNeuer Text.\n"
+    )
+    assert (copy / "articles" / "a.de.md").read_text(encoding="utf-8") == (
+        "---\ntitle: Artikel\nsegments: [usa]\n---\nNeuer Text.\n"
+    )
 
 
 def test_new_rejects_a_bad_slug(cli: CliRunner) -> None:

@@ -142,10 +142,10 @@ def _copy_structure(origin: Path, target: Path) -> None:
     """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today."""
     shutil.copytree(origin, target, ignore=shutil.ignore_patterns("*.html", "*.txt", "__pycache__"))
     for file in sorted(target.rglob("*.md")):
-        text = file.read_text(encoding="utf-8")
-        parts = text.split("\n---\n", 1)
-        if text.startswith("---\n") and len(parts) == 2:
-            head = parts[0]
+        lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
+        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+        if lines[0].strip() == "---" and end is not None:
+            head = "\n".join(["---", *lines[1:end]])
             if file.name == "issue.md":
                 head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
             file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
