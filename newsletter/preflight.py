@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import markdown
+from .compose import HeaderInjection, check_header_value
 from .config import Config
 from .content import load_issue, resolve_issue_path
 from .frontmatter import Problems, parse_front_matter
@@ -100,6 +101,13 @@ def _check_subjects(issue: Issue, config: Config, found: Problems) -> None:
         if source is None:
             source = "*" if "*" in issue.subject else next(iter(issue.subject), "*")
         subject = issue.subject.get(source, "")
+        try:
+            check_header_value(subject, "the subject")
+        except HeaderInjection as exc:  # a header break would end the mail's header block (PITFALLS)
+            file, line = _subject_place(issue, source, config)
+            found.add(file, line, f"subject for '{lang}' {exc.problem}; a subject must be one line of plain "
+                      "text (a line break there could inject mail headers): remove it")  # fmt: skip
+            continue
         if len(subject) <= SUBJECT_MAX:
             continue
         file, line = _subject_place(issue, source, config)

@@ -121,6 +121,31 @@ def test_long_subject_names_the_file_and_line_it_comes_from(project: Path, confi
     ]
 
 
+def test_subject_with_a_line_break_or_encoded_newline_is_an_error(project: Path, config: Config) -> None:
+    """PITFALLS: CVE-2024-6923; the gate names the line instead of the send failing later."""
+    issue = project / "issues" / "x"
+    (issue / "articles").mkdir(parents=True)
+    (issue / "issue.md").write_text(
+        '---\ntitle: "Titel =?UTF-8?Q?=0A?=Bcc: x@evil.example"\ndate: 2022-04-01\narticles: [a]\n'
+        "languages: [de, en]\n---\nHallo.\n",
+        encoding="utf-8",
+    )
+    (issue / "issue.en.md").write_text(
+        '---\nsubject: "Subject\\nBcc: x@evil.example"\n---\nHello.\n', encoding="utf-8"
+    )
+    _article(issue, "a.de.md", "title: Artikel", "Text.\n")
+    problems = check_issue(issue, config)
+    tail = (
+        "a subject must be one line of plain text (a line break there could inject mail headers): remove it"
+    )
+    assert [line for line in _lines(problems) if "subject" in line] == [
+        "issues/x/issue.md:2: subject for 'de' contains an encoded line break or control character "
+        f"(=?UTF-8?Q?=0A?=); {tail}",
+        f"issues/x/issue.en.md:2: subject for 'en' contains the control character U+000A; {tail}",
+    ]
+    assert has_errors(problems)
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
