@@ -284,8 +284,8 @@ def _load_article(file: Path, name: str, lang: str, issue_dir: Path, config: Con
 
 def _segments(fm: FrontMatter, config: Config) -> frozenset[str] | None:
     value = fm.data["segments"]
-    if isinstance(value, str):
-        value = [value]
+    if isinstance(value, str):  # "segments: poland, usa" without brackets means the same list
+        value = [part for part in re.split(r"[,;|]", value) if part.strip()]
     if not isinstance(value, list):
         fm.problem(("segments",), "segments must be a list of segment ids, e.g. [poland]")
         return None
@@ -293,7 +293,7 @@ def _segments(fm: FrontMatter, config: Config) -> frozenset[str] | None:
     result = set()
     for index, seg in enumerate(value):
         where = ("segments", index) if isinstance(fm.data["segments"], list) else ("segments",)
-        seg_id = str(seg).lower()
+        seg_id = str(seg).strip().lower()
         if seg_id not in config.segments:
             hint = _suggest(seg_id, known)
             tail = f"did you mean '{hint}'?" if hint else f"known: {', '.join(known)}"

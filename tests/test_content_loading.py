@@ -131,3 +131,12 @@ def test_subject_per_language_in_issue_md_beats_a_translated_title(project: Path
     issue = load_issue(folder, config)
     assert issue.subject == {"de": "Betreff", "en": "Subject", "pl": "Temat"}
     assert issue.title == {"*": "Titel", "en": "English title", "pl": "Tytuł"}
+
+
+def test_segments_written_without_brackets(project: Path, config: Config) -> None:
+    folder = project / "issues" / "x"
+    _write(folder, "issue.md", "---\ntitle: Titel\ndate: 2022-04-01\narticles: [a, b]\n---\nHallo.\n")
+    _write(folder, "articles/a.de.md", "---\ntitle: A\nsegments: poland, USA\n---\nText.\n")
+    _write(folder, "articles/b.de.md", "---\ntitle: B\nsegments: usa\n---\nText.\n")
+    issue = load_issue(folder, config)
+    assert [v.segments for v in issue.articles] == [frozenset({"poland", "usa"}), frozenset({"usa"})]
