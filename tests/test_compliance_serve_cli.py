@@ -56,3 +56,11 @@ def test_serve_refuses_without_secret_for_a_real_relay(project, project_env):
         result.stderr.strip()
         == "error: NEWSLETTER_SECRET is not set: unsubscribe links cannot be checked; set it in .env"
     )
+
+
+def test_serve_refuses_to_publish_the_project_folder(project, project_env):
+    env = _env(project_env, NEWSLETTER_SECRET="serve-cli-secret-0123456789abcdef")
+    result = subprocess.run([sys.executable, "-m", "newsletter", "serve", "--site", "."], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --site . holds project files (newsletter.toml")

@@ -38,6 +38,11 @@ def serve(host: str, port: int, site: Path | None) -> None:
         click.echo(
             "warning: no NEWSLETTER_SECRET: only links of mails to the dev sink are accepted", err=True
         )
+    if site is not None and _holds_project_files(site.resolve(), config.root):
+        raise ConfigError(
+            f"--site {site} holds project files (newsletter.toml, the member list or the state database); "
+            "serve the folder `newsletter archive` writes, e.g. site/"
+        )
     extra = (host,) if host not in ("0.0.0.0", "::") else ()  # noqa: S104 - only a comparison
     app = create_app(config, site=site.resolve() if site else None, hosts=extra)
     where = config.public_url or "(NEWSLETTER_PUBLIC_URL not set)"
@@ -76,4 +81,12 @@ def archive(out: Path | None) -> None:
     click.echo(
         f"archive: {report.issues} issue(s), {report.pages} page(s), {report.calendars} calendar file(s) "
         f"in {report.out}"
+    )
+
+
+def _holds_project_files(site: Path, root: Path) -> bool:
+    """Whether serving ``site`` would publish the project itself (config, members, state)."""
+    root = root.resolve()
+    return root.is_relative_to(site) or any(
+        (site / name).exists() for name in ("newsletter.toml", "subscribers.csv", "newsletter.db")
     )
