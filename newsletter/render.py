@@ -214,6 +214,7 @@ class Renderer:
             "meta": meta,
             "teaser": a.teaser,
             "teaser_md": a.teaser,
+            "teaser_html": Markup(markdown.inline_html(a.teaser)) if a.teaser else None,  # noqa: S704 - nh3-cleaned
             "body_md": a.body,
             "body_html": self._absolute_images(markdown.to_markup(a.body), issue.slug),
             "image": image,

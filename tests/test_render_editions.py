@@ -191,3 +191,19 @@ def test_dangerous_markdown_in_an_edition(project: Path, config: Config) -> None
     assert "display: none" not in edition.html and "alert(" not in edition.html
     assert len(re.findall(r'href="https://www\.amz-sachsen\.example/netzwerk"', edition.html)) == 1
     assert "javascript:" not in edition.text
+
+
+def test_teaser_markdown_is_rendered_in_html_as_in_text(example_issue: Path, config: Config) -> None:
+    """The text part reads the teaser as Markdown; the HTML showed the raw [link](url) and **stars**."""
+    tada = example_issue / "articles" / "tada.de.md"
+    text = tada.read_text(encoding="utf-8")
+    teaser = next(line for line in text.splitlines() if line.startswith("teaser:"))
+    markdown_teaser = 'teaser: "Jetzt [anmelden](https://example.org/a) – **bis 1. Mai** <script>x</script>"'
+    tada.write_text(text.replace(teaser, markdown_teaser), encoding="utf-8")
+    usa = Renderer(config).render(load_issue(example_issue, config), frozenset({"usa"}), "de")
+    assert (
+        '<strong>Jetzt <a href="https://example.org/a">anmelden</a> – <strong>bis 1. Mai</strong></strong>'
+        in usa.html
+    )
+    assert "**" not in usa.html and "<script" not in usa.html
+    assert "Jetzt anmelden (https://example.org/a) – bis 1. Mai" in usa.text
