@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from . import markdown
 from .compose import HeaderInjection, check_header_value
@@ -27,6 +28,7 @@ SUBJECT_MAX = 70
 _LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
 _STYLE = re.compile(r"<style\b.*?</style>", re.DOTALL | re.IGNORECASE)
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*("[^"]*\S[^"]*"|'[^']*\S[^']*')""", re.IGNORECASE)
 _EMPTY_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']\s*#?\s*["']""", re.IGNORECASE)
 _HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
@@ -72,10 +74,10 @@ def _check_sources(issue: Issue, config: Config, found: Problems) -> None:
     sources += [(a.path, a.body, a.body_line) for v in issue.articles for a in v.by_language.values()]
     for file, body, first_line in sources:
         for offset, line in enumerate(body.split("\n")):
-            _check_line(file, first_line + offset, line, found)
+            _check_line(file, first_line + offset, line, found, issue.path)
 
 
-def _check_line(file: Path, number: int, line: str, found: Problems) -> None:
+def _check_line(file: Path, number: int, line: str, found: Problems, issue_dir: Path) -> None:
     if _LEFTOVER.search(line):
         found.add(file, number, "template syntax ({{ … }} or {% … %}) is not processed in articles and would "
                   "show up in the mail; remove it (per-member values are [[nl:first_name]] etc.)")  # fmt: skip
@@ -87,10 +89,22 @@ def _check_line(file: Path, number: int, line: str, found: Problems) -> None:
             found.add(
                 file, number, "image without alt text: write ![what the picture shows](file)", "warning"
             )
+        src = _SRC.search(img)
+        if src and not re.match(r"^([a-z][a-z0-9+.-]*:|//)", html.unescape(src[1]), re.IGNORECASE):
+            _check_image_file(file, number, unquote(html.unescape(src[1])), found, issue_dir)
     if _EMPTY_HREF.search(fragment) or re.search(r"\]\(\s*#?\s*\)", line):
         found.add(file, number, "empty link (no address or '#'): add the URL or remove the link")
     for url in _HTTP_HREF.findall(fragment):
         found.add(file, number, f"insecure link {url}: use https:// if the site supports it", "warning")
+
+
+def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_dir: Path) -> None:
+    """A Markdown image given as a path must be a file inside the issue folder (as ``image:`` must)."""
+    target = (issue_dir / src.split("?")[0].split("#")[0]).resolve()
+    if not target.is_relative_to(issue_dir.resolve()):
+        found.add(file, number, f"image '{src}' must be inside the issue folder, e.g. images/photo.jpg")
+    elif not target.is_file():
+        found.add(file, number, f"image file '{src}' not found in {found.rel(issue_dir)}/")
 
 
 def _check_subjects(issue: Issue, config: Config, found: Problems) -> None:

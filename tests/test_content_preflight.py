@@ -146,6 +146,22 @@ def test_subject_with_a_line_break_or_encoded_newline_is_an_error(project: Path,
     assert has_errors(problems)
 
 
+def test_markdown_images_must_be_files_inside_the_issue(example_issue: Path, config: Config) -> None:
+    body = (
+        "![Karte](images/sachsen-schlesien.png) ![Logo](https://example.org/logo.png)\n\n"
+        "![Foto](images/tippfehler.jpg)\n\n![Geheim](../../../../etc/passwd) ![Host](/etc/hosts)\n"
+    )
+    _article(example_issue, "bilder.de.md", "title: Bilder", body)
+    _list_articles(example_issue, "bilder")
+    lines = [line for line in _lines(check_issue(example_issue, config)) if "bilder.de.md:" in line]
+    assert lines == [
+        f"{SLUG}/articles/bilder.de.md:6: image file 'images/tippfehler.jpg' not found in {SLUG}/",
+        f"{SLUG}/articles/bilder.de.md:8: image '../../../../etc/passwd' must be inside the issue folder, "
+        "e.g. images/photo.jpg",
+        f"{SLUG}/articles/bilder.de.md:8: image '/etc/hosts' must be inside the issue folder, e.g. images/photo.jpg",
+    ]
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
