@@ -23,6 +23,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -160,6 +161,7 @@ class _Builder:
         self.by_address: dict[str, Member] = {}
         self.rejections: list[Rejection] = []
         self.duplicates: list[Problem] = []
+        self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
         self.rows = 0
         self._sets: dict[frozenset[str], frozenset[str]] = {}
         self.email = self.index["email"]
@@ -189,6 +191,7 @@ class _Builder:
             problems.sort(key=lambda problem: self.index.get(problem[0], -1))
             cells_kept = tuple(cells)
             self.rejections.extend(Rejection(line, col, msg, cells_kept) for col, msg in problems)
+            self._withdraw(cells)
         elif member is not None:
             self._keep(member)
 
@@ -285,6 +288,15 @@ class _Builder:
         found = frozenset(self.segments[s] for s in wanted)
         return self._sets.setdefault(found, found)
 
+    def _withdraw(self, cells: list[str]) -> None:
+        """A rejected row still says 'unsubscribed': its address is not mailed from another row either."""
+        status = self.index.get("status")
+        if status is None or status >= len(cells) or cells[status].strip().lower() != "unsubscribed":
+            return
+        if self.email < len(cells) and not _injection(cells[self.email]):
+            with suppress(InvalidAddress):
+                self.withdrawn.add(self.addresses.check(cells[self.email]))
+
     def _keep(self, member: Member) -> None:
         first = self.by_address.get(member.address)
         if first is None:
@@ -308,7 +320,10 @@ class _Builder:
         )
 
     def report(self, encoding: str, delimiter: str, header: tuple[str, ...]) -> AudienceReport:
-        everyone = tuple(self.by_address.values())
+        everyone = tuple(
+            replace(m, subscribed=False) if m.subscribed and m.address in self.withdrawn else m
+            for m in self.by_address.values()
+        )
         self.by_address = {}
         members = tuple(m for m in everyone if m.subscribed)
         path = str(self.path)

@@ -119,6 +119,20 @@ def test_unsubscribed_rows_are_counted_never_mailed_and_win_over_a_duplicate(con
     assert report.counts.total == 1
 
 
+def test_an_unsubscribed_row_rejected_for_another_column_still_unsubscribes(config: Config) -> None:
+    """Line 3 says unsubscribed but has a typo in its time zone: Anna must not be mailed from line 2."""
+    path = CSV / "unsubscribed-in-a-rejected-row.csv"
+    report = read_members(path, config)
+    assert [m.address for m in report.members] == ["ben@example.com"]
+    assert [(m.line, m.address, m.subscribed) for m in report.unsubscribed] == [
+        (2, "anna@example.com", False)
+    ]
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:3: column timezone: unknown time zone 'Europe/Berlinn'; use an IANA name such as "
+        "Europe/Berlin or America/New_York"
+    ]
+
+
 def test_extra_columns_are_kept_and_a_row_too_wide_is_rejected(config: Config) -> None:
     path = CSV / "extra-columns-and-row-width.csv"
     report = read_members(path, config)
