@@ -71,6 +71,10 @@ def _check_sources(issue: Issue, config: Config, found: Problems) -> None:
                 file, 0, "not listed under 'articles' in issue.md, so no edition contains it", "warning"
             )
     sources = [(issue.path / "issue.md", issue.intro, issue.intro_line)]
+    for translated in sorted(issue.path.glob("issue.*.md")):  # translated intros (issue.en.md …)
+        fm = parse_front_matter(translated, Problems(config.root), require=False)
+        if fm is not None:
+            sources.append((translated, fm.body, fm.body_line))
     sources += [(a.path, a.body, a.body_line) for v in issue.articles for a in v.by_language.values()]
     for file, body, first_line in sources:
         for offset, line in enumerate(body.split("\n")):

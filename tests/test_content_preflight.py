@@ -162,6 +162,19 @@ def test_markdown_images_must_be_files_inside_the_issue(example_issue: Path, con
     ]
 
 
+def test_translated_intro_problems_name_their_file_and_line(example_issue: Path, config: Config) -> None:
+    issue_en = example_issue / "issue.en.md"
+    text = issue_en.read_text(encoding="utf-8")
+    issue_en.write_text(text + "\nHello {{ first_name }}, see [here]().\n", encoding="utf-8")
+    line = len(text.split("\n")) + 1
+    lines = [line for line in _lines(check_issue(example_issue, config)) if "issue.en.md" in line]
+    assert lines == [
+        f"{SLUG}/issue.en.md:{line}: template syntax ({{{{ … }}}} or {{% … %}}) is not processed in articles and "
+        "would show up in the mail; remove it (per-member values are [[nl:first_name]] etc.)",
+        f"{SLUG}/issue.en.md:{line}: empty link (no address or '#'): add the URL or remove the link",
+    ]
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
