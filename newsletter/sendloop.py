@@ -219,7 +219,7 @@ class SendLoop:
     # ── connections ──
 
     def _fill(self, session: LedgerSession) -> None:
-        for slot in self.slots:
+        for slot in list(self.slots):
             if self.s.stop is not None or not slot.idle():
                 continue
             job = self._next_job(session)
@@ -229,8 +229,24 @@ class SendLoop:
             self.s.dispatched += 1
             self.crash.check(self.s.dispatched, "before_send")
             failed = self._start(slot, job)
-            if failed is not None:
+            if failed is not None and not self._shrink(slot, job, failed):
                 self._handle(session, job, failed)
+
+    def _shrink(self, slot: _Slot, job: Job, failed: Attempt) -> bool:
+        """A connection the relay refuses while others of this send are open (typically
+        ``421 … maximum number of concurrent connections``) is not an unreachable relay: go on
+        with one connection fewer and give the job to another one, instead of pausing the send."""
+        if failed.stage != "connect" or failed.outcome is not Outcome.PAUSE:
+            return False
+        if not any(s.mux is not None and not s.mux.closed for s in self.slots if s is not slot):
+            return False
+        log.warning(
+            "the relay refused one more connection (%s); going on with %d", failed.reply, len(self.slots) - 1
+        )
+        self._drop(slot)
+        self.slots.remove(slot)
+        self.s.claimed.appendleft(job.row.id)
+        return True
 
     def _start(self, slot: _Slot, job: Job) -> Attempt | None:
         mux = slot.mux

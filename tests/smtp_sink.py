@@ -54,6 +54,7 @@ CLOSE_REPLY = "421 4.7.0 Too many messages on this connection, closing"
 QUOTA = "550 5.4.5 Daily SMTP relay limit exceeded"
 THROTTLE = "454 4.7.0 Throttling failure: Maximum sending rate exceeded"
 GREYLIST = "450 4.7.1 Greylisted, please try again later"
+TOO_MANY_CONNECTIONS = "421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing"
 _SIMPLE_ADDR = re.compile(r"\s*<([A-Za-z0-9._+\-=]{1,64}@[A-Za-z0-9.\-]{1,253})>(.*)\Z", re.DOTALL)
 # aiosmtpd logs every command at INFO; the sink is test furniture, keep it quiet and fast.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -77,6 +78,7 @@ class Script:
     throttle_reply: str = THROTTLE
     greylist_seconds: float = 0  # first RCPT of each address gets GREYLIST until this much later
     greylist_reply: str = GREYLIST
+    max_connections: int = 0  # more connections open at once → greet with TOO_MANY_CONNECTIONS and close
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Received:
 @dataclass
 class Stats:
     connections: int = 0
+    open_connections: int = 0
     tls_handshakes: int = 0
     starttls_commands: int = 0
     auth_commands: int = 0  # AUTH lines received (also those refused for lack of TLS)
@@ -369,12 +372,26 @@ class _SinkSMTP(SMTP):
         super().connection_made(transport)
         if first:
             self.sink.stats.connections += 1
+            self.sink.stats.open_connections += 1
+            self._counted = True
             self.conn_id = self.sink.stats.connections
             if transport.get_extra_info("ssl_object") is not None:
                 self.sink.stats.tls_handshakes += 1
 
+    def connection_lost(self, error: Exception | None) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.sink.stats.open_connections -= 1
+        super().connection_lost(error)
+
     async def _handle_client(self) -> None:
         await _delay(self.sink.script, "CONNECT")
+        limit = self.sink.script.max_connections
+        if limit and self.sink.stats.open_connections > limit:
+            await self.push(TOO_MANY_CONNECTIONS)
+            assert self.transport is not None
+            self.transport.close()
+            return
         await super()._handle_client()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:

@@ -334,3 +334,21 @@ def test_a_lost_send_lease_stops_the_send(project, project_env, issue, smtp_sink
     assert report.state == "stopped" and "lease" in report.reason and report.exit_code == 1
     assert 5 <= report.sent <= 6 and len(sink.received_by_address()) == report.sent
     assert states(config).get("sending", 0) == 0
+
+
+def test_a_relay_limiting_concurrent_connections_is_sent_over_fewer(
+    project, project_env, issue, smtp_sink_factory
+):
+    """A 421 greeting for one connection too many ("maximum number of concurrent connections")
+    while others are open is not an unreachable relay: send over the ones it accepts, never pause."""
+    addresses = write_members(project, 200)
+    set_sending(project, connections=4)
+    sink = smtp_sink_factory(max_connections=2, keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert report.state == "finished", report.reason
+    assert report.outcomes == {"sent": 200} and report.exit_code == 0
+    assert set(received) == set(addresses) and max(received.values()) == 1
+    assert sink.stats.replies["421"] >= 1  # the limit was hit
+    assert_accounting(received, config)
