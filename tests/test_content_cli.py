@@ -127,6 +127,25 @@ def test_new_from_an_issue_saved_with_bom_and_crlf(cli: CliRunner, project: Path
     )
 
 
+def test_build_copies_an_article_image_kept_outside_images(cli: CliRunner, project: Path) -> None:
+    """The built HTML refers to bilder/foto.png: it must be next to it, not only images/."""
+    issue = project / "issues" / "x"
+    (issue / "articles").mkdir(parents=True)
+    (issue / "bilder").mkdir()
+    (issue / "bilder" / "foto.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (issue / "issue.md").write_text(
+        "---\ntitle: T\ndate: 2022-04-01\narticles: [a]\n---\nHallo.\n", encoding="utf-8"
+    )
+    (issue / "articles" / "a.de.md").write_text(
+        "---\ntitle: A\nimage: bilder/foto.png\nimage_alt: Ein Foto\n---\nText.\n", encoding="utf-8"
+    )
+    result = cli.invoke(main, ["build", "x", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "wrote 3 editions (6 files) and 1 image(s) to out/"
+    assert 'src="bilder/foto.png"' in (project / "out" / "all.de.html").read_text(encoding="utf-8")
+    assert (project / "out" / "bilder" / "foto.png").read_bytes() == b"\x89PNG\r\n\x1a\n"
+
+
 def test_new_rejects_a_bad_slug(cli: CliRunner) -> None:
     result = cli.invoke(main, ["new", "Mein Heft"])
     assert result.exit_code == 2
