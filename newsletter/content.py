@@ -312,6 +312,10 @@ def _image(fm: FrontMatter, issue_dir: Path) -> str | None:
     if re.match(r"^[a-z]+:", image, re.IGNORECASE):
         fm.problem(("image",), f"image '{image}' must be a file in the issue folder, e.g. images/photo.jpg")
         return None
+    if "\\" in image:  # a path copied from Windows Explorer
+        fm.problem(("image",), f"image '{image}': write the path with / instead of \\, "
+                               f"e.g. {image.replace(chr(92), '/')}")  # fmt: skip
+        return image
     target = (issue_dir / image).resolve()
     if not target.is_relative_to(issue_dir.resolve()):
         fm.problem(("image",), f"image '{image}' must be inside the issue folder")

@@ -37,6 +37,9 @@ EXPECTED: dict[str, list[str]] = {
     "missing-image-file": [
         "articles/a.de.md:3: image file 'images/nowhere.png' not found in issues/missing-image-file/"
     ],
+    "image-path-with-backslash": [
+        "articles/a.de.md:3: image 'images\\foto.png': write the path with / instead of \\, e.g. images/foto.png"
+    ],
     "invalid-date": ["issue.md:3: invalid date '2022-02-30' for date: use YYYY-MM-DD, e.g. 2022-03-24"],
     "invalid-article-date": [
         "articles/a.de.md:3: invalid date '24.03.2022' for date: use YYYY-MM-DD, e.g. 2022-03-24"
