@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from .clock import Clock
 from .config import SmtpSettings
 from .ledger import Ledger, LedgerSession, Row
-from .model import Member
+from .model import ConfigError, Member
 from .smtp import Attempt, Connection, Outcome, Transport, TransportError
 from .smtpmux import MuxConnection
 
@@ -333,6 +333,16 @@ class SendLoop:
                 continue
             try:
                 job.message = compose(job.template, job.member)
+            except ConfigError as exc:  # the configuration (e.g. the DKIM key), not this member
+                self._write(
+                    session, job, "pending", None, f"message could not be built: {exc}", job.row.attempts
+                )
+                if self.s.stop is None:
+                    self.s.stop = (
+                        "stopped",
+                        f"{exc}; nothing more was sent — fix it and run the same command again",
+                    )
+                return None
             except Exception as exc:  # one broken member row must not stop the send
                 log.exception("cannot build the message for %s", job.row.address)
                 reply = f"message could not be built: {exc}"

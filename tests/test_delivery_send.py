@@ -352,3 +352,24 @@ def test_a_relay_limiting_concurrent_connections_is_sent_over_fewer(
     assert set(received) == set(addresses) and max(received.values()) == 1
     assert sink.stats.replies["421"] >= 1  # the limit was hit
     assert_accounting(received, config)
+
+
+def test_a_missing_dkim_key_stops_the_send_with_everyone_still_pending(
+    project, project_env, issue, smtp_sink_factory
+):
+    """A configuration error while building the mail is not a fault of each member: it must not
+    mark the whole list ``failed`` (a plain re-run after fixing the key would then send nothing)."""
+    write_members(project, 30)
+    toml = project / "newsletter.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8")
+        + '\n[dkim]\nselector = "news"\ndomain = "example.org"\nprivate_key = "missing-dkim.key"\n',
+        encoding="utf-8",
+    )
+    sink = smtp_sink_factory(keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    assert config.dkim is not None
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    assert report.state == "stopped" and "DKIM private key not found" in report.reason
+    assert report.exit_code == 1 and not sink.messages
+    assert states(config) == {"pending": 30}
