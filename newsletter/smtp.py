@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import SmtpSettings
-from .model import DeliveryError
+from .model import ConfigError, DeliveryError
 
 log = logging.getLogger("newsletter.smtp")
 
@@ -134,7 +134,13 @@ def classify(stage: str, code: int, reply: str) -> Outcome:
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if settings.ca_file:
-        context.load_verify_locations(cafile=settings.ca_file)
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"NEWSLETTER_SMTP_CA_FILE {settings.ca_file}: cannot load a CA certificate from it "
+                f"({getattr(exc, 'strerror', None) or exc}); point it at the relay's CA certificate (PEM)"
+            ) from None
     return context
 
 

@@ -145,3 +145,16 @@ def test_per_connection_cap_is_reported_as_retry(smtp_sink_factory):
     conn = SmtpTransport(settings(sink)).connect()
     outcomes = [conn.send("news@example.org", f"m{i}@example.org", MESSAGE).outcome for i in range(3)]
     assert outcomes == [Outcome.SENT, Outcome.SENT, Outcome.RETRY]
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_an_unusable_ca_file_is_a_clear_config_error(smtp_sink_factory, tmp_path, content):
+    from newsletter.model import ConfigError
+
+    path = tmp_path / "relay-ca.pem"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    sink = smtp_sink_factory(tls="starttls")
+    with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_CA_FILE"):
+        SmtpTransport(settings(sink, security="starttls", ca_file=str(path))).connect()
+    assert sink.stats.connections == 0
