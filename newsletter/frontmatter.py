@@ -25,7 +25,19 @@ _ZONE_SUFFIX = re.compile(r"^(?P<stamp>.+?)(?:\s+|\[)(?P<zone>[A-Za-z_]+(?:/[A-Z
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: '2022-02-30' must not crash the loader."""
+    """SafeLoader without implicit timestamps: '2022-02-30' must not crash the loader.
+
+    Aliases (``*name``) are refused: front matter has no use for them, and nested ones make a
+    ten-line file expand to billions of values (the line index and messages walk the values).
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"found the alias '*{event.anchor}'", event.start_mark
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -195,6 +207,7 @@ def _compose(
     return data, line_map, raw
 
 
+_QUOTE_STAR = 'a value starting with * or & must be in double quotes, e.g. teaser: "*Neu* …"'
 _YAML_HINTS = (
     ("found character '\\t'", "indent and separate with spaces, not tabs"),
     ("cannot start any token", 'put the value in double quotes, e.g. teaser: "@AMZ …"'),
@@ -202,6 +215,8 @@ _YAML_HINTS = (
         "mapping values are not allowed",
         'a value containing ": " must be in double quotes, e.g. title: "Polen: …"',
     ),
+    ("found the alias", _QUOTE_STAR),
+    ("expected alphabetic or numeric character", _QUOTE_STAR),
     ("but found '<scalar>'", "a quoted value ends at its second quote: use „…“ or '…' inside \"…\""),
 )
 

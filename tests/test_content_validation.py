@@ -69,6 +69,14 @@ EXPECTED: dict[str, list[str]] = {
         "articles/a.en.md:5: segments differ from issues/segments-differ-between-languages/articles/a.de.md; "
         "all language versions of an article go to the same segments"
     ],
+    "yaml-alias-bomb": [  # nested aliases would expand to millions of values: refused before
+        "articles/a.de.md:4: malformed YAML: found the alias '*a'; "
+        'a value starting with * or & must be in double quotes, e.g. teaser: "*Neu* …"'
+    ],
+    "yaml-emphasis-at-start": [
+        "articles/a.de.md:3: malformed YAML: expected alphabetic or numeric character, but found '*'; "
+        'a value starting with * or & must be in double quotes, e.g. teaser: "*Neu* …"'
+    ],
     "event-without-zone": [
         "articles/a.de.md:5: start '2022-07-07T14:00' has no time zone: add an offset "
         "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)"
