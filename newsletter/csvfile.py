@@ -136,10 +136,16 @@ def write_spreadsheet(
     target: Path, header: Iterable[str], rows: Iterable[Iterable[str]], *, delimiter: str = ","
 ) -> None:
     """A CSV for Excel: UTF-8 with BOM, CRLF, every cell through ``spreadsheet_safe``."""
-    with target.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f, delimiter=delimiter, lineterminator="\r\n")
-        writer.writerow([spreadsheet_safe(c) for c in header])
-        writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
+    try:
+        with target.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f, delimiter=delimiter, lineterminator="\r\n")
+            writer.writerow([spreadsheet_safe(c) for c in header])
+            writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
+    except OSError as exc:  # a folder that does not exist, the file open in Excel …
+        raise AudienceError(
+            f"{target}: cannot write the file ({exc.strerror}); check that the folder exists "
+            "and the file is not open in Excel"
+        ) from None
 
 
 __all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe", "write_spreadsheet"]

@@ -126,6 +126,22 @@ def test_report_for_the_office_is_formula_safe_utf8_with_bom(run, project: Path)
     assert table[5][3:] == ["'+49@example", "'@Alice", "Muster", "'-Minus GmbH"]
 
 
+def test_report_into_a_missing_folder_is_one_line_not_a_traceback(run, project: Path) -> None:
+    shutil.copy(CSV / "formula-injection.csv", project / "members.csv")
+    result = run("subscribers", "check", "members.csv", "--report", "Berichte/abgelehnt.csv")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Berichte/abgelehnt.csv: cannot write the file (No such file or directory); check that the folder "
+        "exists and the file is not open in Excel"
+    )
+    result = run("suppressions", "--out", "Berichte/gesperrt.csv")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Berichte/gesperrt.csv: cannot write the file (No such file or directory); check that the folder "
+        "exists and the file is not open in Excel\n"
+    )
+
+
 def test_suppress_add_list_remove(run, project: Path) -> None:
     result = run("suppress", " EVE@Example.com ", "--reason", "unsubscribed", "--source", "mailto 2026-11-20")
     assert (result.exit_code, result.stdout) == (

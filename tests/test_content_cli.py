@@ -146,6 +146,17 @@ def test_build_copies_an_article_image_kept_outside_images(cli: CliRunner, proje
     assert (project / "out" / "bilder" / "foto.png").read_bytes() == b"\x89PNG\r\n\x1a\n"
 
 
+def test_build_into_an_unwritable_folder_is_one_line(
+    cli: CliRunner, example_issue: Path, project: Path
+) -> None:
+    (project / "out").write_text("a file where the folder should be", encoding="utf-8")
+    result = cli.invoke(main, ["build", "2022-03-laenderfokus", "--out", "out/editions"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "out/editions: cannot write the editions (Not a directory); choose another folder with --out\n"
+    )
+
+
 def test_new_rejects_a_bad_slug(cli: CliRunner) -> None:
     result = cli.invoke(main, ["new", "Mein Heft"])
     assert result.exit_code == 2

@@ -13,7 +13,7 @@ import click
 
 from ..config import Config, load_config
 from ..content import load_issue, resolve_issue_path
-from ..model import Edition, Issue
+from ..model import Edition, Issue, NewsletterError
 from ..preflight import check_issue
 from ..render import Renderer, build_editions
 
@@ -39,11 +39,16 @@ def build(issue: str, out_dir: Path) -> None:
     config = load_config()
     loaded = load_issue(resolve_issue_path(issue, config), config)
     editions = build_editions(loaded, config, Renderer(config))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for edition in editions:
-        (out_dir / f"{edition.key}.html").write_text(edition.html, encoding="utf-8")
-        (out_dir / f"{edition.key}.txt").write_text(edition.text, encoding="utf-8")
-    copied = _copy_images(loaded, out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for edition in editions:
+            (out_dir / f"{edition.key}.html").write_text(edition.html, encoding="utf-8")
+            (out_dir / f"{edition.key}.txt").write_text(edition.text, encoding="utf-8")
+        copied = _copy_images(loaded, out_dir)
+    except OSError as exc:
+        raise NewsletterError(
+            f"{out_dir}: cannot write the editions ({exc.strerror}); choose another folder with --out"
+        ) from None
     for line in fallback_lines(editions):
         click.echo(line)
     extra = f" and {copied} image(s)" if copied else ""
