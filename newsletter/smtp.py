@@ -87,6 +87,9 @@ class TransportError(DeliveryError):
 # ─────────────────────────────── classification ───────────────────────────────
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_RELAY_DENIED = re.compile(
+    r"relay(ing)? (access )?(denied|not permitted|prohibited)|authentication required|not authenticated", re.I
+)
 _QUOTA_WORDS = re.compile(r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I)
 
 
@@ -119,6 +122,8 @@ def classify(stage: str, code: int, reply: str) -> Outcome:
         return Outcome.RETRY
     if 400 <= code < 500:
         return Outcome.DEFER
+    if stage in ("mail", "rcpt") and (code == 530 or _RELAY_DENIED.search(reply)):
+        return Outcome.PAUSE  # the relay refuses to relay for us (no or wrong login): not the member's fault
     if stage == "rcpt":
         return Outcome.BOUNCE
     if stage in ("data", "dot") and (enhanced_status(reply) or "").startswith("5.1."):

@@ -373,3 +373,17 @@ def test_a_missing_dkim_key_stops_the_send_with_everyone_still_pending(
     assert report.state == "stopped" and "DKIM private key not found" in report.reason
     assert report.exit_code == 1 and not sink.messages
     assert states(config) == {"pending": 30}
+
+
+def test_relay_access_denied_at_rcpt_pauses_and_suppresses_no_one(
+    project, project_env, issue, smtp_sink_factory
+):
+    """Postfix's "554 5.7.1 <addr>: Relay access denied" (missing or wrong login) is about our
+    relay, not the member: bouncing would put every member tried on the suppression list forever."""
+    addresses = write_members(project, 80)
+    sink = smtp_sink_factory(rcpt=lambda a: f"554 5.7.1 <{a}>: Relay access denied", keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    assert report.state == "paused" and "Relay access denied" in report.reason and report.exit_code == 1
+    assert states(config) == {"pending": 80} and not sink.messages
+    assert not Suppressions(engine_for(config.database_url)).filter(addresses)

@@ -40,6 +40,8 @@ def settings(sink, **changes) -> SmtpSettings:
     [
         ("rcpt", "450 4.7.1 Greylisted", Outcome.DEFER),
         ("rcpt", "550 5.1.1 No such user", Outcome.BOUNCE),
+        ("rcpt", "554 5.7.1 <a@example.org>: Relay access denied", Outcome.PAUSE),
+        ("rcpt", "530 5.7.0 Authentication required", Outcome.PAUSE),
         ("dot", "451 4.3.0 Temporary failure", Outcome.DEFER),
         ("dot", "550 5.1.1 Mailbox unavailable", Outcome.BOUNCE),
         ("dot", "554 5.6.0 Message rejected", Outcome.FAILED),
