@@ -3,7 +3,7 @@
 Reading: UTF-8 with or without BOM or Windows-1252, told apart from the bytes (a file that is
 neither is refused with the byte offset and line); ``,`` or ``;`` detected from the header line;
 records named by the physical line they start on, so a quoted value with a line break does not
-shift the numbers after it. Streamed in 1 MiB chunks: nothing but the current record is held.
+shift the numbers after it; a quote that is never closed is refused, not read to the end of the file. Streamed in 1 MiB chunks: nothing but the current record is held.
 
 Writing: ``spreadsheet_safe`` neutralises cells a spreadsheet would run as a formula.
 """
@@ -106,7 +106,7 @@ def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
             break
     sample = _QUOTED.sub("", head[-1]) if head else ""
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    return delimiter, csv.reader(itertools.chain(head, text), delimiter=delimiter)
+    return delimiter, csv.reader(itertools.chain(head, text), delimiter=delimiter, strict=True)
 
 
 def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -118,6 +118,11 @@ def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
+            if str(exc) == "unexpected end of data":  # every line after the quote would be one value
+                raise AudienceError(
+                    f"{path}:{previous + 1}: a value in double quotes starting on this line is never closed, "
+                    f'so the rest of the file would be read as part of it; add the missing "'
+                ) from None
             raise AudienceError(
                 f"{path}:{previous + 1}: cannot read the CSV ({exc}); check the quotes"
             ) from None

@@ -120,6 +120,16 @@ def test_excel_unicode_text_utf16_is_refused_not_read_as_cp1252(config: Config) 
     )
 
 
+def test_a_quote_never_closed_is_refused_not_swallowing_the_rows_after_it(config: Config) -> None:
+    path = CSV / "unclosed-quote.csv"
+    with pytest.raises(AudienceError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}:2: a value in double quotes starting on this line is never closed, so the rest of the "
+        'file would be read as part of it; add the missing "'
+    )
+
+
 @pytest.mark.parametrize("undefined", [0x81, 0x8D, 0x8F, 0x90, 0x9D])
 def test_every_byte_undefined_in_cp1252_is_refused(config: Config, tmp_path: Path, undefined: int) -> None:
     path = tmp_path / "members.csv"
