@@ -27,7 +27,7 @@ ARTICLE_KEYS = {"title": True, "segments": False, "kicker": False, "teaser": Fal
 CONTACT_KEYS = {"name": True, "email": True, "phone": False, "role": False}
 EVENT_KEYS = {"title": True, "start": True, "end": False, "location": True}
 _ARTICLE_FILE = re.compile(r"^(?P<name>[A-Za-z0-9][\w-]*)\.(?P<lang>[a-z]{2,3})\.md$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s:<>,;\"]+@[^@\s:<>,;\"]+\.[^@\s:<>,;\"]+$")  # no "mailto:", no "Name <…>"
 
 
 @dataclass(frozen=True)

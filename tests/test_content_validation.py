@@ -91,6 +91,9 @@ EXPECTED: dict[str, list[str]] = {
         "articles/a.de.md:5: contact email 'vogel(at)amz-sachsen.example' is not an e-mail address",
         "articles/a.de.md:6: unknown key 'phon' (did you mean 'phone'?)",
     ],
+    "contact-email-with-mailto": [
+        "articles/a.de.md:5: contact email 'mailto:vogel@amz-sachsen.example' is not an e-mail address"
+    ],
     "no-front-matter": [
         "articles/a.de.md:1: the file must start with a line '---', then the YAML keys, then '---'"
     ],
