@@ -205,7 +205,7 @@ class Renderer:
             event = {"title": a.event.title, "when": event_when(a.event, language, labels),
                      "location": a.event.location, "ics_url": ics}  # fmt: skip
         contacts = [{"name": c.name, "email": c.email, "role": c.role, "phone": c.phone,
-                     "phone_uri": re.sub(r"[^\d+]", "", c.phone or "")} for c in a.contacts]  # fmt: skip
+                     "phone_uri": _phone_uri(c.phone)} for c in a.contacts]  # fmt: skip
         return {
             "name": a.name,
             "language": a.language,
@@ -233,6 +233,11 @@ class Renderer:
         if ALL in segments or not segments:
             return ""
         return " · ".join(self.config.segment(s).name(language) for s in sorted(segments))
+
+
+def _phone_uri(phone: str | None) -> str:
+    """``+49 (0)371 123-45`` → ``+4937112345``: the trunk ``(0)`` is not dialled after a country code."""
+    return re.sub(r"[^\d+]", "", re.sub(r"\(\s*0\s*\)", "", phone or ""))
 
 
 def select_articles(issue: Issue, segments: frozenset[str]) -> list[ArticleVariants]:

@@ -207,3 +207,17 @@ def test_teaser_markdown_is_rendered_in_html_as_in_text(example_issue: Path, con
     )
     assert "**" not in usa.html and "<script" not in usa.html
     assert "Jetzt anmelden (https://example.org/a) – bis 1. Mai" in usa.text
+
+
+def test_phone_link_drops_the_trunk_zero_in_brackets(example_issue: Path, config: Config) -> None:
+    schlesien = example_issue / "articles" / "schlesien.de.md"
+    text = schlesien.read_text(encoding="utf-8")
+    schlesien.write_text(
+        text.replace(
+            "    email: vogel@amz-sachsen.example\n",
+            "    email: vogel@amz-sachsen.example\n    phone: +49 (0)371 123-45\n",
+        ),
+        encoding="utf-8",
+    )
+    poland = Renderer(config).render(load_issue(example_issue, config), frozenset({"poland"}), "de")
+    assert '<a href="tel:+4937112345">+49 (0)371 123-45</a>' in poland.html
