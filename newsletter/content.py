@@ -219,6 +219,8 @@ def _load_articles(path: Path, names: list[tuple[str, int]], issue_fm: FrontMatt
     folder = path / "articles"
     files: dict[str, dict[str, Path]] = {}
     for file in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        if file.name.startswith("."):  # macOS ._x.de.md, editor lock files: not the editor's
+            continue
         match = _ARTICLE_FILE.match(file.name)
         if not match:
             problems.add(file, 0, "article files are named <name>.<lang>.md, e.g. silesia.de.md")

@@ -66,7 +66,7 @@ def _check_sources(issue: Issue, config: Config, found: Problems) -> None:
     _check_subjects(issue, config, found)
     listed = {v.name for v in issue.articles}
     for file in sorted((issue.path / "articles").glob("*.md")):
-        if file.name.split(".")[0] not in listed:
+        if file.name.split(".")[0] not in listed and not file.name.startswith("."):
             found.add(
                 file, 0, "not listed under 'articles' in issue.md, so no edition contains it", "warning"
             )

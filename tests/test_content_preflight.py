@@ -175,6 +175,16 @@ def test_translated_intro_problems_name_their_file_and_line(example_issue: Path,
     ]
 
 
+def test_hidden_files_in_articles_are_ignored(example_issue: Path, config: Config) -> None:
+    """A macOS ._x.de.md (zip or USB stick) or an editor's lock file must not block the issue."""
+    (example_issue / "articles" / "._tada.de.md").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    (example_issue / "articles" / ".#tada.de.md").write_text("user@host.1234", encoding="utf-8")
+    assert _lines(check_issue(example_issue, config)) == [
+        f"{SLUG}/articles/delegation.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/delegation.en.md",
+        f"{SLUG}/articles/tada.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/tada.en.md",
+    ]
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
