@@ -26,6 +26,7 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _QUOTED = re.compile(r'"[^"]*"')
 _CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 _CHUNK = 1 << 20
+_SEP_LINE = re.compile(r"^sep=([;,\t|])\s*$", re.IGNORECASE)
 
 
 def detect_encoding(path: Path) -> str:
@@ -100,12 +101,17 @@ def _byte_at(f: IO[bytes], offset: int) -> tuple[int, int]:
 def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
     """Detect the delimiter from the first non-blank line (the header) and return a csv reader."""
     head: list[str] = []
+    declared = None
     for physical in text:
+        sep = _SEP_LINE.match(physical) if declared is None else None
+        if sep:  # Excel's "sep=;" line: it names the delimiter and is not the header
+            declared = sep[1]
+            physical = "\n"  # a blank record, so the lines after it keep their numbers
         head.append(physical)
         if physical.strip():
             break
     sample = _QUOTED.sub("", head[-1]) if head else ""
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    delimiter = declared or (";" if sample.count(";") > sample.count(",") else ",")
     return delimiter, csv.reader(itertools.chain(head, text), delimiter=delimiter, strict=True)
 
 

@@ -89,6 +89,18 @@ def test_header_naming_a_column_twice_is_refused(config: Config) -> None:
         read_members(path, config)
 
 
+def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(config: Config) -> None:
+    path = CSV / "excel-sep-line.csv"
+    report = read_members(path, config)
+    assert (report.delimiter, report.header) == (";", ("email", "first_name", "company"))
+    assert [(m.line, m.address, m.company) for m in report.members] == [
+        (3, "anna@example.com", "Muster, Sohn & Co")
+    ]
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:4: column email: 'not-an-address' is not a valid address: An email address must have an @-sign."
+    ]
+
+
 def test_bytes_neither_utf8_nor_cp1252_are_refused_with_the_offset(config: Config) -> None:
     path = CSV / "invalid-bytes.csv"
     assert path.read_bytes()[56] == 0x81  # undefined in Windows-1252
