@@ -93,6 +93,19 @@ def test_new_creates_a_stub_that_passes_check(cli: CliRunner, project: Path) -> 
     assert again.stderr == "error: issues/2022-04-fruehjahr already exists; edit it or choose another slug\n"
 
 
+def test_new_stub_with_quotes_in_the_newsletter_name(cli: CliRunner, project: Path) -> None:
+    toml = project / "newsletter.toml"
+    text = toml.read_text(encoding="utf-8").replace(
+        'name = "AMZ-Newsletter"', 'name = "Newsletter des Vereins \\"Freunde\\""'
+    )
+    toml.write_text(text, encoding="utf-8")
+    assert cli.invoke(main, ["new", "2022-04-fruehjahr"]).exit_code == 0
+    check = cli.invoke(main, ["check", "2022-04-fruehjahr"])
+    assert check.stdout == "ok: no problems found\n", check.output
+    issue = (project / "issues" / "2022-04-fruehjahr" / "issue.md").read_text(encoding="utf-8")
+    assert 'title: "Newsletter des Vereins \\"Freunde\\" – neue Ausgabe"' in issue
+
+
 def test_new_from_an_issue_copies_its_structure(cli: CliRunner, example_issue: Path, project: Path) -> None:
     result = cli.invoke(main, ["new", "2022-05-mai", "--from", "2022-03-laenderfokus"])
     assert result.exit_code == 0, result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -140,9 +141,11 @@ def _stub(target: Path, config: Config) -> None:
     (target / "images").mkdir()
     lang = config.default_language
     segments = ", ".join(config.segments)
+    title = json.dumps(f"{config.name} – neue Ausgabe", ensure_ascii=False)  # a JSON string is valid YAML
+    subject = json.dumps(f"{config.name}: Betreff der Ausgabe", ensure_ascii=False)
     (target / "issue.md").write_text(
-        f"---\ntitle: \"{config.name} – neue Ausgabe\"\ndate: {date.today().isoformat()}\n"
-        f"subject: \"{config.name}: Betreff der Ausgabe\"\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
+        f"---\ntitle: {title}\ndate: {date.today().isoformat()}\n"
+        f"subject: {subject}\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
         "articles:\n  - erster-artikel\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
         encoding="utf-8",
     )  # fmt: skip
