@@ -31,6 +31,7 @@ _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*("[^"]*\S[^"]*"|'[^']*\S[^']*')""", re.IGNORECASE)
 _EMPTY_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']\s*#?\s*["']""", re.IGNORECASE)
+_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(r"""<a\b[^>]*href=["']\[\[nl:unsubscribe_url\]\]["'][^>]*>\s*[^<\s][^<]*</a>""")
 
@@ -98,8 +99,23 @@ def _check_line(file: Path, number: int, line: str, found: Problems, issue_dir: 
             _check_image_file(file, number, unquote(html.unescape(src[1])), found, issue_dir)
     if _EMPTY_HREF.search(fragment) or re.search(r"\]\(\s*#?\s*\)", line):
         found.add(file, number, "empty link (no address or '#'): add the URL or remove the link")
+    for href in _HREF.findall(fragment):
+        _check_link_target(file, number, html.unescape(href).strip(), found)
     for url in _HTTP_HREF.findall(fragment):
         found.add(file, number, f"insecure link {url}: use https:// if the site supports it", "warning")
+
+
+def _check_link_target(file: Path, number: int, href: str, found: Problems) -> None:
+    """A link without a scheme is relative to nothing in a mail: broken in every mail client."""
+    if not href or href.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", href, re.IGNORECASE):
+        return
+    if "@" in href and "/" not in href:
+        fix = f"write mailto:{href}"
+    elif href.lower().startswith("www."):
+        fix = f"write https://{href}"
+    else:
+        fix = "write the full address starting with https://"
+    found.add(file, number, f"link '{href}' is not a full address and leads nowhere in a mail; {fix}")
 
 
 def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_dir: Path) -> None:

@@ -185,6 +185,25 @@ def test_hidden_files_in_articles_are_ignored(example_issue: Path, config: Confi
     ]
 
 
+def test_links_without_scheme_are_errors(example_issue: Path, config: Config) -> None:
+    body = (
+        "[Programm](www.amz-sachsen.example/programm), [Mail](vogel@amz-sachsen.example), "
+        "[PDF](images/programm.pdf), [oben](#top), [ok](https://example.org)\n"
+    )
+    _article(example_issue, "links.de.md", "title: Links", body)
+    _list_articles(example_issue, "links")
+    lines = [line for line in _lines(check_issue(example_issue, config)) if "links.de.md:" in line]
+    tail = "is not a full address and leads nowhere in a mail"
+    assert lines == [
+        f"{SLUG}/articles/links.de.md:4: link 'www.amz-sachsen.example/programm' {tail}; "
+        "write https://www.amz-sachsen.example/programm",
+        f"{SLUG}/articles/links.de.md:4: link 'vogel@amz-sachsen.example' {tail}; "
+        "write mailto:vogel@amz-sachsen.example",
+        f"{SLUG}/articles/links.de.md:4: link 'images/programm.pdf' {tail}; "
+        "write the full address starting with https://",
+    ]
+
+
 def test_footer_without_impressum_is_an_error(example_issue: Path, config: Config) -> None:
     footers = {lang: dataclasses.replace(f, impressum="") for lang, f in config.footers.items()}
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, footers=footers)))
