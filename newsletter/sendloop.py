@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsletter.delivery")
 CLAIM_BATCH = 64
 HEARTBEAT_SECONDS = 10.0
+IDLE_RECONNECT_SECONDS = 30.0  # relays time idle connections out (Postfix: 300 s, 10 s under stress)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class _Slot:
     mux: MuxConnection | None = None
     job: Job | None = None
     events: int = 0  # what the selector watches for it
+    used: float = 0.0  # clock.monotonic() when its connection last finished a message (or opened)
 
     def idle(self) -> bool:
         return self.job is None and (self.mux is None or not self.mux.busy)
@@ -180,6 +182,7 @@ class SendLoop:
         self.slots = [_Slot() for _ in range(count)]
         if first_connection is not None:
             self.slots[0].mux = MuxConnection(first_connection, settings.timeout)  # type: ignore[arg-type]
+            self.slots[0].used = clock.monotonic()
         self.selector = selectors.DefaultSelector()
         self.reconnects = 0
         self.s = _State()
@@ -250,7 +253,8 @@ class SendLoop:
 
     def _start(self, slot: _Slot, job: Job) -> Attempt | None:
         mux = slot.mux
-        if mux is not None and (mux.closed or mux.sent >= self.transport.per_connection):
+        idle = self.clock.monotonic() - slot.used > IDLE_RECONNECT_SECONDS  # e.g. after a retry backoff
+        if mux is not None and (mux.closed or mux.sent >= self.transport.per_connection or idle):
             self._drop(slot)
         if slot.mux is None:
             try:
@@ -259,6 +263,7 @@ class SendLoop:
                 return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
             slot.mux = MuxConnection(conn, self.settings.timeout)  # type: ignore[arg-type]
             self.reconnects += 1
+        slot.used = self.clock.monotonic()
         assert job.message is not None
         envelope_from, recipient, _message_id, data = job.message
         slot.job = job
@@ -285,6 +290,7 @@ class SendLoop:
         if attempt is None or slot.job is None:
             return
         job, slot.job = slot.job, None
+        slot.used = self.clock.monotonic()
         if slot.mux is not None and slot.mux.closed:
             self._unwatch(slot)
             slot.mux = None

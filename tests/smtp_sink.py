@@ -54,6 +54,7 @@ CLOSE_REPLY = "421 4.7.0 Too many messages on this connection, closing"
 QUOTA = "550 5.4.5 Daily SMTP relay limit exceeded"
 THROTTLE = "454 4.7.0 Throttling failure: Maximum sending rate exceeded"
 GREYLIST = "450 4.7.1 Greylisted, please try again later"
+IDLE_REPLY = "421 4.4.2 sink.test Error: timeout exceeded"
 TOO_MANY_CONNECTIONS = "421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing"
 _SIMPLE_ADDR = re.compile(r"\s*<([A-Za-z0-9._+\-=]{1,64}@[A-Za-z0-9.\-]{1,253})>(.*)\Z", re.DOTALL)
 # aiosmtpd logs every command at INFO; the sink is test furniture, keep it quiet and fast.
@@ -79,6 +80,7 @@ class Script:
     greylist_seconds: float = 0  # first RCPT of each address gets GREYLIST until this much later
     greylist_reply: str = GREYLIST
     max_connections: int = 0  # more connections open at once → greet with TOO_MANY_CONNECTIONS and close
+    idle_close: float = 0  # a connection idle longer than this (sink clock) was closed: MAIL gets IDLE_REPLY
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,12 @@ class _Handler:
         sink.stats.mail_commands += 1
         server.rcpt_count = 0
         await _delay(s, "MAIL")
+        idle_for, server.last_active = sink._now() - server.last_active, sink._now()
+        if s.idle_close and idle_for > s.idle_close:  # as if the relay had timed the connection out
+            sink.stats.server_closes += 1
+            await server.push(IDLE_REPLY)
+            server.hang_up()
+            return IDLE_REPLY
         if s.per_connection and server.conn_messages >= s.per_connection:
             sink.stats.server_closes += 1
             await server.push(CLOSE_REPLY)
@@ -365,6 +373,7 @@ class _SinkSMTP(SMTP):
         self.conn_id = 0
         self.conn_messages = 0
         self.rcpt_count = 0
+        self.last_active = sink._now()
         self._silenced = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

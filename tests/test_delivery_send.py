@@ -387,3 +387,22 @@ def test_relay_access_denied_at_rcpt_pauses_and_suppresses_no_one(
     assert report.state == "paused" and "Relay access denied" in report.reason and report.exit_code == 1
     assert states(config) == {"pending": 80} and not sink.messages
     assert not Suppressions(engine_for(config.database_url)).filter(addresses)
+
+
+def test_a_retry_after_a_long_backoff_does_not_waste_an_attempt_on_a_timed_out_connection(
+    project, project_env, issue, smtp_sink_factory
+):
+    """Relays close idle connections (Postfix after 300 s): the retry due after the backoff must go
+    over a fresh connection, not be charged a 'connection lost' attempt on the dead one."""
+    addresses = write_members(project, 3, segments=lambda i: "poland")
+    slow = addresses[1]
+    set_sending(project, connections=1, max_attempts=3, retry_backoff=[400])
+    clock = FakeClock()
+    replies = iter(["450 4.7.1 Greylisted, please try again later"] * 2)
+    sink = smtp_sink_factory(rcpt=lambda a: next(replies, None) if a == slow else None, idle_close=300)
+    sink.clock = clock
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["poland"], clock=clock)
+    assert report.outcomes == {"sent": 3} and report.exit_code == 0  # the 3rd real try got through
+    assert sink.stats.server_closes == 0 and max(sink.received_by_address().values()) == 1
+    assert_accounting(sink.received_by_address(), config)
