@@ -112,7 +112,34 @@ def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
             break
     sample = _QUOTED.sub("", head[-1]) if head else ""
     delimiter = declared or (";" if sample.count(";") > sample.count(",") else ",")
-    return delimiter, csv.reader(itertools.chain(head, text), delimiter=delimiter, strict=True)
+    return delimiter, _Reader(itertools.chain(head, text), delimiter)
+
+
+class _Reader:
+    """``csv.reader`` (lenient about stray quotes, like Excel) that still notices a quoted value
+    running into the end of the file: the non-strict reader returns it as if it were complete."""
+
+    def __init__(self, lines: Iterator[str], delimiter: str):
+        self._lines = lines
+        self._ended = False
+        self._csv = csv.reader(self._next_line(), delimiter=delimiter)
+
+    def _next_line(self) -> Iterator[str]:
+        yield from self._lines
+        self._ended = True
+
+    def __iter__(self) -> _Reader:
+        return self
+
+    def __next__(self) -> list[str]:
+        cells = next(self._csv)
+        if self._ended:  # the reader asked for more lines to finish this record, and there were none
+            raise csv.Error("unexpected end of data")
+        return cells
+
+    @property
+    def line_num(self) -> int:
+        return self._csv.line_num
 
 
 def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
