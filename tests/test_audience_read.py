@@ -165,3 +165,11 @@ def test_missing_file_names_what_to_do(config: Config, tmp_path: Path) -> None:
     with pytest.raises(AudienceError) as caught:
         read_members(path, config)
     assert str(caught.value) == f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
+
+
+def test_a_stray_quote_inside_a_line_is_read_leniently(config: Config, tmp_path: Path) -> None:
+    path = tmp_path / "members.csv"
+    path.write_text('email,company\nanna@example.com,"Muster" GmbH\nben@example.com,"B"', encoding="utf-8")
+    report = read_members(path, config)
+    assert [(m.line, m.company) for m in report.members] == [(2, "Muster GmbH"), (3, "B")]
+    assert report.ok
