@@ -40,6 +40,7 @@ class MuxConnection:
         self._failure: Attempt | None = None
         self._dot_written = False
         self._resetting = False
+        self._eof = False  # the relay closed its side: parse what it sent, write nothing more
         self.closed = False
 
     # ── the loop's side ──
@@ -71,9 +72,17 @@ class MuxConnection:
         """Write what can be written, read what arrived; the finished message's outcome or None."""
         try:
             self._flush(now)
-            if not self._read(now):
-                return self._lost("connection closed by the relay")
-            return self._replies(now)
+            self._eof = not self._read(now)
+            # a relay may answer and close at once ("421 … closing", or 250 then its per-connection
+            # limit): the reply that arrived decides, not the close
+            attempt = self._replies(now)
+            if self._eof:
+                return (
+                    self._abandon(attempt)
+                    if attempt is not None
+                    else self._lost("connection closed by the relay")
+                )
+            return attempt
         except (OSError, ssl.SSLError) as exc:
             return self._lost(str(exc) or type(exc).__name__)
 
@@ -137,7 +146,8 @@ class MuxConnection:
             want = 354 if stage == "data" else 250
             ok = 200 <= code < 300 if stage == "dot" else code == want
             if stage == "dot":
-                return Attempt(classify("dot", code, text), code, text, "dot")
+                attempt = Attempt(classify("dot", code, text), code, text, "dot")
+                return self._abandon(attempt) if code == 421 else attempt  # 421: the relay closes
             if not ok and self._failure is None:
                 self._failure = Attempt(classify(stage, code, text), code, text, stage)
             elif code == 354 and self._failure is not None:
@@ -149,7 +159,7 @@ class MuxConnection:
             return None
         if self._failure is not None:
             return self._after_failure(self._failure, now)
-        if self._steps:
+        if self._steps and not self._eof:
             self._next_step(now)
             return self._replies(now) if b"\n" in self._in else None
         return None
@@ -176,7 +186,9 @@ class MuxConnection:
 
     def _after_failure(self, failure: Attempt, now: float) -> Attempt:
         self._steps.clear()
-        if failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):
+        if self._eof:
+            self._abandon(failure)
+        elif failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):
             self.close()
         else:
             self._resetting = True

@@ -71,6 +71,7 @@ class Script:
     data_fail_reply: str = DATA_FAIL
     per_connection: int = 0  # after N stored messages on a connection: next MAIL gets 421 + close
     drop_after: Collection[int] | Callable[[Received], bool] = ()  # store, then close without a reply
+    close_after: Collection[int] = ()  # store, reply 250, then close at once
     delays: Mapping[str, float] = field(default_factory=dict)  # "CONNECT"/"MAIL"/"RCPT"/"DATA" → seconds
     quota_from: int = 0  # message N and later get the quota reply (N-1 stored first)
     quota_reply: str = QUOTA
@@ -341,6 +342,9 @@ class _Handler:
         sink.stats.data_commands += 1
         await _delay(s, "DATA")
         if s.data_fail_every and sink.stats.data_commands % s.data_fail_every == 0:
+            if s.data_fail_reply.startswith("421"):  # 421: the server closes the channel (RFC 5321 3.8)
+                await server.push(s.data_fail_reply)
+                server.hang_up()
             return s.data_fail_reply
         reply = sink._quota("DATA") or s.replies.get("DATA")
         if reply:
@@ -353,6 +357,11 @@ class _Handler:
         if drop:
             sink.stats.drops += 1
             server.hang_up()
+        if rec.n in s.close_after:
+            reply = f"250 2.0.0 OK queued as {rec.n}"
+            await server.push(reply)
+            server.hang_up()
+            return reply
         return f"250 2.0.0 OK queued as {rec.n}"
 
     def handle_STARTTLS(self, server, session, envelope) -> bool:  # noqa: ANN001

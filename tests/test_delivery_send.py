@@ -406,3 +406,32 @@ def test_a_retry_after_a_long_backoff_does_not_waste_an_attempt_on_a_timed_out_c
     assert report.outcomes == {"sent": 3} and report.exit_code == 0  # the 3rd real try got through
     assert sink.stats.server_closes == 0 and max(sink.received_by_address().values()) == 1
     assert_accounting(sink.received_by_address(), config)
+
+
+def test_a_421_to_the_final_dot_closes_the_connection_and_charges_no_one_else(
+    project, project_env, issue, smtp_sink_factory
+):
+    """A 421 closes the channel: the member is retried over a new connection; neither it nor the
+    next member may be charged a 'connection lost' attempt on the closed one."""
+    addresses = write_members(project, 12)
+    set_sending(project, connections=1, max_attempts=2)
+    sink = smtp_sink_factory(data_fail_every=5, data_fail_reply="421 4.3.2 Service shutting down, closing")
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert report.outcomes == {"sent": 12} and report.exit_code == 0, report.failures
+    assert set(received) == set(addresses) and max(received.values()) == 1
+    assert_accounting(received, config)
+
+
+def test_a_250_followed_by_an_immediate_close_is_sent_not_unknown(
+    project, project_env, issue, smtp_sink_factory
+):
+    addresses = write_members(project, 20)
+    sink = smtp_sink_factory(close_after={3, 9, 15})
+    config = config_for(project, sink_env(project_env, sink))
+    report = run_send(config, issue, ["all"], clock=FakeClock())
+    received = sink.received_by_address()
+    assert report.outcomes == {"sent": 20} and report.exit_code == 0, report.failures
+    assert set(received) == set(addresses) and max(received.values()) == 1
+    assert_accounting(received, config)
