@@ -10,6 +10,7 @@ or an untrusted certificate leaves the ledger untouched.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -333,7 +334,15 @@ def _send(
         should_stop=should_stop,
     )
     started = time.monotonic()
-    result = loop.run()
+    try:
+        result = loop.run()
+    except BaseException as exc:  # Ctrl-C, a database error …: the history must not say "running"
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"interrupted: {type(exc).__name__}"
+        with contextlib.suppress(Exception):  # never mask the original error
+            ledger.finish_send(
+                send_id, "stopped", f"{reason}; run the same command again to continue", clock.now()
+            )
+        raise
     outcomes = Counter(result.outcomes)
     outcomes["suppressed"] += frozen_suppressed
     ledger.finish_send(send_id, result.state, result.reason, clock.now())

@@ -435,3 +435,21 @@ def test_a_250_followed_by_an_immediate_close_is_sent_not_unknown(
     assert report.outcomes == {"sent": 20} and report.exit_code == 0, report.failures
     assert set(received) == set(addresses) and max(received.values()) == 1
     assert_accounting(received, config)
+
+
+def test_an_interrupted_send_is_not_left_running_in_the_send_history(
+    project, project_env, issue, smtp_sink_factory
+):
+    write_members(project, 20)
+    sink = smtp_sink_factory(keep_data=False)
+    config = config_for(project, sink_env(project_env, sink))
+
+    def ctrl_c(p):
+        if p.sent == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_send(config, issue, ["all"], clock=FakeClock(), progress=ctrl_c)
+    latest = Ledger(engine_for(config.database_url)).latest_send(SLUG)
+    assert latest is not None and latest["state"] == "stopped" and "interrupted" in latest["reason"]
+    assert states(config).get("sending", 0) == 0
