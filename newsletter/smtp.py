@@ -1,9 +1,9 @@
 """The SMTP transport behind the small ``Transport``/``Connection`` interface the send loop uses.
 
 Built on the standard library's ``smtplib`` (one blocking connection per worker thread):
-connection set-up, STARTTLS and AUTH use smtplib's tested code; the per-message transaction
-pipelines ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING
-(RFC 2920), which halves the round trips per message.
+connection set-up and STARTTLS use smtplib's tested code, AUTH (PLAIN/LOGIN, UTF-8) is one
+command sent here; the per-message transaction pipelines ``MAIL FROM``/``RCPT TO``/``DATA`` in one
+write when the relay offers PIPELINING (RFC 2920), which halves the round trips per message.
 
 Security rules (PITFALLS.md, Mail):
 - an explicit ``ssl.create_default_context()`` (verified certificates; ``ca_file`` added for
@@ -19,6 +19,7 @@ Every reply is classified by code, enhanced status and wording into an ``Outcome
 
 from __future__ import annotations
 
+import base64
 import enum
 import functools
 import logging
@@ -324,10 +325,8 @@ class SmtpTransport:
         if mechanism is None:
             attempt = Attempt(Outcome.FATAL, None, "no AUTH PLAIN/LOGIN", "auth")
             raise TransportError(attempt, f"the relay {self.address} offers no AUTH PLAIN or LOGIN")
-        client.user, client.password = s.username, s.password.reveal()
         try:
-            handler = client.auth_plain if mechanism == "PLAIN" else client.auth_login
-            client.auth(mechanism, handler, initial_response_ok=True)
+            _auth(client, mechanism, s.username, s.password.reveal())
         except smtplib.SMTPAuthenticationError as exc:
             reply = _text(exc.smtp_error)
             attempt = Attempt(Outcome.FATAL, exc.smtp_code, reply, "auth")
@@ -339,8 +338,6 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError) as exc:
             attempt = Attempt(Outcome.FATAL, None, type(exc).__name__, "auth")
             raise TransportError(attempt, f"AUTH with {self.address} failed: {type(exc).__name__}") from None
-        finally:
-            client.password = ""  # smtplib keeps it on the object otherwise
 
     def _tls_error(self, exc: ssl.SSLError) -> TransportError:
         detail = getattr(exc, "verify_message", None) or exc.reason or str(exc)
@@ -352,6 +349,24 @@ class SmtpTransport:
         else:
             message = f"TLS with {self.address} failed ({detail}); nothing was sent"
         return TransportError(Attempt(Outcome.FATAL, None, str(detail), "tls"), message)
+
+
+def _auth(client: smtplib.SMTP, mechanism: str, user: str, password: str) -> None:
+    """Exactly one AUTH command with the credentials as UTF-8 (RFC 4616): ``smtplib.SMTP.auth``
+    encodes them as ASCII and raises UnicodeEncodeError for a password such as 'Schlüssel'.
+    Nothing is logged and the password is not kept on the client."""
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    if mechanism == "PLAIN":
+        code, reply = client.docmd("AUTH", "PLAIN " + b64(f"\0{user}\0{password}"))
+    else:
+        code, reply = client.docmd("AUTH", "LOGIN " + b64(user))
+        if code == 334:
+            code, reply = client.docmd(b64(password))
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 @functools.lru_cache(maxsize=1)

@@ -123,6 +123,7 @@ class SmtpSink:
         tls: str | None = None,  # None, "starttls" or "tls" (implicit TLS from the first byte)
         auth: tuple[str, str] | None = None,  # (user, password): offer AUTH PLAIN/LOGIN, require it
         auth_require_tls: bool = True,  # False: offer AUTH on a plaintext connection
+        auth_exclude: Collection[str] = (),  # AUTH mechanisms not to offer, e.g. ("PLAIN",)
         smtputf8: bool = False,
         spool: Path | str | None = None,
         keep_data: bool = True,  # False: keep envelopes only (big benchmarks)
@@ -134,6 +135,7 @@ class SmtpSink:
             raise ValueError(f"tls must be None, 'starttls' or 'tls', not {tls!r}")
         self.script = Script(**script)
         self.tls, self.auth, self.auth_require_tls, self.smtputf8 = tls, auth, auth_require_tls, smtputf8
+        self.auth_exclude = tuple(auth_exclude)
         self.keep_data = keep_data
         self.clock = clock
         self.host, self.port = HOST, port
@@ -477,6 +479,8 @@ class _SinkController(Controller):
             kwargs.update(authenticator=sink._authenticate, auth_require_tls=sink.auth_require_tls)
             # aiosmtpd warns about auth_required without TLS; handle_MAIL enforces AUTH itself then.
             kwargs["auth_required"] = sink.auth_require_tls
+            if sink.auth_exclude:
+                kwargs["auth_exclude_mechanism"] = list(sink.auth_exclude)
         ctx = None
         if sink.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -160,3 +160,17 @@ def test_an_unusable_ca_file_is_a_clear_config_error(smtp_sink_factory, tmp_path
     with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_CA_FILE"):
         SmtpTransport(settings(sink, security="starttls", ca_file=str(path))).connect()
     assert sink.stats.connections == 0
+
+
+@pytest.mark.parametrize("exclude", [(), ("PLAIN",)])  # AUTH PLAIN, or AUTH LOGIN when PLAIN is not offered
+def test_a_non_ascii_password_logs_in_as_utf_8(smtp_sink_factory, exclude):
+    """Credentials are UTF-8 (RFC 4616); smtplib encodes them as ASCII and raised UnicodeEncodeError
+    (a traceback instead of a send) for a password such as 'Schlüssel'."""
+    sink = smtp_sink_factory(tls="starttls", auth=("user", "Schlüssel-ß9"), auth_exclude=exclude)
+    password = Secret("Schlüssel-ß9")
+    conn = SmtpTransport(
+        settings(sink, security="starttls", username="user", password=password, ca_file=sink.ca_file)
+    ).connect()
+    assert conn.send("news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
+    conn.close()
+    assert sink.stats.auth_successes == 1 and sink.stats.auth_attempts == 1 and sink.stats.auth_commands == 1
