@@ -11,6 +11,7 @@ SQLAlchemy Core only, dialect-neutral: SQLite (WAL) by default, PostgreSQL with 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,10 @@ class Ledger:
         self._lease(issue, holder, LEASE_SECONDS).release()
 
     def _lease(self, issue: str, holder: str, ttl: float) -> Lease:
-        return Lease(self.engine, f"send:{issue}"[:50], SystemClock(), ttl, holder)
+        name = f"send:{issue}"
+        if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
+            name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"
+        return Lease(self.engine, name, SystemClock(), ttl, holder)
 
     # ───────────────────────────── runs ─────────────────────────────
 
