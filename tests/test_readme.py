@@ -46,4 +46,6 @@ def test_options_the_readme_shows_exist(command: str, options: list[str]) -> Non
             stack.extend(current.commands.values())
     for line in options:
         for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", line):
-            assert option in known, f"README: `{line.strip()}` uses {option}, unknown to `newsletter {command}`"
+            assert option in known, (
+                f"README: `{line.strip()}` uses {option}, unknown to `newsletter {command}`"
+            )
