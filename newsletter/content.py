@@ -27,6 +27,7 @@ ARTICLE_KEYS = {"title": True, "segments": False, "kicker": False, "teaser": Fal
 CONTACT_KEYS = {"name": True, "email": True, "phone": False, "role": False}
 EVENT_KEYS = {"title": True, "start": True, "end": False, "location": True}
 _ARTICLE_FILE = re.compile(r"^(?P<name>[A-Za-z0-9][\w-]*)\.(?P<lang>[a-z]{2,3})\.md$")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # safe in URLs and file names as it is
 _EMAIL = re.compile(r"^[^@\s:<>,;\"]+@[^@\s:<>,;\"]+\.[^@\s:<>,;\"]+$")  # no "mailto:", no "Name <…>"
 
 
@@ -55,6 +56,13 @@ def load_issue(path: Path, config: Config) -> Issue:
     if not issue_file.is_file():
         problems.add(path, 0, "no issue.md here; create one with `newsletter new SLUG` or check the path")
         raise ContentError(problems.items)
+    if not _SLUG.match(path.resolve().name):
+        problems.add(
+            path,
+            0,
+            f"the folder name '{path.resolve().name}' becomes part of web-archive, image and calendar links; "
+            "rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)",
+        )
     fm = parse_front_matter(issue_file, problems)
     head = _issue_head(fm, config, problems) if fm else {}
     variants = _load_articles(path, head.get("articles", []), fm, config, problems)

@@ -140,3 +140,16 @@ def test_missing_issue_folder_names_the_fix(project: Path, config: Config) -> No
     assert caught.value.lines() == [
         "issues/nope: no issue.md here; create one with `newsletter new SLUG` or check the path"
     ]
+
+
+def test_an_issue_folder_name_that_would_break_links_is_an_error(project: Path, config: Config) -> None:
+    from conftest import EXAMPLE_ISSUE
+
+    issue = project / "issues" / "März 2022"
+    shutil.copytree(EXAMPLE_ISSUE, issue)
+    with pytest.raises(ContentError) as caught:
+        load_issue(issue, config)
+    assert caught.value.lines() == [
+        "issues/März 2022: the folder name 'März 2022' becomes part of web-archive, image and calendar "
+        "links; rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)"
+    ]
