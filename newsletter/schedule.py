@@ -11,7 +11,7 @@ staleness window) | cancelled; running → cancelled (stops after the message in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -327,10 +327,32 @@ def member_zones(config: Config, segment_id: str, default_zone: str) -> list[str
     return zones
 
 
-def members_in_zone(config: Config, segment_id: str, default_zone: str, zone_name: str) -> frozenset[str]:
-    """Addresses of the segment's members whose zone is ``zone_name`` (read at fire time)."""
+def members_in_zone(
+    config: Config,
+    segment_id: str,
+    default_zone: str,
+    zone_name: str,
+    scheduled_zones: Collection[str] | None = None,
+) -> frozenset[str]:
+    """Addresses of the segment's members whose zone is ``zone_name`` (read at fire time).
+
+    The job of the segment's own zone also takes members whose zone has no job of its own
+    (``scheduled_zones``: the zones scheduled for this issue and segment): someone who joined or
+    moved after scheduling is mailed at the segment's local time instead of not at all."""
     return frozenset(
-        addr for addr, m_zone in _segment_members(config, segment_id, default_zone) if m_zone == zone_name
+        addr
+        for addr, m_zone in _segment_members(config, segment_id, default_zone)
+        if m_zone == zone_name
+        or (scheduled_zones is not None and zone_name == default_zone and m_zone not in scheduled_zones)
+    )
+
+
+def scheduled_zones(config: Config, issue_slug: str, segment_id: str) -> frozenset[str]:
+    """Member zones that have a (not cancelled) per-member-timezone job for this issue and segment."""
+    return frozenset(
+        info.member_timezone
+        for info in list_schedules(config, issue_slug)
+        if info.segment == segment_id and info.member_timezone and info.state != "cancelled"
     )
 
 

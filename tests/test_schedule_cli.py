@@ -211,3 +211,18 @@ def test_status_shows_the_schedule_and_the_approval_before_anything_is_sent(run)
     assert lines[1].startswith("approval: by Anna Schmidt on ")
     assert lines[1].endswith("; content unchanged")
     assert lines[2] == f"{SLUG}: nothing sent yet"
+
+
+def test_the_segment_zone_job_takes_members_whose_zone_has_no_job(config: Config, project: Path) -> None:
+    (project / "subscribers.csv").write_text(
+        "email,language,segments,timezone\n"
+        "a@example.org,en,usa,America/Chicago\n"
+        "b@example.org,en,usa,\n"
+        "d@example.org,en,usa,America/Denver\n",  # joined after the jobs were made
+        encoding="utf-8",
+    )
+    scheduled = {"America/Chicago", "America/New_York"}
+    ny = members_in_zone(config, "usa", "America/New_York", "America/New_York", scheduled)
+    chicago = members_in_zone(config, "usa", "America/New_York", "America/Chicago", scheduled)
+    assert ny == {"b@example.org", "d@example.org"}
+    assert chicago == {"a@example.org"}
