@@ -88,17 +88,6 @@ class TestResult:
     reply: str
 
 
-class PreflightRefused(RefusedError):
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = tuple(problems)
-        super().__init__(
-            f"{len(self.problems)} pre-flight error(s); fix them (newsletter check) before sending"
-        )
-
-    def lines(self) -> list[str]:
-        return [str(p) for p in self.problems] + [str(self)]
-
-
 def resolve_issue(issue: str | Path, config: Config) -> Path:
     """ISSUE as typed: a folder, its issue.md, or a slug under config.issues_dir."""
     from .content import resolve_issue_path
@@ -183,7 +172,9 @@ def _prepare(
     problems = preflight.check_issue(path, config)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise PreflightRefused(errors)
+        raise preflight.PreflightRefused(
+            errors, f"{len(errors)} pre-flight error(s); fix them (newsletter check) before sending"
+        )
     issue = load_issue(path, config)
     if not dry_run and config.secret is None and not config.smtp.is_dev_sink:
         raise RefusedError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +19,7 @@ from .compose import HeaderInjection, check_header_value
 from .config import Config
 from .content import load_issue, resolve_issue_path
 from .frontmatter import Problems, parse_front_matter
-from .model import ContentError, Edition, Issue, NewsletterError, Problem
+from .model import ContentError, Edition, Issue, NewsletterError, Problem, RefusedError
 from .render import Renderer, build_editions
 
 SIZE_ERROR = 90 * 1024
@@ -34,6 +34,18 @@ _EMPTY_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']\s*#?\s*["']""", re.IGNOR
 _HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(r"""<a\b[^>]*href=["']\[\[nl:unsubscribe_url\]\]["'][^>]*>\s*[^<\s][^<]*</a>""")
+
+
+class PreflightRefused(RefusedError):
+    """``send`` or ``schedule`` refuses an issue that fails the pre-flight check: every error
+    as ``path:line: message``, then one line saying what was refused and what to do."""
+
+    def __init__(self, problems: Sequence[Problem], summary: str):
+        self.problems = tuple(problems)
+        super().__init__(summary)
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems] + [str(self)]
 
 
 def has_errors(problems: list[Problem]) -> bool:

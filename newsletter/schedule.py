@@ -22,24 +22,11 @@ from sqlalchemy import Engine, insert, select, update
 from .clock import Clock, SystemClock
 from .config import Config
 from .db import engine_for, schedules
-from .model import NewsletterError, Problem, RefusedError, Segment
+from .model import NewsletterError, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
 ACTIVE = ("scheduled", "running", "held")
 STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
-
-
-class PreflightRefused(RefusedError):
-    """The issue fails the pre-flight check: every problem, then what to do."""
-
-    def __init__(self, issue: str, problems: Sequence[Problem]):
-        self.problems = tuple(problems)
-        super().__init__(
-            f"not scheduled: {issue} fails the pre-flight check; fix it (`newsletter check {issue}`)"
-        )
-
-    def lines(self) -> list[str]:
-        return [str(p) for p in self.problems] + [str(self)]
 
 
 @dataclass(frozen=True)
@@ -296,11 +283,13 @@ def _segment(config: Config, segment_id: str) -> Segment:
 
 
 def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
-    from . import preflight  # A's module; imported late so the CLI loads without it
+    from . import preflight  # imported late: rendering is not needed to list or cancel schedules
 
     errors = [p for p in preflight.check_issue(issue_path, config) if p.severity == "error"]
     if errors:
-        raise PreflightRefused(shown, errors)
+        raise preflight.PreflightRefused(
+            errors, f"not scheduled: {shown} fails the pre-flight check; fix it (`newsletter check {shown}`)"
+        )
 
 
 def _refuse_duplicate(conn: object, slug: str, segment_id: str) -> None:
