@@ -318,10 +318,9 @@ def _url(config: Config, path: str) -> str:
 
 
 def _localised(config: Config, values: Mapping[str, str], lang: str) -> str:
-    for candidate in (*config.language_chain(lang), "*"):
-        if values.get(candidate):
-            return str(values[candidate])
-    return next((str(v) for v in values.values() if v), "")
+    from .render import localised
+
+    return localised(values, config.language_chain(lang))
 
 
 def _title(config: Config, issue: Issue, lang: str) -> str:

@@ -405,7 +405,10 @@ def send_test(
     return results
 
 
-def placeholder_member(address: str, language: str, segments: frozenset[str]) -> Member:
+def placeholder_member(
+    address: str, language: str, segments: frozenset[str], *, salutation: str = ""
+) -> Member:
+    """The invented member of proofs and of the preview ("Erika Mustermann"); ``line`` 0 marks it."""
     return Member(
         address=address,
         line=0,
@@ -413,6 +416,6 @@ def placeholder_member(address: str, language: str, segments: frozenset[str]) ->
         segments=segments,
         first_name="Erika",
         last_name="Mustermann",
-        salutation="",
+        salutation=salutation,
         company="Musterfirma GmbH",
     )

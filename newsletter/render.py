@@ -97,8 +97,8 @@ class Renderer:
 
     def render(self, issue: Issue, segments: frozenset[str], language: str) -> Edition:
         picked = [p for v in select_articles(issue, segments) if (p := self.pick(v, language))]
-        subject = _localised(issue.subject, self.config.language_chain(language))
-        preheader = _localised(issue.preheader, self.config.language_chain(language))
+        subject = localised(issue.subject, self.config.language_chain(language))
+        preheader = localised(issue.preheader, self.config.language_chain(language))
         view = self.view(issue, segments, language, [p.article for p in picked], subject, preheader)
         html = self.compile(self.render_mjml(view))
         text = textpart.edition_text(view)
@@ -172,7 +172,7 @@ class Renderer:
             "slug": issue.slug,
             "subject": subject,
             "preheader": preheader,
-            "title": _localised(issue.title, chain),
+            "title": localised(issue.title, chain),
             "date": long_date(issue.date, language),
             "issue_line": number + long_date(issue.date, language),
             "segment_label": self.segment_label(segments, language),
@@ -261,11 +261,12 @@ def build_editions(issue: Issue, config: Config, renderer: Renderer | None = Non
     ]
 
 
-def _localised(values: Mapping[str, str], chain: Iterable[str]) -> str:
-    for lang in chain:
-        if lang in values:
-            return values[lang]
-    return values.get("*") or next(iter(values.values()), "")
+def localised(values: Mapping[str, str], chain: Iterable[str]) -> str:
+    """A per-language value (title, subject, preheader) along a language chain; "*" = any language."""
+    for lang in (*chain, "*"):
+        if values.get(lang):
+            return str(values[lang])
+    return next((str(v) for v in values.values() if v), "")
 
 
 def _localised_labels(labels: Mapping[str, Mapping[str, str]], chain: tuple[str, ...]) -> dict[str, str]:

@@ -26,17 +26,10 @@ class MailView:
 
 
 def placeholder_member(edition: Edition) -> Member:
+    from ..delivery import placeholder_member as invented
+
     segments = frozenset() if ALL in edition.segments else edition.segments
-    return Member(
-        address="erika.mustermann@example.org",
-        line=PLACEHOLDER_LINE,
-        language=edition.language,
-        segments=segments,
-        first_name="Erika",
-        last_name="Mustermann",
-        salutation="Frau",
-        company="Musterfirma GmbH",
-    )
+    return invented("erika.mustermann@example.org", edition.language, segments, salutation="Frau")
 
 
 def sample_members(
