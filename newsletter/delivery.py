@@ -40,7 +40,7 @@ from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
 
 log = logging.getLogger("newsletter.delivery")
 
-__all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send", "send_test", "resolve_issue"]
+__all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send", "send_test"]
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,6 @@ class TestResult:
     address: str
     accepted: bool
     reply: str
-
-
-def resolve_issue(issue: str | Path, config: Config) -> Path:
-    """ISSUE as typed: a folder, its issue.md, or a slug under config.issues_dir."""
-    from .content import resolve_issue_path
-
-    return resolve_issue_path(issue, config)
 
 
 @dataclass
@@ -165,10 +158,10 @@ def _prepare(
 ) -> _Prepared:
     from . import preflight
     from .audience import read_members
-    from .content import load_issue
+    from .content import load_issue, resolve_issue_path
 
     wanted = _wanted(config, segments)
-    path = resolve_issue(issue_path, config)
+    path = resolve_issue_path(issue_path, config)
     problems = preflight.check_issue(path, config)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -371,7 +364,7 @@ def send_test(
     """Proofs: the edition for (segments, language) to ``addresses`` with a ``[TEST]`` subject
     prefix and a placeholder member; the ledger is not touched."""
     from .compose import MessageTemplate
-    from .content import load_issue
+    from .content import load_issue, resolve_issue_path
     from .render import Renderer
 
     targets = []
@@ -385,7 +378,7 @@ def send_test(
     segs = frozenset(s.strip().lower() for s in segments if s.strip())
     if ALL not in segs:
         segs = frozenset(config.segment(s).id for s in segs)
-    issue = load_issue(resolve_issue(issue_path, config), config)
+    issue = load_issue(resolve_issue_path(issue_path, config), config)
     edition = Renderer(config).render(issue, segs, language)
     template = MessageTemplate.for_edition(edition, config, subject_prefix="[TEST] ")
     transport = transport or SmtpTransport(config.smtp)

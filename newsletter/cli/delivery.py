@@ -225,9 +225,9 @@ def _col(states: Mapping[str, int], column: str) -> int:
 
 
 def _slug(issue: str, config: Config) -> str:
-    from ..delivery import resolve_issue
+    from ..content import resolve_issue_path
 
-    path = resolve_issue(issue, config)
+    path = resolve_issue_path(issue, config)
     if (path / "issue.md").is_file():
         try:
             from ..content import load_issue
