@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .config import Config
 from .frontmatter import FrontMatter, Problems, parse_front_matter
 from .model import Article, ArticleVariants, Contact, ContentError, Event, Issue
@@ -63,6 +64,8 @@ def load_issue(path: Path, config: Config) -> Issue:
             f"the folder name '{path.resolve().name}' becomes part of web-archive, image and calendar links; "
             "rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)",
         )
+    if _report_links(path, problems) and issue_file.is_symlink():
+        raise ContentError(problems.items)
     fm = parse_front_matter(issue_file, problems)
     head = _issue_head(fm, config, problems) if fm else {}
     variants = _load_articles(path, head.get("articles", []), fm, config, problems)
@@ -85,6 +88,20 @@ def load_issue(path: Path, config: Config) -> Issue:
         number=head.get("number"),
         intros={lang: t.body for lang, t in translated.items() if t.body.strip()},
     )
+
+
+LINK_REFUSED = (
+    "is a symbolic link; nothing outside the issue folder is read, copied or published, and a link "
+    "is refused even when it points inside: put a copy of the file here instead"
+)
+
+
+def _report_links(path: Path, problems: Problems) -> bool:
+    """Every symbolic link in the issue folder is an error; the loader then reads none of them."""
+    links = list(paths.symlinks(path))
+    for link in links:
+        problems.add(link, 0, LINK_REFUSED)
+    return bool(links)
 
 
 # ─────────────────────────────────── issue.md ───────────────────────────────────
@@ -173,6 +190,8 @@ def _issue_languages(fm: FrontMatter, config: Config) -> list[str]:
 def _load_translations(path: Path, config: Config, problems: Problems) -> dict[str, FrontMatter]:
     found: dict[str, FrontMatter] = {}
     for file in sorted(path.glob("issue.*.md")):
+        if file.is_symlink():  # reported by _report_links, never read
+            continue
         lang = file.name.split(".")[1]
         if lang not in config.languages:
             problems.add(
@@ -226,8 +245,8 @@ def _load_articles(path: Path, names: list[tuple[str, int]], issue_fm: FrontMatt
                    config: Config, problems: Problems) -> list[ArticleVariants]:  # fmt: skip
     folder = path / "articles"
     files: dict[str, dict[str, Path]] = {}
-    for file in sorted(folder.glob("*.md")) if folder.is_dir() else []:
-        if file.name.startswith("."):  # macOS ._x.de.md, editor lock files: not the editor's
+    for file in sorted(folder.glob("*.md")) if folder.is_dir() and not folder.is_symlink() else []:
+        if file.name.startswith(".") or file.is_symlink():  # macOS ._x.de.md, lock files; links: reported
             continue
         match = _ARTICLE_FILE.match(file.name)
         if not match:
@@ -326,10 +345,15 @@ def _image(fm: FrontMatter, issue_dir: Path) -> str | None:
         fm.problem(("image",), f"image '{image}': write the path with / instead of \\, "
                                f"e.g. {image.replace(chr(92), '/')}")  # fmt: skip
         return image
-    target = (issue_dir / image).resolve()
-    if not target.is_relative_to(issue_dir.resolve()):
+    image = paths.editor_path(image)
+    reason = paths.refusal(issue_dir, image)
+    if reason == paths.OUTSIDE:
         fm.problem(("image",), f"image '{image}' must be inside the issue folder")
-    elif not target.is_file():
+    elif reason == paths.LINK:
+        fm.problem(("image",), f"image '{image}' is (or lies in) a symbolic link: use a copy of the file")
+    elif reason == paths.HIDDEN:
+        fm.problem(("image",), f"image '{image}' is a hidden file (a name starting with '.'): rename it")
+    elif reason is not None:
         fm.problem(("image",), f"image file '{image}' not found in {fm.problems.rel(issue_dir)}/")
     return image
 
@@ -396,3 +420,11 @@ def _suggest(word: str, candidates: list[str]) -> str | None:
 
     matches = get_close_matches(word, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def issue_images(issue: Issue) -> list[str]:
+    """Relative paths of the images to publish with an issue: every file under images/ and every
+    article ``image:``; each path is still checked (paths.contained) by whoever reads it."""
+    found = [f"images/{name}" for name in paths.files(issue.path / "images")]
+    found += [a.image for v in issue.articles for a in v.by_language.values() if a.image]
+    return list(dict.fromkeys(found))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import markdown
+from . import markdown, paths
 from .compose import HeaderInjection, check_header_value
 from .config import Config
 from .content import load_issue, resolve_issue_path
@@ -132,10 +132,15 @@ def _check_link_target(file: Path, number: int, href: str, found: Problems) -> N
 
 def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_dir: Path) -> None:
     """A Markdown image given as a path must be a file inside the issue folder (as ``image:`` must)."""
-    target = (issue_dir / src.split("?")[0].split("#")[0]).resolve()
-    if not target.is_relative_to(issue_dir.resolve()):
+    src = paths.editor_path(src.split("?")[0].split("#")[0])
+    reason = paths.refusal(issue_dir, src)
+    if reason == paths.OUTSIDE:
         found.add(file, number, f"image '{src}' must be inside the issue folder, e.g. images/photo.jpg")
-    elif not target.is_file():
+    elif reason == paths.LINK:
+        found.add(file, number, f"image '{src}' is (or lies in) a symbolic link: use a copy of the file")
+    elif reason == paths.HIDDEN:
+        found.add(file, number, f"image '{src}' is a hidden file (a name starting with '.'): rename it")
+    elif reason is not None:
         found.add(file, number, f"image file '{src}' not found in {found.rel(issue_dir)}/")
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
+from .. import paths
 from ..config import Config, load_config
-from ..content import load_issue, resolve_issue_path
+from ..content import issue_images, load_issue, resolve_issue_path
 from ..model import Edition, Issue, NewsletterError
 from ..preflight import check_issue
 from ..render import Renderer, build_editions
@@ -67,25 +68,9 @@ def fallback_lines(editions: list[Edition]) -> list[str]:
 
 
 def _copy_images(issue: Issue, out_dir: Path) -> int:
-    """The issue's images/ folder and every article image next to the HTML files, so relative src
-    values work when opened locally (load_issue checked that article images are inside the issue)."""
-    source = issue.path / "images"
-    copied: set[Path] = set()
-    if source.is_dir():
-        shutil.copytree(source, out_dir / "images", dirs_exist_ok=True)
-        copied = {p.resolve() for p in source.rglob("*") if p.is_file()}
-    for variants in issue.articles:
-        for article in variants.by_language.values():
-            if not article.image or "://" in article.image:
-                continue
-            file = (issue.path / article.image).resolve()
-            if file in copied or not file.is_file() or not file.is_relative_to(issue.path.resolve()):
-                continue
-            target = out_dir / file.relative_to(issue.path.resolve())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, target)
-            copied.add(file)
-    return len(copied)
+    """The issue's images next to the HTML files, so relative src values work when opened locally;
+    hidden files and symbolic links are never copied (paths.copy_contained)."""
+    return paths.copy_contained(issue.path, issue_images(issue), out_dir)
 
 
 @click.command()
