@@ -35,10 +35,15 @@ def test_example_issue_has_only_translation_warnings(example_issue: Path, config
     ]
 
 
-def test_content_errors_come_first_and_alone(example_issue: Path, config: Config) -> None:
+def test_content_errors_come_first_then_the_warnings(example_issue: Path, config: Config) -> None:
+    """Issue 10 item 16: warnings that need no rendering are shown together with the errors."""
     _article(example_issue, "tada.de.md", "title: TADA\nsegments: [usa]\nteasr: x", "Text.\n")
     problems = check_issue(example_issue, config)
-    assert _lines(problems) == [f"{SLUG}/articles/tada.de.md:4: unknown key 'teasr' (did you mean 'teaser'?)"]
+    assert _lines(problems) == [
+        f"{SLUG}/articles/tada.de.md:4: unknown key 'teasr' (did you mean 'teaser'?)",
+        f"{SLUG}/articles/delegation.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/delegation.en.md",
+        f"{SLUG}/articles/tada.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/tada.en.md",
+    ]
     assert has_errors(problems)
 
 

@@ -1,0 +1,202 @@
+"""The pre-flight checks that read the issue's files as written, without rendering an edition.
+
+They need only the files and the issue's ``Outline``, so ``check`` runs them even when the issue
+does not load (item 16 of issue 10: an editor fixing seven errors should not meet four new warnings
+afterwards): subjects, articles not listed in issue.md, missing translations, and per line of every
+intro and article: leftover template syntax, images, links.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import markdown, paths
+from .articles import ARTICLE_FILE
+from .compose import HeaderInjection, check_header_value
+from .config import Config
+from .content import Outline
+from .frontmatter import FrontMatter, Problems, parse_front_matter
+from .model import Problem
+
+SUBJECT_MAX = 70
+LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
+IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+ALT = re.compile(r"""\balt\s*=\s*("[^"]*\S[^"]*"|'[^']*\S[^']*')""", re.IGNORECASE)
+EMPTY_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']\s*#?\s*["']""", re.IGNORECASE)
+_SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One Markdown file of the issue (issue.md, issue.<lang>.md, a listed article), parsed."""
+
+    path: Path
+    front: FrontMatter
+
+
+def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]:
+    """Every finding the issue's files give without rendering, in the order an editor reads them."""
+    found = Problems(config.root)
+    _check_subjects(path, outline, config, found)
+    _check_unlisted(path, outline, found)
+    for source in sources(path, outline, config):
+        body = source.front.body.split("\n")
+        for offset, line in enumerate(body):
+            check_line(source.path, source.front.body_line + offset, line, found, path)
+    _check_translations(path, outline, config, found)
+    return found.items
+
+
+def sources(path: Path, outline: Outline, config: Config) -> list[Source]:
+    """issue.md, the translated intros, then each listed article's language files (links never read)."""
+    files = [path / "issue.md", *sorted(path.glob("issue.*.md"))]
+    languages = article_files(path, config)
+    for name in outline.articles:
+        files += [languages[name][lang] for lang in config.languages if lang in languages.get(name, {})]
+    found = []
+    for file in files:
+        if not file.is_file() or file.is_symlink():
+            continue
+        front = parse_front_matter(file, Problems(config.root), require=False)
+        if front is not None:  # broken front matter is a content error already
+            found.append(Source(file, front))
+    return found
+
+
+def article_files(path: Path, config: Config) -> dict[str, dict[str, Path]]:
+    """Article name → language → file, for the well-named article files (no links, no hidden files)."""
+    result: dict[str, dict[str, Path]] = {}
+    folder = path / "articles"
+    if folder.is_symlink() or not folder.is_dir():
+        return result
+    for file in sorted(folder.glob("*.md")):
+        match = ARTICLE_FILE.match(file.name)
+        if match and match["lang"] in config.languages and not file.is_symlink():
+            result.setdefault(match["name"], {})[match["lang"]] = file
+    return result
+
+
+def _check_unlisted(path: Path, outline: Outline, found: Problems) -> None:
+    listed = set(outline.articles)
+    folder = path / "articles"
+    for file in sorted(folder.glob("*.md")) if folder.is_dir() and not folder.is_symlink() else []:
+        if file.name.split(".")[0] not in listed and not file.name.startswith(".") and not file.is_symlink():
+            found.add(
+                file, 0, "not listed under 'articles' in issue.md, so no edition contains it", "warning"
+            )
+
+
+def _check_translations(path: Path, outline: Outline, config: Config, found: Problems) -> None:
+    """A language of the issue without the article's file: the edition falls back along the chain."""
+    files = article_files(path, config)
+    for name in outline.articles:
+        present = files.get(name, {})
+        for wanted in outline.languages:
+            if not present or wanted in present:
+                continue
+            used = next(lang for lang in (*config.language_chain(wanted), *present) if lang in present)
+            found.add(present[used].with_name(f"{name}.{wanted}.md"), 0,
+                      f"missing translation: '{wanted}' editions use {found.rel(present[used])}", "warning")  # fmt: skip
+
+
+# ─────────────────────────────────── lines ───────────────────────────────────
+
+
+def check_line(file: Path, number: int, line: str, found: Problems, issue_dir: Path) -> None:
+    """Template syntax, images and links on one line of Markdown."""
+    if LEFTOVER.search(line):
+        found.add(file, number, "template syntax ({{ … }} or {% … %}) is not processed in articles and would "
+                  "show up in the mail; remove it (per-member values are [[nl:first_name]] etc.)")  # fmt: skip
+    if "<" not in line and "](" not in line:
+        return
+    fragment = markdown.to_html(line)
+    for img in IMG.findall(fragment):
+        if not ALT.search(img):
+            found.add(
+                file, number, "image without alt text: write ![what the picture shows](file)", "warning"
+            )
+        src = _SRC.search(img)
+        if src and not _SCHEME.match(html.unescape(src[1])):
+            _check_image_file(file, number, unquote(html.unescape(src[1])), found, issue_dir)
+    if EMPTY_HREF.search(fragment) or re.search(r"\]\(\s*#?\s*\)", line):
+        found.add(file, number, "empty link (no address or '#'): add the URL or remove the link")
+    for href in _HREF.findall(fragment):
+        _check_link_target(file, number, html.unescape(href).strip(), found)
+    for url in _HTTP_HREF.findall(fragment):
+        found.add(file, number, f"insecure link {url}: use https:// if the site supports it", "warning")
+
+
+def _check_link_target(file: Path, number: int, href: str, found: Problems) -> None:
+    """A link without a scheme is relative to nothing in a mail: broken in every mail client."""
+    if not href or href.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", href, re.IGNORECASE):
+        return
+    if "@" in href and "/" not in href:
+        fix = f"write mailto:{href}"
+    elif href.lower().startswith("www."):
+        fix = f"write https://{href}"
+    else:
+        fix = "write the full address starting with https://"
+    found.add(file, number, f"link '{href}' is not a full address and leads nowhere in a mail; {fix}")
+
+
+def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_dir: Path) -> None:
+    """A Markdown image given as a path must be a file inside the issue folder (as ``image:`` must)."""
+    src = paths.editor_path(src.split("?")[0].split("#")[0])
+    reason = paths.refusal(issue_dir, src)
+    if reason == paths.OUTSIDE:
+        found.add(file, number, f"image '{src}' must be inside the issue folder, e.g. images/photo.jpg")
+    elif reason == paths.LINK:
+        found.add(file, number, f"image '{src}' is (or lies in) a symbolic link: use a copy of the file")
+    elif reason == paths.HIDDEN:
+        found.add(file, number, f"image '{src}' is a hidden file (a name starting with '.'): rename it")
+    elif reason is not None:
+        found.add(file, number, f"image file '{src}' not found in {found.rel(issue_dir)}/")
+
+
+# ─────────────────────────────────── subjects ───────────────────────────────────
+
+
+def _check_subjects(path: Path, outline: Outline, config: Config, found: Problems) -> None:
+    for lang in outline.languages if outline.subject else ():
+        chain = config.language_chain(lang)
+        # the language whose subject the edition uses, as render.localised picks it
+        source = next((code for code in chain if code in outline.subject), None)
+        if source is None:
+            source = "*" if "*" in outline.subject else next(iter(outline.subject), "*")
+        subject = outline.subject.get(source, "")
+        try:
+            check_header_value(subject, "the subject")
+        except HeaderInjection as exc:  # a header break would end the mail's header block (PITFALLS)
+            file, line = _subject_place(path, source, config)
+            found.add(file, line, f"subject for '{lang}' {exc.problem}; a subject must be one line of plain "
+                      "text (a line break there could inject mail headers): remove it")  # fmt: skip
+            continue
+        if len(subject) <= SUBJECT_MAX:
+            continue
+        file, line = _subject_place(path, source, config)
+        found.add(file, line, f"subject for '{lang}' has {len(subject)} characters; mail clients cut it "
+                  f"after about {SUBJECT_MAX}: shorten it", "warning")  # fmt: skip
+
+
+def _subject_place(path: Path, source: str, config: Config) -> tuple[Path, int]:
+    """The file and line the subject of language ``source`` comes from (see content._subject)."""
+    translated = path / f"issue.{source}.md"
+    readable = translated.is_file() and not translated.is_symlink()
+    fm = parse_front_matter(translated, Problems(config.root), require=False) if readable else None
+    if fm and fm.data.get("subject"):
+        return translated, fm.line(("subject",))
+    main = parse_front_matter(path / "issue.md", Problems(config.root), require=False)
+    explicit = main.data.get("subject") if main else None
+    if main and explicit and (not isinstance(explicit, dict) or source in explicit):
+        return path / "issue.md", main.line(("subject", source))
+    if fm and fm.data.get("title"):
+        return translated, fm.line(("title",))
+    key = "subject" if main and "subject" in main.data else "title"
+    return path / "issue.md", main.line((key, source)) if main else 0
