@@ -219,6 +219,10 @@ PLACEHOLDERS = (
     "[[nl:unsubscribe_url]]",
     "[[nl:browser_url]]",
 )
+# The ones an editor may write in an intro or article (README, "Personal greeting"): the member's
+# text values. The two URLs belong to the templates: a Markdown link percent-encodes them, so they
+# would never be filled there, and the footer already carries the unsubscribe link.
+ARTICLE_PLACEHOLDERS = ("salutation", "first_name", "last_name", "company")
 
 
 # ─────────────────────────────────── audience ───────────────────────────────────

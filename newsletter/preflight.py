@@ -14,8 +14,9 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .compose import PLACEHOLDER
 from .config import Config
-from .content import read_issue, resolve_issue_path
+from .content import Outline, read_issue, resolve_issue_path
 from .frontmatter import Problems
 from .model import Edition, Issue, NewsletterError, Problem, RefusedError
 from .render import Renderer, build_editions
@@ -23,7 +24,7 @@ from .sourcecheck import ALT as _ALT
 from .sourcecheck import EMPTY_HREF as _EMPTY_HREF
 from .sourcecheck import IMG as _IMG
 from .sourcecheck import LEFTOVER as _LEFTOVER
-from .sourcecheck import check_sources
+from .sourcecheck import PLACEHOLDER_NAMES, Explained, check_sources, explained, sources
 
 SIZE_ERROR = 90 * 1024
 SIZE_WARNING = 75 * 1024
@@ -55,21 +56,49 @@ def check_issue(issue_path: Path, config: Config) -> list[Problem]:
     found = Problems(config.root, sorted(reading.problems))
     found.items += check_sources(path, config, reading.outline)
     if reading.issue is not None:
-        _check_editions(reading.issue, config, found, path)
+        _check_editions(reading.issue, reading.outline, config, found, path)
     if not config.public_url and not config.smtp.is_dev_sink:
         found.add(config.root / "newsletter.toml", 0, "NEWSLETTER_PUBLIC_URL is not set: mails to a real relay "
                   "get no web unsubscribe, browser view, calendar links or images; set it in .env", "warning")  # fmt: skip
     return _dedupe(found.items)
 
 
-def _check_editions(issue: Issue, config: Config, found: Problems, path: Path) -> None:
+def _check_editions(issue: Issue, outline: Outline, config: Config, found: Problems, path: Path) -> None:
     try:
         editions = build_editions(issue, config, Renderer(config))
     except NewsletterError as exc:
         found.items.extend(_as_problem(line, found.rel(path)) for line in exc.lines())
         return
+    known = explained(sources(path, outline, config))
+    repeated: dict[tuple[str, str], list[str]] = {}  # one message for all editions a finding is in
     for edition in editions:
         _check_edition(edition, config, found, path)
+        for what, severity in _template_findings(edition, known):
+            repeated.setdefault((what, severity), []).append(edition.key)
+    for (what, severity), keys in repeated.items():
+        found.add(path, 0, f"{what} of edition(s) {', '.join(keys)}: check the templates and newsletter.toml",
+                  severity)  # fmt: skip
+
+
+def _template_findings(edition: Edition, known: Explained) -> list[tuple[str, str]]:
+    """Template syntax, unknown placeholders, empty links and images without alt text that the
+    issue's files do not explain (those have their line-exact message already): they come from the
+    templates or the footer texts of newsletter.toml."""
+    found = []
+    body = _STYLE.sub("", edition.html)
+    for label, text in (("HTML", body), ("text part", edition.text)):
+        match = _LEFTOVER.search(text)
+        if match and not known.template_syntax:
+            found.append((f"leftover template syntax '{match.group()}' in the {label}", "error"))
+        for name in dict.fromkeys(PLACEHOLDER.findall(text)):
+            if name not in PLACEHOLDER_NAMES and name not in known.placeholders:
+                found.append((f"unknown placeholder [[nl:{name}]] in the {label}", "error"))
+    if _EMPTY_HREF.search(body) and not known.empty_links:
+        found.append(('empty link (href="" or "#") in the HTML', "error"))
+    for img in _IMG.findall(body) if not known.images_without_alt else ():
+        if not _ALT.search(img):
+            found.append((f"image without alt text ({img[:80]}) in the HTML", "warning"))
+    return found
 
 
 def _check_edition(edition: Edition, config: Config, found: Problems, issue_path: Path) -> None:
@@ -84,17 +113,6 @@ def _check_edition(edition: Edition, config: Config, found: Problems, issue_path
         add(f"HTML is {size // 1024} KB, close to Gmail's ~102 KB clipping; keep it under {SIZE_WARNING // 1024} KB",
             "warning")  # fmt: skip
     body = _STYLE.sub("", edition.html)
-    for label, text in (("HTML", body), ("text part", edition.text)):
-        match = _LEFTOVER.search(text)
-        if match:
-            add(
-                f"leftover template syntax '{match.group()}' in the {label}: check the templates and articles"
-            )
-    for img in _IMG.findall(body):
-        if not _ALT.search(img):
-            add(f"image without alt text: {img[:80]}", "warning")
-    if _EMPTY_HREF.search(body):
-        add('empty link (href="" or "#") in the HTML: check the templates')
     _check_footer(edition, config, body, add)
 
 

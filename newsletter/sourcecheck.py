@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,7 +21,7 @@ from .compose import HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
 from .frontmatter import FrontMatter, Problems, parse_front_matter
-from .model import Problem
+from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
 
 SUBJECT_MAX = 70
 LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
@@ -31,6 +32,7 @@ _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+PLACEHOLDER_NAMES = frozenset(p[len("[[nl:") : -2] for p in PLACEHOLDERS)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
     _check_subjects(path, outline, config, found)
     _check_unlisted(path, outline, found)
     for source in sources(path, outline, config):
+        _check_front_matter(source, found)
         body = source.front.body.split("\n")
         for offset, line in enumerate(body):
             check_line(source.path, source.front.body_line + offset, line, found, path)
@@ -110,10 +113,8 @@ def _check_translations(path: Path, outline: Outline, config: Config, found: Pro
 
 
 def check_line(file: Path, number: int, line: str, found: Problems, issue_dir: Path) -> None:
-    """Template syntax, images and links on one line of Markdown."""
-    if LEFTOVER.search(line):
-        found.add(file, number, "template syntax ({{ … }} or {% … %}) is not processed in articles and would "
-                  "show up in the mail; remove it (per-member values are [[nl:first_name]] etc.)")  # fmt: skip
+    """Template syntax, placeholders, images and links on one line of Markdown."""
+    check_placeholders(file, number, line, found)
     if "<" not in line and "](" not in line:
         return
     fragment = markdown.to_html(line)
@@ -160,6 +161,93 @@ def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_
         found.add(file, number, f"image file '{src}' not found in {found.rel(issue_dir)}/")
 
 
+# ─────────────────────────────────── placeholders ───────────────────────────────────
+
+_KNOWN = ", ".join(f"[[nl:{name}]]" for name in ARTICLE_PLACEHOLDERS)
+_CURLY = re.compile(r"\{\{\s*(.*?)\s*\}\}|\{%.*?%\}")
+_NL = re.compile(r"\[\[\s*nl\s*:(.*?)\]\]", re.IGNORECASE)  # lenient: [[nl: Email ]] is not filled either
+_ALIASES = {"vorname": "first_name", "firstname": "first_name", "nachname": "last_name",
+            "lastname": "last_name", "firma": "company", "anrede": "salutation", "imie": "first_name",
+            "nazwisko": "last_name"}  # fmt: skip
+
+
+def check_placeholders(file: Path, number: int, text: str, found: Problems) -> None:
+    """``{{ … }}`` once per expression, with the [[nl:…]] spelling when there is one; an unknown
+    ``[[nl:…]]`` (compose would mail it as typed)."""
+    for match in _CURLY.finditer(text):
+        name = _ALIASES.get(_last_name(match[1] or ""), _last_name(match[1] or ""))
+        if name in ARTICLE_PLACEHOLDERS:
+            fix = f"write [[nl:{name}]]"
+        else:
+            fix = f"remove it (an article may use {_KNOWN})"
+        found.add(
+            file, number, f"{match[0]} is not filled in articles and would reach members as typed: {fix}"
+        )
+    if LEFTOVER.search(_CURLY.sub("", text)):  # a lone {{ or %} (a typo, or a brace pair cut by a line break)
+        found.add(file, number, "template syntax ({{ or }}, {% or %}) is not processed in articles and would "
+                  f"reach members as typed: remove it (an article may use {_KNOWN})")  # fmt: skip
+    for match in _NL.finditer(text):
+        if match[1] in ARTICLE_PLACEHOLDERS and match[0] == f"[[nl:{match[1]}]]":
+            continue
+        if match[1].strip() in PLACEHOLDER_NAMES:
+            what = f"{match[0]} belongs to the templates (every mail's footer and header already carry it)"
+        else:
+            hint = get_close_matches(_last_name(match[1]), ARTICLE_PLACEHOLDERS, n=1, cutoff=0.7)
+            what = f"unknown placeholder {match[0]}" + (f" (did you mean [[nl:{hint[0]}]]?)" if hint else "")
+        found.add(file, number, f"{what}: members would get it as typed; an article may use {_KNOWN}")
+
+
+def _last_name(expression: str) -> str:
+    """``member.first_name`` → ``first_name``; anything that is not a plain name → ''."""
+    word = expression.strip().lower()
+    return word.rsplit(".", 1)[-1] if re.fullmatch(r"[a-z_][\w.]*", word) else ""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What the issue's own files hold that also shows up in every edition: the edition checks leave
+    it to the line-exact messages above (one message at its line, not one per edition saying
+    "check the templates")."""
+
+    template_syntax: bool = False
+    placeholders: frozenset[str] = frozenset()
+    empty_links: bool = False
+    images_without_alt: bool = False
+
+
+def explained(sources: list[Source]) -> Explained:
+    texts = [text for s in sources for text in (s.front.body, *_strings(s.front.data))]
+    fragments = [markdown.to_html(text) for text in texts]
+    return Explained(
+        template_syntax=any(LEFTOVER.search(text) for text in texts),
+        placeholders=frozenset(m[1] for text in texts for m in _NL.finditer(text)),
+        empty_links=any(EMPTY_HREF.search(f) for f in fragments),
+        images_without_alt=any(not ALT.search(img) for f in fragments for img in IMG.findall(f)),
+    )
+
+
+def _check_front_matter(source: Source, found: Problems) -> None:
+    """Placeholders in front matter values (title, teaser, kicker …): they are filled like the body."""
+    for where, text in _strings_at(source.front.data, ()):
+        if source.path.name.startswith("issue") and where[:1] == ("subject",):
+            continue  # the subject is not personalised: _check_subjects says so
+        check_placeholders(source.path, source.front.line(where), text, found)
+
+
+def _strings(data: object) -> list[str]:
+    return [text for _, text in _strings_at(data, ())]
+
+
+def _strings_at(data: object, where: tuple) -> list[tuple[tuple, str]]:
+    if isinstance(data, str):
+        return [(where, data)]
+    if isinstance(data, dict):
+        return [item for key, value in data.items() for item in _strings_at(value, (*where, key))]
+    if isinstance(data, list):
+        return [item for index, value in enumerate(data) for item in _strings_at(value, (*where, index))]
+    return []
+
+
 # ─────────────────────────────────── subjects ───────────────────────────────────
 
 
@@ -171,6 +259,11 @@ def _check_subjects(path: Path, outline: Outline, config: Config, found: Problem
         if source is None:
             source = "*" if "*" in outline.subject else next(iter(outline.subject), "*")
         subject = outline.subject.get(source, "")
+        personal = _NL.search(subject) or _CURLY.search(subject)
+        if personal:
+            file, line = _subject_place(path, source, config)
+            found.add(file, line, f"the subject is the same for every member, so {personal[0]} is not filled "
+                      "there and would arrive as typed: remove it")  # fmt: skip
         try:
             check_header_value(subject, "the subject")
         except HeaderInjection as exc:  # a header break would end the mail's header block (PITFALLS)
