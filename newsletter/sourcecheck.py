@@ -30,7 +30,7 @@ ALT = re.compile(r"""\balt\s*=\s*("[^"]*\S[^"]*"|'[^']*\S[^']*')""", re.IGNORECA
 EMPTY_HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']\s*#?\s*["']""", re.IGNORECASE)
 _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _HREF = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
-_HTTP_HREF = re.compile(r"""\b(?:href|src)\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)
+_HTTP_HREF = re.compile(r"""\bhref\s*=\s*["'](http:[^"']*)""", re.IGNORECASE)  # an http: src is remote
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 PLACEHOLDER_NAMES = frozenset(p[len("[[nl:") : -2] for p in PLACEHOLDERS)
 
@@ -49,7 +49,7 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
     _check_subjects(path, outline, config, found)
     _check_unlisted(path, outline, found)
     for source in sources(path, outline, config):
-        _check_front_matter(source, found)
+        _check_front_matter(source, found, path)
         body = source.front.body.split("\n")
         for offset, line in enumerate(body):
             check_line(source.path, source.front.body_line + offset, line, found, path)
@@ -118,20 +118,42 @@ def check_line(file: Path, number: int, line: str, found: Problems, issue_dir: P
     if "<" not in line and "](" not in line:
         return
     fragment = markdown.to_html(line)
-    for img in IMG.findall(fragment):
-        if not ALT.search(img):
-            found.add(
-                file, number, "image without alt text: write ![what the picture shows](file)", "warning"
-            )
-        src = _SRC.search(img)
-        if src and not _SCHEME.match(html.unescape(src[1])):
-            _check_image_file(file, number, unquote(html.unescape(src[1])), found, issue_dir)
+    check_images(file, number, fragment, found, issue_dir)
     if EMPTY_HREF.search(fragment) or re.search(r"\]\(\s*#?\s*\)", line):
         found.add(file, number, "empty link (no address or '#'): add the URL or remove the link")
     for href in _HREF.findall(fragment):
         _check_link_target(file, number, html.unescape(href).strip(), found)
     for url in _HTTP_HREF.findall(fragment):
         found.add(file, number, f"insecure link {url}: use https:// if the site supports it", "warning")
+
+
+def check_images(file: Path, number: int, fragment: str, found: Problems, issue_dir: Path) -> None:
+    """Every image of rendered Markdown: alt text, and a file inside the issue, never a remote URL."""
+    for img in IMG.findall(fragment):
+        if not ALT.search(img):
+            found.add(
+                file, number, "image without alt text: write ![what the picture shows](file)", "warning"
+            )
+        src = _SRC.search(img)
+        if not src:
+            continue
+        url = html.unescape(src[1]).strip()
+        if _SCHEME.match(url):
+            found.add(file, number, _remote_image(url))
+        else:
+            _check_image_file(file, number, unquote(url), found, issue_dir)
+
+
+def _remote_image(url: str) -> str:
+    """README "No tracking": an image from elsewhere tells that site who opened the mail, and when."""
+    name = unquote(url.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1]) or "photo.jpg"
+    if "." not in name or "/" in name or ":" in name:
+        name = "photo.jpg"
+    return (
+        f"remote image {url}: a mail shows only images of the issue (no tracking pixels, no pictures from "
+        f"other sites); put the file in the issue's images/ folder and write images/{name} "
+        "(members get it from the issue, under NEWSLETTER_PUBLIC_URL)"
+    )
 
 
 def _check_link_target(file: Path, number: int, href: str, found: Problems) -> None:
@@ -226,12 +248,14 @@ def explained(sources: list[Source]) -> Explained:
     )
 
 
-def _check_front_matter(source: Source, found: Problems) -> None:
+def _check_front_matter(source: Source, found: Problems, issue_dir: Path) -> None:
     """Placeholders in front matter values (title, teaser, kicker …): they are filled like the body."""
     for where, text in _strings_at(source.front.data, ()):
         if source.path.name.startswith("issue") and where[:1] == ("subject",):
             continue  # the subject is not personalised: _check_subjects says so
         check_placeholders(source.path, source.front.line(where), text, found)
+        if where == ("teaser",):  # the one front matter value rendered as Markdown (render.py)
+            check_images(source.path, source.front.line(where), markdown.inline_html(text), found, issue_dir)
 
 
 def _strings(data: object) -> list[str]:
