@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from . import markdown, paths
 from .articles import ARTICLE_FILE
-from .compose import HeaderInjection, check_header_value
+from .compose import SALUTATIONS, HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
 from .frontmatter import FrontMatter, Problems, parse_front_matter
@@ -50,6 +50,8 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
     _check_unlisted(path, outline, found)
     for source in sources(path, outline, config):
         _check_front_matter(source, found, path)
+        if source.path.parent == path:  # issue.md, issue.<lang>.md: the intro
+            _check_greeting(source, config, found)
         body = source.front.body.split("\n")
         for offset, line in enumerate(body):
             check_line(source.path, source.front.body_line + offset, line, found, path)
@@ -270,6 +272,35 @@ def _strings_at(data: object, where: tuple) -> list[tuple[tuple, str]]:
     if isinstance(data, list):
         return [item for index, value in enumerate(data) for item in _strings_at(value, (*where, index))]
     return []
+
+
+# ─────────────────────────────────── greeting ───────────────────────────────────
+
+_NAME = r"(?:\[\[nl:\w+\]\]|[^.:;?!,\n])"  # a word of the greeting, [[nl:first_name]] included
+_GREETING = re.compile(
+    r"^(?:\[\[nl:salutation\]\]|(?:liebe[rs]?|sehr\s+geehrte[rs]?|hallo|guten\s+(?:tag|morgen|abend)|moin"
+    r"|servus|grüß\s+gott|dear|hello|hi|good\s+(?:morning|afternoon|evening)|greetings|szanown[iay]"
+    rf"|drodzy|drog[ai]|dzień\s+dobry|witam|witajcie)\b{_NAME}{{0,60}}[,!])",
+    re.IGNORECASE,
+)
+
+
+def _check_greeting(source: Source, config: Config, found: Problems) -> None:
+    """The templates put the member's salutation before the intro: an intro opening with its own
+    "Liebe Mitglieder und Partner," greets every member twice."""
+    for offset, line in enumerate(source.front.body.split("\n")):
+        if not line.strip():
+            continue
+        match = _GREETING.match(line.strip().lstrip("#*_> ").strip())
+        if match:
+            lang = (
+                source.path.name.split(".")[1] if source.path.name != "issue.md" else config.default_language
+            )
+            ours = SALUTATIONS.get(lang, SALUTATIONS["en"])[0].format(last="Muster")
+            found.add(source.path, source.front.body_line + offset, f"the intro starts with a greeting "
+                      f"('{match[0]}'), but every mail already opens with the member's salutation ('{ours}'): "
+                      "remove it, or members read two greetings", "warning")  # fmt: skip
+        return
 
 
 # ─────────────────────────────────── subjects ───────────────────────────────────

@@ -20,6 +20,11 @@ from ..preflight import check_issue
 from ..render import Renderer, build_editions
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# issue 10 item 18: editors wrote their own "Liebe Mitglieder," under the automatic salutation
+SALUTATION_NOTE = (
+    '# Die Anrede ("Sehr geehrte Frau Muster,") setzt das Programm selbst vor das Editorial: '
+    "beginnen Sie ohne Anrede."
+)
 
 
 def register(main: click.Group) -> None:
@@ -131,7 +136,7 @@ def _stub(target: Path, config: Config) -> None:
     (target / "issue.md").write_text(
         f"---\ntitle: {title}\ndate: {date.today().isoformat()}\n"
         f"subject: {subject}\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
-        "articles:\n  - erster-artikel\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
+        f"articles:\n  - erster-artikel\n{SALUTATION_NOTE}\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
         encoding="utf-8",
     )  # fmt: skip
     (target / "articles" / f"erster-artikel.{lang}.md").write_text(
@@ -154,6 +159,7 @@ def _copy_structure(origin: Path, target: Path) -> None:
             head = "\n".join(["---", *lines[1:end]])
             if file.name == "issue.md":
                 head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
+                head += "" if SALUTATION_NOTE in head.split("\n") else f"\n{SALUTATION_NOTE}"
             file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
 
 
