@@ -21,6 +21,7 @@ from .compose import SALUTATIONS, HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
 from .frontmatter import FrontMatter, Problems, parse_front_matter
+from .localise import same_zone, zone_label
 from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
 
 SUBJECT_MAX = 70
@@ -52,6 +53,8 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
         _check_front_matter(source, found, path)
         if source.path.parent == path:  # issue.md, issue.<lang>.md: the intro
             _check_greeting(source, config, found)
+        elif isinstance(source.front.data.get("event"), dict):
+            _check_event_zones(source, found)
         body = source.front.body.split("\n")
         for offset, line in enumerate(body):
             check_line(source.path, source.front.body_line + offset, line, found, path)
@@ -272,6 +275,19 @@ def _strings_at(data: object, where: tuple) -> list[tuple[tuple, str]]:
     if isinstance(data, list):
         return [item for index, value in enumerate(data) for item in _strings_at(value, (*where, index))]
     return []
+
+
+def _check_event_zones(source: Source, found: Problems) -> None:
+    """An end in another zone than the start is shown as written (localise.event_when); say so, in
+    case ``America/Los_Angeles`` was meant for both or a copy-and-paste left the wrong one."""
+    event, front = source.front.data["event"], source.front
+    if not ("start" in event and "end" in event):
+        return
+    start, end = front.datetime(("event", "start")), front.datetime(("event", "end"))
+    if start and end and not same_zone(start, end):
+        found.add(source.path, front.line(("event", "end")), f"the event starts in {zone_label(start)} and ends "
+                  f"in {zone_label(end)}; the mail and the calendar file show each time in its own zone: check "
+                  "that both are meant", "warning")  # fmt: skip
 
 
 # ─────────────────────────────────── greeting ───────────────────────────────────
