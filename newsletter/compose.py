@@ -1,7 +1,7 @@
 """Edition + member → the bytes of one mail.
 
 The MIME structure (multipart/alternative: text/plain then text/html, UTF-8, quoted-printable,
-CRLF) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the same
+CRLF; the html inside a multipart/related with the issue's pictures when they are embedded) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the same
 for all members is encoded then, and each body is cut into pre-encoded blocks and the few lines
 that hold ``[[nl:…]]`` placeholders. ``personalise(member)`` only encodes those lines and the
 per-member headers (To, Date, Message-ID, List-Unsubscribe) and joins bytes: ≈ 15× cheaper than
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from .config import Config
-from .model import ALL, Edition, Member, NewsletterError, segment_key
+from .model import ALL, Edition, EditionImage, Member, NewsletterError, segment_key
 from .tokens import make_token
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
@@ -245,6 +245,7 @@ class MessageTemplate:
             ]
         )
         slug = edition.issue_slug
+        between, html_source, end = _html_part(edition, boundary)
         return cls(
             edition=edition,
             config=config,
@@ -254,9 +255,9 @@ class MessageTemplate:
             before_unsubscribe=before.encode(),
             tail=tail.encode(),
             text=_cut(edition.text),
-            between=f"\r\n--{boundary}\r\n{_part_headers('html')}".encode(),
-            html=_cut(edition.html),
-            end=f"\r\n--{boundary}--\r\n".encode(),
+            between=between,
+            html=_cut(html_source),
+            end=end,
             browser_url=f"{config.public_url}/{slug}/{edition.language}.html" if config.public_url else "",
         )
 
@@ -318,6 +319,49 @@ def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str], *, escape: bo
 
 
 _SOFT = b"=\r\n"
+
+
+def _html_part(edition: Edition, boundary: str) -> tuple[bytes, str, bytes]:
+    """The bytes before the HTML body, the HTML source, and the bytes after it (up to the end).
+
+    With embedded images (``edition.images``, only without a public URL) the HTML and its pictures
+    form a ``multipart/related`` inside the alternative: the HTML's ``src`` values become
+    ``cid:…`` and each picture is base64-encoded here, once per edition, never per member.
+    """
+    if not edition.images:
+        return (
+            f"\r\n--{boundary}\r\n{_part_headers('html')}".encode(),
+            edition.html,
+            f"\r\n--{boundary}--\r\n".encode(),
+        )
+    related = "=_nl_r_" + secrets.token_hex(12)
+    html_source = edition.html
+    for image in edition.images:
+        html_source = re.sub(
+            rf"""(<img\b[^>]*?\bsrc=)(["']){re.escape(image.src)}\2""", rf"\1\2cid:{image.cid}\2", html_source
+        )
+    before = (
+        f"\r\n--{boundary}\r\n"
+        f'Content-Type: multipart/related; type="text/html"; boundary="{related}"\r\n\r\n'
+        f"--{related}\r\n{_part_headers('html')}"
+    )
+    unique = {image.cid: image for image in edition.images}.values()
+    parts = b"".join(f"\r\n--{related}\r\n".encode() + _image_part(image) for image in unique)
+    return before.encode(), html_source, parts + f"\r\n--{related}--\r\n--{boundary}--\r\n".encode()
+
+
+def _image_part(image: EditionImage) -> bytes:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", image.filename) or "image"
+    cid = check_header_value(image.cid, "Content-ID")
+    head = (
+        f'Content-Type: {check_header_value(image.content_type, "Content-Type")}; name="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        f"Content-ID: <{cid}>\r\n"
+        f'Content-Disposition: inline; filename="{name}"\r\n\r\n'
+    )
+    encoded = base64.b64encode(image.data)
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    return head.encode() + b"\r\n".join(lines)
 
 
 def _part_headers(kind: str) -> str:

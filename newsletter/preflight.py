@@ -14,11 +14,12 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from . import inline
 from .compose import PLACEHOLDER
 from .config import Config
 from .content import Outline, read_issue, resolve_issue_path
 from .frontmatter import Problems
-from .model import Edition, Issue, NewsletterError, Problem, RefusedError
+from .model import Edition, EditionImage, Issue, NewsletterError, Problem, RefusedError
 from .render import Renderer, build_editions
 from .sourcecheck import ALT as _ALT
 from .sourcecheck import EMPTY_HREF as _EMPTY_HREF
@@ -59,7 +60,8 @@ def check_issue(issue_path: Path, config: Config) -> list[Problem]:
         _check_editions(reading.issue, reading.outline, config, found, path)
     if not config.public_url and not config.smtp.is_dev_sink:
         found.add(config.root / "newsletter.toml", 0, "NEWSLETTER_PUBLIC_URL is not set: mails to a real relay "
-                  "get no web unsubscribe, browser view, calendar links or images; set it in .env", "warning")  # fmt: skip
+                  "get no web unsubscribe, browser view or calendar links (and carry their pictures inside); "
+                  "set it in .env", "warning")  # fmt: skip
     return _dedupe(found.items)
 
 
@@ -78,6 +80,25 @@ def _check_editions(issue: Issue, outline: Outline, config: Config, found: Probl
     for (what, severity), keys in repeated.items():
         found.add(path, 0, f"{what} of edition(s) {', '.join(keys)}: check the templates and newsletter.toml",
                   severity)  # fmt: skip
+    _check_embedded_size(editions, found, path)
+
+
+def _check_embedded_size(editions: list[Edition], found: Problems, path: Path) -> None:
+    """Embedded pictures (no public URL) make every mail bigger; one warning per set of pictures."""
+    by_images: dict[tuple[EditionImage, ...], list[str]] = {}
+    for edition in editions:
+        if inline.total_size(edition.images) > inline.MESSAGE_WARNING:
+            by_images.setdefault(edition.images, []).append(edition.key)
+    for images, keys in by_images.items():
+        sizes = sorted({(len(i.data) * 4 // 3, i.src) for i in images}, reverse=True)
+        listed = ", ".join(f"{src} {_kb(size)} KB" for size, src in sizes)
+        found.add(path, 0, f"the images embedded in each mail of edition(s) {', '.join(keys)} add "
+                  f"{_kb(inline.total_size(images))} KB ({listed}); mail servers may refuse or cut messages much "
+                  "over 1 MB: make the pictures smaller, or set NEWSLETTER_PUBLIC_URL to link them", "warning")  # fmt: skip
+
+
+def _kb(size: int) -> int:
+    return max(1, round(size / 1024))
 
 
 def _template_findings(edition: Edition, known: Explained) -> list[tuple[str, str]]:

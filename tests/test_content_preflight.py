@@ -241,7 +241,7 @@ def test_missing_public_url_with_a_real_relay_is_a_warning(example_issue: Path, 
     lines = _lines(check_issue(example_issue, dataclasses.replace(config, smtp=relay)))
     assert lines[-1] == (
         "newsletter.toml: warning: NEWSLETTER_PUBLIC_URL is not set: mails to a real relay get no web unsubscribe, "
-        "browser view, calendar links or images; set it in .env"
+        "browser view or calendar links (and carry their pictures inside); set it in .env"
     )
     public = dataclasses.replace(config, smtp=relay, public_url="https://news.amz-sachsen.example")
     assert not any("NEWSLETTER_PUBLIC_URL" in line for line in _lines(check_issue(example_issue, public)))
