@@ -208,3 +208,18 @@ def test_refusal_names_the_reason(tmp_path: Path) -> None:
     assert [p.name for p in paths.symlinks(root)] == ["in.png", "linked"]
     assert paths.read_contained(root, "images/in.png") is None
     assert paths.read_contained(root, "images/a.png") == b"png"
+
+
+def test_new_from_an_issue_with_links_copies_no_link_target(
+    cli: CliRunner, project: Path, example_issue: Path
+) -> None:
+    """`new --from` copied what a link pointed to as a plain file, which then passed check."""
+    _link_images_to_passwd_etc_and_env(project, example_issue)
+    result = cli.invoke(main, ["new", "2027-04-kopie", "--from", SLUG])
+    assert result.exit_code == 0, result.output
+    copy = project / "issues" / "2027-04-kopie"
+    assert [line for line in result.output.splitlines() if "skipped" in line] == [
+        f"skipped issues/{SLUG}/{link}: a symbolic link is never copied" for link in LINKS
+    ]
+    assert sorted(p.name for p in (copy / "images").iterdir()) == ["sachsen-schlesien.png"]
+    _assert_nothing_leaked(copy)

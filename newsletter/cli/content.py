@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from collections import defaultdict
 from datetime import date
@@ -119,7 +118,7 @@ def new(slug: str, source: str | None) -> None:
         if not (origin / "issue.md").is_file():
             click.echo(f"error: {source}: no issue.md there; name an existing issue folder or slug", err=True)
             sys.exit(2)
-        _copy_structure(origin, target)
+        _copy_structure(origin, target, config)
     else:
         _stub(target, config)
     click.echo(f"created {_shown(config, target)}/ — edit issue.md and articles/, then run "
@@ -149,9 +148,15 @@ def _stub(target: Path, config: Config) -> None:
     )  # fmt: skip
 
 
-def _copy_structure(origin: Path, target: Path) -> None:
-    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today."""
-    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("*.html", "*.txt", "__pycache__"))
+def _copy_structure(origin: Path, target: Path, config: Config) -> None:
+    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today.
+    Hidden files and symbolic links are not copied (paths.copy_contained): a link is named and skipped."""
+    for folder in ("articles", "images"):
+        (target / folder).mkdir(parents=True, exist_ok=True)
+    kept = [f for f in paths.files(origin) if not f.endswith((".html", ".txt")) and "__pycache__" not in f]
+    paths.copy_contained(origin, kept, target)
+    for link in paths.symlinks(origin):
+        click.echo(f"skipped {_shown(config, link)}: a symbolic link is never copied")
     for file in sorted(target.rglob("*.md")):
         lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
         end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
@@ -164,7 +169,7 @@ def _copy_structure(origin: Path, target: Path) -> None:
 
 
 def _shown(config: Config, path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    try:  # the folder resolved, not the name: a symbolic link is shown as itself
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
