@@ -66,7 +66,7 @@ def sources(path: Path, outline: Outline, config: Config) -> list[Source]:
     """issue.md, the translated intros, then each listed article's language files (links never read)."""
     files = [path / "issue.md", *sorted(path.glob("issue.*.md"))]
     languages = article_files(path, config)
-    for name in outline.articles:
+    for name in outline.articles or languages:  # issue.md unreadable: every article file, as a best guess
         files += [languages[name][lang] for lang in config.languages if lang in languages.get(name, {})]
     found = []
     for file in files:
@@ -92,6 +92,8 @@ def article_files(path: Path, config: Config) -> dict[str, dict[str, Path]]:
 
 
 def _check_unlisted(path: Path, outline: Outline, found: Problems) -> None:
+    if not outline.articles:  # issue.md lists none or cannot be read: that is an error already
+        return
     listed = set(outline.articles)
     folder = path / "articles"
     for file in sorted(folder.glob("*.md")) if folder.is_dir() and not folder.is_symlink() else []:

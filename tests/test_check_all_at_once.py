@@ -45,3 +45,19 @@ def test_errors_and_warnings_at_once(cli: CliRunner, project: Path) -> None:
         f"{where}/articles/messe.de.md",
         "1 error(s), 5 warning(s)",
     ]
+
+
+def test_a_broken_issue_md_still_gets_the_article_warnings(cli: CliRunner, project: Path) -> None:
+    case = "errors-and-warnings-at-once"
+    shutil.copytree(FIXTURES / case, project / "issues" / case)
+    issue_md = project / "issues" / case / "issue.md"
+    issue_md.write_text(issue_md.read_text(encoding="utf-8").replace("date: 2027-04-06", "date: [2027"))
+    result = cli.invoke(main, ["check", case])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"issues/{case}/issue.md:4: malformed YAML")
+    assert lines[1:] == [
+        f"issues/{case}/articles/messe.de.md:5: warning: insecure link http://www.amz-sachsen.example/messe: use "
+        "https:// if the site supports it",
+        "1 error(s), 1 warning(s)",
+    ]
