@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from .config import Config
-from .model import ALL, Edition, EditionImage, Member, NewsletterError, segment_key
+from .inline import image_part
+from .model import ALL, Edition, Member, NewsletterError, segment_key
 from .tokens import make_token
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
@@ -346,22 +347,8 @@ def _html_part(edition: Edition, boundary: str) -> tuple[bytes, str, bytes]:
         f"--{related}\r\n{_part_headers('html')}"
     )
     unique = {image.cid: image for image in edition.images}.values()
-    parts = b"".join(f"\r\n--{related}\r\n".encode() + _image_part(image) for image in unique)
+    parts = b"".join(f"\r\n--{related}\r\n".encode() + image_part(image) for image in unique)
     return before.encode(), html_source, parts + f"\r\n--{related}--\r\n--{boundary}--\r\n".encode()
-
-
-def _image_part(image: EditionImage) -> bytes:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", image.filename) or "image"
-    cid = check_header_value(image.cid, "Content-ID")
-    head = (
-        f'Content-Type: {check_header_value(image.content_type, "Content-Type")}; name="{name}"\r\n'
-        "Content-Transfer-Encoding: base64\r\n"
-        f"Content-ID: <{cid}>\r\n"
-        f'Content-Disposition: inline; filename="{name}"\r\n\r\n'
-    )
-    encoded = base64.b64encode(image.data)
-    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
-    return head.encode() + b"\r\n".join(lines)
 
 
 def _part_headers(kind: str) -> str:

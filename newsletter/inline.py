@@ -9,6 +9,7 @@ that the HTML references as ``cid:…``. The bytes are the file the preview show
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import re
@@ -45,7 +46,7 @@ def edition_images(edition_html: str, issue_dir: Path, domain: str) -> tuple[Edi
         if kind is None or data is None:
             continue  # check reports a missing or refused file; the src stays as it is
         name = Path(relative).name
-        cid = f"{hashlib.sha256(data).hexdigest()[:20]}.{re.sub(r'[^A-Za-z0-9.-]+', '-', name)}@{domain}"
+        cid = f"{hashlib.sha256(data).hexdigest()[:20]}.{_safe(name)}@{_safe(domain)}"
         found[src] = EditionImage(src=src, cid=cid, content_type=kind, filename=name, data=data)
     return tuple(found.values())
 
@@ -54,3 +55,21 @@ def total_size(images: tuple[EditionImage, ...]) -> int:
     """Bytes the images add to each mail (base64: 4/3 of the files), each distinct picture once."""
     unique = {image.cid: len(image.data) for image in images}
     return sum(unique.values()) * 4 // 3
+
+
+def image_part(image: EditionImage) -> bytes:
+    """Headers and base64 body of one inline part (CRLF, 76-character lines, no final line break)."""
+    name = _safe(image.filename) or "image"
+    head = (
+        f'Content-Type: {image.content_type}; name="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        f"Content-ID: <{image.cid}>\r\n"
+        f'Content-Disposition: inline; filename="{name}"\r\n\r\n'
+    )
+    encoded = base64.b64encode(image.data)
+    return head.encode() + b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+def _safe(text: str) -> str:
+    """Only characters that need no quoting or encoding in a header (file names are the editor's)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")

@@ -1,9 +1,11 @@
 """The pre-flight checks that read the issue's files as written, without rendering an edition.
 
 They need only the files and the issue's ``Outline``, so ``check`` runs them even when the issue
-does not load (item 16 of issue 10: an editor fixing seven errors should not meet four new warnings
-afterwards): subjects, articles not listed in issue.md, missing translations, and per line of every
-intro and article: leftover template syntax, images, links.
+does not load (an editor fixing seven errors should not meet four new warnings afterwards):
+subjects, articles not listed in issue.md, missing translations, an intro that opens with its own
+greeting, an event ending in another zone, and at its line in every intro and article (front
+matter values included): template syntax and placeholders, images (a file of the issue, never a
+remote one), links. Symbolic links are never read.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def _remote_image(url: str) -> str:
     return (
         f"remote image {url}: a mail shows only images of the issue (no tracking pixels, no pictures from "
         f"other sites); put the file in the issue's images/ folder and write images/{name} "
-        "(members get it from the issue, under NEWSLETTER_PUBLIC_URL)"
+        "(it then travels with the mail, or loads from NEWSLETTER_PUBLIC_URL)"
     )
 
 
@@ -204,7 +206,7 @@ def check_placeholders(file: Path, number: int, text: str, found: Problems) -> N
     """``{{ … }}`` once per expression, with the [[nl:…]] spelling when there is one; an unknown
     ``[[nl:…]]`` (compose would mail it as typed)."""
     for match in _CURLY.finditer(text):
-        name = _ALIASES.get(_last_name(match[1] or ""), _last_name(match[1] or ""))
+        name = _ALIASES.get(_plain_name(match[1] or ""), _plain_name(match[1] or ""))
         if name in ARTICLE_PLACEHOLDERS:
             fix = f"write [[nl:{name}]]"
         else:
@@ -221,12 +223,12 @@ def check_placeholders(file: Path, number: int, text: str, found: Problems) -> N
         if match[1].strip() in PLACEHOLDER_NAMES:
             what = f"{match[0]} belongs to the templates (every mail's footer and header already carry it)"
         else:
-            hint = get_close_matches(_last_name(match[1]), ARTICLE_PLACEHOLDERS, n=1, cutoff=0.7)
+            hint = get_close_matches(_plain_name(match[1]), ARTICLE_PLACEHOLDERS, n=1, cutoff=0.7)
             what = f"unknown placeholder {match[0]}" + (f" (did you mean [[nl:{hint[0]}]]?)" if hint else "")
         found.add(file, number, f"{what}: members would get it as typed; an article may use {_KNOWN}")
 
 
-def _last_name(expression: str) -> str:
+def _plain_name(expression: str) -> str:
     """``member.first_name`` → ``first_name``; anything that is not a plain name → ''."""
     word = expression.strip().lower()
     return word.rsplit(".", 1)[-1] if re.fullmatch(r"[a-z_][\w.]*", word) else ""

@@ -29,7 +29,7 @@ def _fix(url: str, name: str) -> str:
     return (
         f"remote image {url}: a mail shows only images of the issue (no tracking pixels, no pictures "
         f"from other sites); put the file in the issue's images/ folder and write images/{name} "
-        "(members get it from the issue, under NEWSLETTER_PUBLIC_URL)"
+        "(it then travels with the mail, or loads from NEWSLETTER_PUBLIC_URL)"
     )
 
 

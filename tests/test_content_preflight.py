@@ -159,7 +159,7 @@ def test_markdown_images_must_be_files_inside_the_issue(example_issue: Path, con
     assert lines == [
         f"{SLUG}/articles/bilder.de.md:4: remote image https://example.org/logo.png: a mail shows only images "
         "of the issue (no tracking pixels, no pictures from other sites); put the file in the issue's images/ "
-        "folder and write images/logo.png (members get it from the issue, under NEWSLETTER_PUBLIC_URL)",
+        "folder and write images/logo.png (it then travels with the mail, or loads from NEWSLETTER_PUBLIC_URL)",
         f"{SLUG}/articles/bilder.de.md:6: image file 'images/tippfehler.jpg' not found in {SLUG}/",
         f"{SLUG}/articles/bilder.de.md:8: image '../../../../etc/passwd' must be inside the issue folder, "
         "e.g. images/photo.jpg",
