@@ -98,6 +98,8 @@ def edition_hash(edition: Edition, config: Config) -> str:
         "text": edition.text,
         "headers": header_fingerprint(config, edition),
     }
+    if edition.images:  # pictures embedded in the mail: their Content-IDs are hashes of the bytes
+        payload["images"] = [image.cid for image in edition.images]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -17,7 +17,6 @@ empty names) and the unsubscribe link by a mailto: to the office; no tokens, no 
 from __future__ import annotations
 
 import html
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from . import paths
 from .config import Config
 from .ical import CalendarEvent, calendar
 from .model import ALL, ContentError, Issue
@@ -272,29 +272,11 @@ def event_calendar(config: Config, issue: Issue, article: str, lang: str) -> str
 
 
 def _copy_images(issue: Issue, folder: Path) -> None:
-    """Copy the issue's images/ folder and every image an article names (inside the issue only)."""
-    source = issue.path.resolve()
-    images = source / "images"
-    if images.is_dir():
+    """The issue's images/ folder and every image an article names: regular files inside the issue
+    only, never a hidden file or anything behind a symbolic link (paths.copy_contained)."""
+    from .content import issue_images
 
-        def outside_or_hidden(directory: str, names: list[str]) -> set[str]:
-            # as the preview serves them: no dotfiles (.env), nothing a symlink takes out of the issue
-            return {
-                name
-                for name in names
-                if name.startswith(".") or not (Path(directory) / name).resolve().is_relative_to(source)
-            }
-
-        shutil.copytree(images, folder / "images", ignore=outside_or_hidden, dirs_exist_ok=True)
-    for variants in issue.articles:
-        for article in variants.by_language.values():
-            if not article.image or "://" in article.image:
-                continue
-            src = (source / article.image).resolve()
-            if src.is_relative_to(source) and src.is_file():
-                target = folder / src.relative_to(source)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target)
+    paths.copy_contained(issue.path, issue_images(issue), folder)
 
 
 def _page(lang: str, title: str, head: str, body: str) -> str:

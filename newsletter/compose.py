@@ -1,7 +1,7 @@
 """Edition + member → the bytes of one mail.
 
 The MIME structure (multipart/alternative: text/plain then text/html, UTF-8, quoted-printable,
-CRLF) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the same
+CRLF; the html inside a multipart/related with the issue's pictures when they are embedded) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the same
 for all members is encoded then, and each body is cut into pre-encoded blocks and the few lines
 that hold ``[[nl:…]]`` placeholders. ``personalise(member)`` only encodes those lines and the
 per-member headers (To, Date, Message-ID, List-Unsubscribe) and joins bytes: ≈ 15× cheaper than
@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from .config import Config
+from .inline import image_part
 from .model import ALL, Edition, Member, NewsletterError, segment_key
 from .tokens import make_token
 
@@ -245,6 +246,7 @@ class MessageTemplate:
             ]
         )
         slug = edition.issue_slug
+        between, html_source, end = _html_part(edition, boundary)
         return cls(
             edition=edition,
             config=config,
@@ -254,9 +256,9 @@ class MessageTemplate:
             before_unsubscribe=before.encode(),
             tail=tail.encode(),
             text=_cut(edition.text),
-            between=f"\r\n--{boundary}\r\n{_part_headers('html')}".encode(),
-            html=_cut(edition.html),
-            end=f"\r\n--{boundary}--\r\n".encode(),
+            between=between,
+            html=_cut(html_source),
+            end=end,
             browser_url=f"{config.public_url}/{slug}/{edition.language}.html" if config.public_url else "",
         )
 
@@ -318,6 +320,35 @@ def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str], *, escape: bo
 
 
 _SOFT = b"=\r\n"
+
+
+def _html_part(edition: Edition, boundary: str) -> tuple[bytes, str, bytes]:
+    """The bytes before the HTML body, the HTML source, and the bytes after it (up to the end).
+
+    With embedded images (``edition.images``, only without a public URL) the HTML and its pictures
+    form a ``multipart/related`` inside the alternative: the HTML's ``src`` values become
+    ``cid:…`` and each picture is base64-encoded here, once per edition, never per member.
+    """
+    if not edition.images:
+        return (
+            f"\r\n--{boundary}\r\n{_part_headers('html')}".encode(),
+            edition.html,
+            f"\r\n--{boundary}--\r\n".encode(),
+        )
+    related = "=_nl_r_" + secrets.token_hex(12)
+    html_source = edition.html
+    for image in edition.images:
+        html_source = re.sub(
+            rf"""(<img\b[^>]*?\bsrc=)(["']){re.escape(image.src)}\2""", rf"\1\2cid:{image.cid}\2", html_source
+        )
+    before = (
+        f"\r\n--{boundary}\r\n"
+        f'Content-Type: multipart/related; type="text/html"; boundary="{related}"\r\n\r\n'
+        f"--{related}\r\n{_part_headers('html')}"
+    )
+    unique = {image.cid: image for image in edition.images}.values()
+    parts = b"".join(f"\r\n--{related}\r\n".encode() + image_part(image) for image in unique)
+    return before.encode(), html_source, parts + f"\r\n--{related}--\r\n--{boundary}--\r\n".encode()
 
 
 def _part_headers(kind: str) -> str:

@@ -14,21 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import paths
+from .articles import load_articles
 from .config import Config
 from .frontmatter import FrontMatter, Problems, parse_front_matter
-from .model import Article, ArticleVariants, Contact, ContentError, Event, Issue
+from .model import ArticleVariants, ContentError, Issue, Problem
 
 ISSUE_KEYS = {"title": True, "date": True, "number": False, "subject": False, "preheader": False,
               "articles": True, "languages": False}  # fmt: skip
 ISSUE_LANG_KEYS = {"title": False, "subject": False, "preheader": False}
-ARTICLE_KEYS = {"title": True, "segments": False, "kicker": False, "teaser": False, "date": False,
-                "author": False, "image": False, "image_alt": False, "image_caption": False,
-                "image_credit": False, "contacts": False, "event": False}  # fmt: skip
-CONTACT_KEYS = {"name": True, "email": True, "phone": False, "role": False}
-EVENT_KEYS = {"title": True, "start": True, "end": False, "location": True}
-_ARTICLE_FILE = re.compile(r"^(?P<name>[A-Za-z0-9][\w-]*)\.(?P<lang>[a-z]{2,3})\.md$")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # safe in URLs and file names as it is
-_EMAIL = re.compile(r"^[^@\s:<>,;\"]+@[^@\s:<>,;\"]+\.[^@\s:<>,;\"]+$")  # no "mailto:", no "Name <…>"
 
 
 @dataclass(frozen=True)
@@ -48,14 +43,41 @@ def resolve_issue_path(issue: str | Path, config: Config) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Outline:
+    """What ``check`` can still read of an issue that does not load, for the checks that need no
+    rendering: the subject per language, the languages offered, the article names in issue.md."""
+
+    subject: Mapping[str, str] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One pass over an issue folder: the Issue (None when there are errors), its outline, the errors."""
+
+    issue: Issue | None
+    outline: Outline
+    problems: tuple[Problem, ...]
+
+
 def load_issue(path: Path, config: Config) -> Issue:
     """Read and validate an issue folder; raise ContentError with every problem found."""
+    reading = read_issue(path, config)
+    if reading.issue is None:
+        raise ContentError(reading.problems)
+    return reading.issue
+
+
+def read_issue(path: Path, config: Config) -> Reading:
+    """Read an issue folder, collecting every problem instead of stopping at the first."""
     path = resolve_issue_path(path, config)
     problems = Problems(config.root)
     issue_file = path / "issue.md"
     if not issue_file.is_file():
         problems.add(path, 0, "no issue.md here; create one with `newsletter new SLUG` or check the path")
-        raise ContentError(problems.items)
+        return Reading(None, Outline(), tuple(problems.items))
     if not _SLUG.match(path.resolve().name):
         problems.add(
             path,
@@ -63,28 +85,49 @@ def load_issue(path: Path, config: Config) -> Issue:
             f"the folder name '{path.resolve().name}' becomes part of web-archive, image and calendar links; "
             "rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)",
         )
+    if _report_links(path, problems) and issue_file.is_symlink():
+        return Reading(None, Outline(), tuple(problems.items))
     fm = parse_front_matter(issue_file, problems)
     head = _issue_head(fm, config, problems) if fm else {}
-    variants = _load_articles(path, head.get("articles", []), fm, config, problems)
+    variants = load_articles(path, head.get("articles", []), config, problems)
     translated = _load_translations(path, config, problems)
-    if problems.items:
-        raise ContentError(problems.items)
-    assert fm is not None
-    languages = head.get("languages") or _languages_of(variants, config)
-    return LocalisedIssue(
+    languages = tuple(head.get("languages") or _languages_of(variants, config))
+    outline = Outline(
+        subject=_subject(head, translated) if "title" in head or "subject" in head else {},
+        languages=languages,
+        articles=tuple(name for name, _ in head.get("articles", [])),
+    )
+    if problems.items or fm is None:
+        return Reading(None, outline, tuple(problems.items))
+    issue = LocalisedIssue(
         slug=path.resolve().name,
         path=path,
         title=_merge(head["title"], translated, "title"),
         date=head["date"],
-        subject=_subject(head, translated),
+        subject=outline.subject,
         preheader=_merge(head.get("preheader") or {}, translated, "preheader"),
         intro=fm.body,
         intro_line=fm.body_line,
         articles=tuple(variants),
-        languages=tuple(languages),
+        languages=languages,
         number=head.get("number"),
         intros={lang: t.body for lang, t in translated.items() if t.body.strip()},
     )
+    return Reading(issue, outline, ())
+
+
+LINK_REFUSED = (
+    "is a symbolic link; nothing outside the issue folder is read, copied or published, and a link "
+    "is refused even when it points inside: put a copy of the file here instead"
+)
+
+
+def _report_links(path: Path, problems: Problems) -> bool:
+    """Every symbolic link in the issue folder is an error; the loader then reads none of them."""
+    links = list(paths.symlinks(path))
+    for link in links:
+        problems.add(link, 0, LINK_REFUSED)
+    return bool(links)
 
 
 # ─────────────────────────────────── issue.md ───────────────────────────────────
@@ -173,6 +216,8 @@ def _issue_languages(fm: FrontMatter, config: Config) -> list[str]:
 def _load_translations(path: Path, config: Config, problems: Problems) -> dict[str, FrontMatter]:
     found: dict[str, FrontMatter] = {}
     for file in sorted(path.glob("issue.*.md")):
+        if file.is_symlink():  # reported by _report_links, never read
+            continue
         lang = file.name.split(".")[1]
         if lang not in config.languages:
             problems.add(
@@ -219,180 +264,9 @@ def _languages_of(variants: list[ArticleVariants], config: Config) -> list[str]:
     return [lang for lang in config.languages if lang in present]
 
 
-# ─────────────────────────────────── articles ───────────────────────────────────
-
-
-def _load_articles(path: Path, names: list[tuple[str, int]], issue_fm: FrontMatter | None,
-                   config: Config, problems: Problems) -> list[ArticleVariants]:  # fmt: skip
-    folder = path / "articles"
-    files: dict[str, dict[str, Path]] = {}
-    for file in sorted(folder.glob("*.md")) if folder.is_dir() else []:
-        if file.name.startswith("."):  # macOS ._x.de.md, editor lock files: not the editor's
-            continue
-        match = _ARTICLE_FILE.match(file.name)
-        if not match:
-            problems.add(file, 0, "article files are named <name>.<lang>.md, e.g. silesia.de.md")
-        elif match["lang"] not in config.languages:
-            problems.add(file, 0, f"unknown language '{match['lang']}' in the file name "
-                                  f"(configured: {', '.join(config.languages)})")  # fmt: skip
-        else:
-            files.setdefault(match["name"], {})[match["lang"]] = file
-    variants = []
-    for name, line in names:
-        if name not in files:
-            expected = problems.rel(folder / f"{name}.{config.default_language}.md")
-            other = next((n for n in files if n.lower() == name.lower()), None)
-            if other is not None:  # file names are case-sensitive (not on the editor's laptop, perhaps)
-                found = problems.rel(next(iter(files[other].values())))
-                problems.add(path / "issue.md", line, f"article '{name}' has no file, but {found} differs "
-                             f"only in upper/lower case; write '{other}' here or rename the file")  # fmt: skip
-            else:
-                problems.add(path / "issue.md", line, f"article '{name}' has no file; create {expected}")
-            continue
-        by_language = {}
-        segment_lines: dict[Path, int] = {}
-        for lang in sorted(files[name], key=config.languages.index):
-            article = _load_article(files[name][lang], name, lang, path, config, problems, segment_lines)
-            if article is not None:
-                by_language[lang] = article
-        _check_same_segments(by_language, problems, segment_lines)
-        variants.append(ArticleVariants(name=name, by_language=by_language))
-    return variants
-
-
-def _load_article(file: Path, name: str, lang: str, issue_dir: Path, config: Config,
-                  problems: Problems, segment_lines: dict[Path, int]) -> Article | None:  # fmt: skip
-    fm = parse_front_matter(file, problems)
-    if fm is None:
-        return None
-    segment_lines[file] = fm.line(("segments",))
-    fm.check_keys((), ARTICLE_KEYS, "an article")
-    data = fm.data
-    text = {k: fm.text((k,)) for k in ("title", "kicker", "teaser", "author", "image_alt",
-                                        "image_caption", "image_credit") if k in data}  # fmt: skip
-    image = _image(fm, issue_dir) if "image" in data else None
-    return Article(
-        name=name,
-        language=lang,
-        path=file,
-        title=text.get("title") or "",
-        body=fm.body,
-        body_line=fm.body_line,
-        segments=_segments(fm, config) if "segments" in data else None,
-        kicker=text.get("kicker"),
-        teaser=text.get("teaser"),
-        date=fm.date(("date",)) if "date" in data else None,
-        author=text.get("author"),
-        image=image,
-        image_alt=text.get("image_alt"),
-        image_caption=text.get("image_caption"),
-        image_credit=text.get("image_credit"),
-        contacts=_contacts(fm) if "contacts" in data else (),
-        event=_event(fm) if "event" in data else None,
-    )
-
-
-def _segments(fm: FrontMatter, config: Config) -> frozenset[str] | None:
-    value = fm.data["segments"]
-    if isinstance(value, str):  # "segments: poland, usa" without brackets means the same list
-        value = [part for part in re.split(r"[,;|]", value) if part.strip()]
-    if not isinstance(value, list):
-        fm.problem(("segments",), "segments must be a list of segment ids, e.g. [poland]")
-        return None
-    known = sorted(config.segments)
-    result = set()
-    for index, seg in enumerate(value):
-        where = ("segments", index) if isinstance(fm.data["segments"], list) else ("segments",)
-        seg_id = str(seg).strip().lower()
-        if seg_id not in config.segments:
-            hint = _suggest(seg_id, known)
-            tail = f"did you mean '{hint}'?" if hint else f"known: {', '.join(known)}"
-            fm.problem(where, f"unknown segment '{seg}' ({tail})")
-        else:
-            result.add(seg_id)
-    return frozenset(result)
-
-
-def _image(fm: FrontMatter, issue_dir: Path) -> str | None:
-    image = fm.text(("image",))
-    if not image:
-        return None
-    if not fm.data.get("image_alt"):
-        fm.problem(("image",), "image needs image_alt: describe the picture for readers who cannot see it")
-    if re.match(r"^[a-z]+:", image, re.IGNORECASE):
-        fm.problem(("image",), f"image '{image}' must be a file in the issue folder, e.g. images/photo.jpg")
-        return None
-    if "\\" in image:  # a path copied from Windows Explorer
-        fm.problem(("image",), f"image '{image}': write the path with / instead of \\, "
-                               f"e.g. {image.replace(chr(92), '/')}")  # fmt: skip
-        return image
-    target = (issue_dir / image).resolve()
-    if not target.is_relative_to(issue_dir.resolve()):
-        fm.problem(("image",), f"image '{image}' must be inside the issue folder")
-    elif not target.is_file():
-        fm.problem(("image",), f"image file '{image}' not found in {fm.problems.rel(issue_dir)}/")
-    return image
-
-
-def _contacts(fm: FrontMatter) -> tuple[Contact, ...]:
-    value = fm.data["contacts"]
-    if isinstance(value, dict):  # a single contact written without the list dash
-        value = fm.data["contacts"] = [value]
-        for key, line in list(fm.lines.items()):
-            if key[:1] == ("contacts",) and len(key) > 1:
-                fm.lines[("contacts", 0, *key[1:])] = line
-        fm.lines[("contacts", 0)] = fm.line(("contacts",))
-        for key, source in list(fm.raw.items()):
-            if key[:1] == ("contacts",) and len(key) > 1:
-                fm.raw[("contacts", 0, *key[1:])] = source
-    if not isinstance(value, list):
-        fm.problem(("contacts",), "contacts must be a list of {name, email, phone?, role?}")
-        return ()
-    result = []
-    for index, item in enumerate(value):
-        where = ("contacts", index)
-        if not isinstance(item, dict):
-            fm.problem(where, "each contact must be a mapping with name and email")
-            continue
-        fm.check_keys(where, CONTACT_KEYS, "a contact")
-        email = fm.text((*where, "email")) or ""
-        if email and not _EMAIL.match(email):
-            fm.problem((*where, "email"), f"contact email '{email}' is not an e-mail address")
-        fields = {k: fm.text((*where, k)) for k in ("name", "phone", "role") if k in item}
-        if "name" in item and "email" in item:
-            result.append(Contact(name=fields.get("name") or "", email=email,
-                                  phone=fields.get("phone"), role=fields.get("role")))  # fmt: skip
-    return tuple(result)
-
-
-def _event(fm: FrontMatter) -> Event | None:
-    where = ("event",)
-    if not isinstance(fm.data["event"], dict):
-        fm.problem(where, "event must be a mapping with title, start, end and location")
-        return None
-    fm.check_keys(where, EVENT_KEYS, "an event")
-    item = fm.data["event"]
-    start = fm.datetime((*where, "start")) if "start" in item else None
-    end = fm.datetime((*where, "end")) if "end" in item else None
-    if start and end and end < start:
-        fm.problem((*where, "end"), "event end is before its start")
-    if not start or "title" not in item or "location" not in item:
-        return None
-    return Event(title=fm.text((*where, "title")) or "", start=start, end=end,
-                 location=fm.text((*where, "location")))  # fmt: skip
-
-
-def _check_same_segments(by_language: Mapping[str, Article], problems: Problems,
-                         segment_lines: Mapping[Path, int]) -> None:  # fmt: skip
-    items = list(by_language.values())
-    for other in items[1:]:
-        if other.segments != items[0].segments:
-            problems.add(other.path, segment_lines.get(other.path, 1), f"segments differ from {problems.rel(items[0].path)}; "
-                                        "all language versions of an article go to the same segments")  # fmt: skip
-
-
-def _suggest(word: str, candidates: list[str]) -> str | None:
-    from difflib import get_close_matches
-
-    matches = get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
+def issue_images(issue: Issue) -> list[str]:
+    """Relative paths of the images to publish with an issue: every file under images/ and every
+    article ``image:``; each path is still checked (paths.contained) by whoever reads it."""
+    found = [f"images/{name}" for name in paths.files(issue.path / "images")]
+    found += [a.image for v in issue.articles for a in v.by_language.values() if a.image]
+    return list(dict.fromkeys(found))

@@ -54,8 +54,10 @@ class Problems:
     items: list[Problem] = field(default_factory=list)
 
     def rel(self, path: Path) -> str:
+        # the folder is resolved, the name is not: a symbolic link is named as itself, not its target
+        resolved = path.resolve() if path.name in ("", ".", "..") else path.parent.resolve() / path.name
         try:
-            return str(path.resolve().relative_to(self.root.resolve()))
+            return str(resolved.relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
 

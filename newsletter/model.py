@@ -179,6 +179,21 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class EditionImage:
+    """An image of the issue that travels inside the mail (no NEWSLETTER_PUBLIC_URL to link it).
+
+    ``src`` is the attribute value as the edition's HTML has it (``images/karte.png``); compose.py
+    turns it into ``cid:<cid>`` and adds the bytes once per edition as an inline MIME part.
+    """
+
+    src: str
+    cid: str  # Content-ID without <>; derived from the bytes, so a changed picture gets a new one
+    content_type: str  # image/png …
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Edition:
     """One rendered edition: the issue for a set of segments in one language.
 
@@ -195,6 +210,7 @@ class Edition:
     text: str
     articles: tuple[str, ...]  # article names in issue order
     fallbacks: tuple[Fallback, ...] = ()
+    images: tuple[EditionImage, ...] = ()  # embedded in the mail (only without a public URL)
 
     @property
     def key(self) -> str:
@@ -219,6 +235,10 @@ PLACEHOLDERS = (
     "[[nl:unsubscribe_url]]",
     "[[nl:browser_url]]",
 )
+# The ones an editor may write in an intro or article (README, "Personal greeting"): the member's
+# text values. The two URLs belong to the templates: a Markdown link percent-encodes them, so they
+# would never be filled there, and the footer already carries the unsubscribe link.
+ARTICLE_PLACEHOLDERS = ("salutation", "first_name", "last_name", "company")
 
 
 # ─────────────────────────────────── audience ───────────────────────────────────

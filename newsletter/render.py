@@ -21,6 +21,7 @@ from mjml import mjml2html
 
 from . import markdown, textpart
 from .config import Config
+from .inline import edition_images
 from .localise import event_when, long_date
 from .model import ALL, Article, ArticleVariants, Edition, Fallback, Issue
 from .sandbox import NewsletterSandbox, TemplateProblem, TemplateRefused, render_capped
@@ -102,6 +103,8 @@ class Renderer:
         view = self.view(issue, segments, language, [p.article for p in picked], subject, preheader)
         html = self.compile(self.render_mjml(view))
         text = textpart.edition_text(view)
+        # no public URL to link them from: the pictures travel in the mail (inline.py)
+        images = () if self.config.public_url else edition_images(html, issue.path, self.config.mail_domain)
         return Edition(
             issue_slug=issue.slug,
             segments=frozenset(segments),
@@ -112,6 +115,7 @@ class Renderer:
             text=text,
             articles=tuple(p.article.name for p in picked),
             fallbacks=tuple(p.fallback for p in picked if p.fallback),
+            images=images,
         )
 
     def pick(self, variants: ArticleVariants, language: str) -> Picked | None:

@@ -201,9 +201,10 @@ def test_ics_writer_folding_escaping_and_zones():
     assert props[daylight[0] + 1] == ("DTSTART", {}, "20250309T020000")  # US DST onset, local wall time
 
 
-def test_images_folder_copies_no_dotfiles_and_no_symlinks_out_of_the_issue(
+def test_images_folder_with_links_leaves_the_issue_out_and_copies_no_dotfiles(
     project, project_env, example_issue, monkeypatch, tmp_path
 ):
+    """A link is refused wherever it points (issue 10 item 1): the issue is left out, naming it."""
     images = example_issue / "images"
     (tmp_path / "private").mkdir()
     (tmp_path / "private" / "members.csv").write_text("email\nalice@example.org\n")
@@ -214,13 +215,20 @@ def test_images_folder_copies_no_dotfiles_and_no_symlinks_out_of_the_issue(
     monkeypatch.chdir(project)
     result = CliRunner().invoke(main, ["archive", "--out", str(project / "public")], env=project_env)
     assert result.exit_code == 0, result.output
-    copied = project / "public" / SLUG / "images"
-    assert (copied / "sachsen-schlesien.png").is_file() and (copied / "inside.png").is_file()
-    assert sorted(p.name for p in copied.iterdir()) == ["inside.png", "sachsen-schlesien.png"]
+    assert f"{SLUG} left out: issues/{SLUG}/images/dir: is a symbolic link" in result.stderr
+    assert not (project / "public" / SLUG).exists()
     for path in (project / "public").rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             assert b"alice@example.org" not in data and b"do-not-publish" not in data, path
+    for link in ("leak.png", "dir", "inside.png"):
+        (images / link).unlink()
+    assert (
+        CliRunner().invoke(main, ["archive", "--out", str(project / "public")], env=project_env).exit_code
+        == 0
+    )
+    copied = project / "public" / SLUG / "images"
+    assert sorted(p.name for p in copied.iterdir()) == ["sachsen-schlesien.png"]
 
 
 def test_broken_issue_is_left_out_with_a_warning(project, project_env, example_issue, monkeypatch):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import main
+from newsletter.cli.content import SALUTATION_NOTE
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "content"
@@ -133,7 +134,7 @@ def test_new_from_an_issue_saved_with_bom_and_crlf(cli: CliRunner, project: Path
     copy = project / "issues" / "2022-02-neu"
     today = date.today().isoformat()
     assert (copy / "issue.md").read_text(encoding="utf-8") == (
-        f"---\ntitle: Alt\ndate: {today}\narticles: [a]\n---\nNeuer Text.\n"
+        f"---\ntitle: Alt\ndate: {today}\narticles: [a]\n{SALUTATION_NOTE}\n---\nNeuer Text.\n"
     )
     assert (copy / "articles" / "a.de.md").read_text(encoding="utf-8") == (
         "---\ntitle: Artikel\nsegments: [usa]\n---\nNeuer Text.\n"

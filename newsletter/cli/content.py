@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from collections import defaultdict
 from datetime import date
@@ -12,13 +11,19 @@ from pathlib import Path
 
 import click
 
+from .. import paths
 from ..config import Config, load_config
-from ..content import load_issue, resolve_issue_path
+from ..content import issue_images, load_issue, resolve_issue_path
 from ..model import Edition, Issue, NewsletterError
 from ..preflight import check_issue
 from ..render import Renderer, build_editions
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# issue 10 item 18: editors wrote their own "Liebe Mitglieder," under the automatic salutation
+SALUTATION_NOTE = (
+    '# Die Anrede ("Sehr geehrte Frau Muster,") setzt das Programm selbst vor das Editorial: '
+    "beginnen Sie ohne Anrede."
+)
 
 
 def register(main: click.Group) -> None:
@@ -67,25 +72,9 @@ def fallback_lines(editions: list[Edition]) -> list[str]:
 
 
 def _copy_images(issue: Issue, out_dir: Path) -> int:
-    """The issue's images/ folder and every article image next to the HTML files, so relative src
-    values work when opened locally (load_issue checked that article images are inside the issue)."""
-    source = issue.path / "images"
-    copied: set[Path] = set()
-    if source.is_dir():
-        shutil.copytree(source, out_dir / "images", dirs_exist_ok=True)
-        copied = {p.resolve() for p in source.rglob("*") if p.is_file()}
-    for variants in issue.articles:
-        for article in variants.by_language.values():
-            if not article.image or "://" in article.image:
-                continue
-            file = (issue.path / article.image).resolve()
-            if file in copied or not file.is_file() or not file.is_relative_to(issue.path.resolve()):
-                continue
-            target = out_dir / file.relative_to(issue.path.resolve())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, target)
-            copied.add(file)
-    return len(copied)
+    """The issue's images next to the HTML files, so relative src values work when opened locally;
+    hidden files and symbolic links are never copied (paths.copy_contained)."""
+    return paths.copy_contained(issue.path, issue_images(issue), out_dir)
 
 
 @click.command()
@@ -129,7 +118,7 @@ def new(slug: str, source: str | None) -> None:
         if not (origin / "issue.md").is_file():
             click.echo(f"error: {source}: no issue.md there; name an existing issue folder or slug", err=True)
             sys.exit(2)
-        _copy_structure(origin, target)
+        _copy_structure(origin, target, config)
     else:
         _stub(target, config)
     click.echo(f"created {_shown(config, target)}/ — edit issue.md and articles/, then run "
@@ -146,7 +135,7 @@ def _stub(target: Path, config: Config) -> None:
     (target / "issue.md").write_text(
         f"---\ntitle: {title}\ndate: {date.today().isoformat()}\n"
         f"subject: {subject}\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
-        "articles:\n  - erster-artikel\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
+        f"articles:\n  - erster-artikel\n{SALUTATION_NOTE}\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
         encoding="utf-8",
     )  # fmt: skip
     (target / "articles" / f"erster-artikel.{lang}.md").write_text(
@@ -159,9 +148,15 @@ def _stub(target: Path, config: Config) -> None:
     )  # fmt: skip
 
 
-def _copy_structure(origin: Path, target: Path) -> None:
-    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today."""
-    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("*.html", "*.txt", "__pycache__"))
+def _copy_structure(origin: Path, target: Path, config: Config) -> None:
+    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today.
+    Hidden files and symbolic links are not copied (paths.copy_contained): a link is named and skipped."""
+    for folder in ("articles", "images"):
+        (target / folder).mkdir(parents=True, exist_ok=True)
+    kept = [f for f in paths.files(origin) if not f.endswith((".html", ".txt")) and "__pycache__" not in f]
+    paths.copy_contained(origin, kept, target)
+    for link in paths.symlinks(origin):
+        click.echo(f"skipped {_shown(config, link)}: a symbolic link is never copied")
     for file in sorted(target.rglob("*.md")):
         lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
         end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
@@ -169,11 +164,12 @@ def _copy_structure(origin: Path, target: Path) -> None:
             head = "\n".join(["---", *lines[1:end]])
             if file.name == "issue.md":
                 head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
+                head += "" if SALUTATION_NOTE in head.split("\n") else f"\n{SALUTATION_NOTE}"
             file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
 
 
 def _shown(config: Config, path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    try:  # the folder resolved, not the name: a symbolic link is shown as itself
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)

@@ -158,8 +158,20 @@ class Preview:
             return PlainTextResponse("No such edition.", status_code=404)
         member = _pick(self._samples(snap, card), request.query_params.get("member"))
         mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
-        html = frame_document(mail.html, base="/issue/", dark=request.query_params.get("dark") == "1")
+        html = frame_document(
+            mail.html,
+            base="/issue/",
+            dark=request.query_params.get("dark") == "1",
+            cid_url=f"/edition/{card.key}/cid/",
+        )
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
+
+    async def frame_image(self, request: Request) -> Response:
+        """A picture the edition embeds in the mail (``cid:``): the very bytes members get."""
+        card = self.state.snapshot.card(request.path_params["key"])
+        cid = request.path_params["cid"]
+        image = next((i for i in card.edition.images if i.cid == cid), None) if card else None
+        return inline_image(image.content_type, image.data) if image else PlainTextResponse("Not found.", 404)
 
     # ── proofs ──
 
@@ -253,6 +265,14 @@ def _file(root: Path, relative: str, *, images_only: bool) -> Response:
     return FileResponse(target, headers=headers, media_type=kind, content_disposition_type="inline")
 
 
+def inline_image(content_type: str, data: bytes) -> Response:
+    """An embedded picture of a mail, served like the issue's image files (only image types)."""
+    if content_type not in IMAGE_TYPES.values():
+        return PlainTextResponse("Not found.", status_code=404)
+    headers = {"Content-Security-Policy": FILE_CSP, "Cache-Control": "no-cache"}
+    return Response(data, media_type=content_type, headers=headers)
+
+
 def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlette:
     """The preview app. ``state`` should be loaded (``state.reload()``) before the first request."""
     preview = Preview(state, hosts, port)
@@ -274,6 +294,7 @@ def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlet
         Route("/", preview.overview),
         Route("/edition/{key}", preview.edition),
         Route("/edition/{key}/frame", preview.frame),
+        Route("/edition/{key}/cid/{cid}", preview.frame_image),
         Route("/edition/{key}/proof", preview.proof, methods=["POST"]),
         Route("/events", preview.events),
         Route("/issue/{path:path}", preview.issue_file),

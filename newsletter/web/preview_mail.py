@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from urllib.parse import quote
 
 from ..config import Config
 from ..model import ALL, Edition, Member, NewsletterError
@@ -23,6 +24,19 @@ class MailView:
     headers: tuple[tuple[str, str], ...]
     raw: bytes = b""
     note: str = ""  # shown when the view is an approximation
+    images: tuple[InlineImage, ...] = ()  # the message's cid: parts (pictures embedded in the mail)
+
+    def image(self, cid: str) -> InlineImage | None:
+        return next((i for i in self.images if i.cid == cid), None)
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    """One ``Content-ID`` part of a message, as the preview serves it to the mail's ``cid:`` images."""
+
+    cid: str  # without <>
+    content_type: str
+    data: bytes
 
 
 def placeholder_member(edition: Edition) -> Member:
@@ -71,7 +85,17 @@ def parse_message(raw: bytes) -> MailView:
     html = _part(message, "html")
     text = _part(message, "plain")
     headers = tuple((name, str(value)) for name, value in message.items())
-    return MailView(html=html, text=text, headers=headers, raw=raw)
+    return MailView(html=html, text=text, headers=headers, raw=raw, images=_inline_images(message))
+
+
+def _inline_images(message: EmailMessage) -> tuple[InlineImage, ...]:
+    found = []
+    for part in message.walk():
+        cid = str(part.get("Content-ID", "")).strip().strip("<>")
+        payload = part.get_payload(decode=True) if cid and part.get_content_maintype() == "image" else None
+        if isinstance(payload, bytes):
+            found.append(InlineImage(cid, part.get_content_type(), payload))
+    return tuple(found)
 
 
 def _part(message: EmailMessage, kind: str) -> str:
@@ -108,11 +132,17 @@ DARK_CSS = (
 )
 
 
-def frame_document(html: str, *, base: str | None, dark: bool) -> str:
-    """The mail HTML prepared for the preview frame: links open outside, images from the issue."""
+_CID_SRC = re.compile(r"""(<img\b[^>]*?\bsrc=["'])cid:([^"']+)(["'])""", re.IGNORECASE)
+
+
+def frame_document(html: str, *, base: str | None, dark: bool, cid_url: str | None = None) -> str:
+    """The mail HTML prepared for the preview frame: links open outside; relative images from
+    ``base``; ``cid:`` images (pictures embedded in the mail) from ``cid_url`` + the Content-ID."""
+    if cid_url is not None:
+        html = _CID_SRC.sub(lambda m: f"{m[1]}{cid_url}{quote(m[2], safe='')}{m[3]}", html)
     extra = ""
-    if base and "<base" not in html.lower():
-        extra += f'<base href="{base}" target="_blank">'
+    if "<base" not in html.lower():
+        extra += f'<base href="{base}" target="_blank">' if base else '<base target="_blank">'
     if dark:
         extra += '<meta name="color-scheme" content="dark">' + DARK_CSS
     if not extra:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -120,10 +121,20 @@ def routes(preview: Preview) -> list[Route]:
         entry = await _find(preview, request.path_params["id"])
         if entry is None:
             return PlainTextResponse("Not found.", status_code=404)
-        # Without NEWSLETTER_PUBLIC_URL the mails carry relative image paths of the issue folder:
-        # resolve them against the previewed issue, as the edition frames do.
-        html = frame_document(entry.view.html, base="/issue/", dark=False)
+        # The message as the member's mail program shows it: pictures embedded in the mail come
+        # from its own cid: parts, never from the issue folder as it is now.
+        cid_url = f"/outbox/{quote(entry.id, safe='')}/cid/"
+        html = frame_document(entry.view.html, base=None, dark=False, cid_url=cid_url)
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
+
+    async def outbox_image(request: Request) -> Response:
+        from .preview import inline_image
+
+        entry = await _find(preview, request.path_params["id"])
+        image = entry.view.image(request.path_params["cid"]) if entry else None
+        if image is None:
+            return PlainTextResponse("Not found.", status_code=404)
+        return inline_image(image.content_type, image.data)
 
     async def delivery(request: Request) -> Response:
         snap = preview.state.snapshot
@@ -139,6 +150,7 @@ def routes(preview: Preview) -> list[Route]:
         Route("/outbox", outbox),
         Route("/outbox/{id}", outbox_message),
         Route("/outbox/{id}/frame", outbox_frame),
+        Route("/outbox/{id}/cid/{cid}", outbox_image),
         Route("/delivery", delivery),
     ]
 

@@ -12,11 +12,13 @@ import hmac
 import secrets
 import socket
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import paths
 
 # The app's own pages run only our static script; the mail itself is shown in a sandboxed frame.
 APP_CSP = (
@@ -121,27 +123,10 @@ def path_is_clean(path: str) -> bool:
 
 
 def contained_file(root: Path, relative: str) -> Path | None:
-    """``root/relative`` if it is a regular, non-hidden file that really lies inside ``root``.
-
-    ``relative`` is the already percent-decoded path from the URL; it is never decoded again.
-    Symlinks are resolved first, so a link pointing out of the folder is refused.
-    """
-    if not relative or "\\" in relative or "\x00" in relative:
-        return None
-    raw_parts = relative.split("/")
-    if any(part in ("", ".", "..") or part.startswith(".") for part in raw_parts):
-        return None
-    pure = PurePosixPath(*raw_parts)
-    base = root.resolve()
-    try:
-        target = (base / pure).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not target.is_relative_to(base) or not target.is_file():
-        return None
-    if any(part.startswith(".") for part in target.relative_to(base).parts):
-        return None
-    return target
+    """``root/relative`` if it is a regular, non-hidden file inside ``root`` with no symbolic link on
+    the way (the one rule of ``paths.contained``). ``relative`` is the already percent-decoded path
+    from the URL; it is never decoded again."""
+    return paths.contained(root, relative)
 
 
 class Csrf:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .. import paths
 from ..config import Config
 from ..db import engine_for
 from ..suppression import Suppressions
@@ -217,22 +218,16 @@ _CSS = (
 
 
 def safe_path(root: Path, relative: str) -> Path | None:
-    """The file under ``root`` that ``relative`` names, or None (traversal, hidden, missing)."""
-    parts = [p for p in relative.split("/") if p]
-    if any(p in (".", "..") or p.startswith(".") or "\\" in p or "\0" in p or ":" in p for p in parts):
+    """The file under ``root`` that the URL path ``relative`` names (a folder: its index.html), or
+    None: traversal, hidden parts and symbolic links are refused by the one rule of paths.contained."""
+    clean = "/".join(p for p in relative.split("/") if p)  # "a//b/" as a web server reads it
+    if ":" in clean:
         return None
-    try:
-        base = root.resolve(strict=True)
-        target = base.joinpath(*parts).resolve(strict=True)
-        if target.is_dir():  # resolved again: index.html may itself be a symlink out of the site
-            target = (target / "index.html").resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):
+    if not clean:
+        return paths.contained(root, "index.html") if root.is_dir() else None
+    if paths.contained(root, clean, directory=True) is None:
         return None
-    if not target.is_relative_to(base) or not target.is_file():
-        return None
-    if any(part.startswith(".") for part in target.relative_to(base).parts):
-        return None  # a symlink onto a hidden file (.env) inside the site
-    return target
+    return paths.contained(root, clean) or paths.contained(root, f"{clean}/index.html")
 
 
 def choose_language(request: Request, config: Config) -> str:

@@ -1,0 +1,143 @@
+"""One containment rule for every file the tool reads, copies or serves from a folder it was given.
+
+The folder is an issue (``build``, ``archive``, the preview, ``check``) or the built ``site/``
+(``newsletter serve``). A relative path may be used only when every part of it is a plain name:
+no absolute path, no ``..`` or ``.``, no hidden part (``.env``), and **no symbolic link anywhere
+on the way**, whatever the link points to. Links are refused rather than resolved, because a link
+that points inside today may be re-pointed tomorrow, and copying follows it without a word
+(``shutil.copytree`` copied ``images/x.png -> /etc/passwd`` into the public archive).
+
+Files are opened with ``O_NOFOLLOW``, so a link swapped in after the check still reads nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+OUTSIDE = "leaves the folder"
+LINK = "is a symbolic link"
+HIDDEN = "is a hidden file"
+MISSING = "does not exist"
+NOT_A_FILE = "is not a regular file"
+
+
+def refusal(root: Path, relative: str, *, directory: bool = False) -> str | None:
+    """Why ``root/relative`` may not be used (one of the constants above), or None when it is a
+    regular file inside ``root`` (or, with ``directory=True``, a folder inside it)."""
+    parts, reason = _parts(relative)
+    if reason:
+        return reason
+    current = root.resolve()
+    mode = 0
+    for part in parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:  # missing, or a parent is a file (ENOTDIR)
+            return MISSING
+        if stat.S_ISLNK(mode):
+            return LINK
+    if stat.S_ISREG(mode) or (directory and stat.S_ISDIR(mode)):
+        return None
+    return NOT_A_FILE
+
+
+def contained(root: Path, relative: str, *, directory: bool = False) -> Path | None:
+    """``root/relative`` (with ``root`` resolved) if ``refusal`` finds nothing wrong, else None."""
+    if refusal(root, relative, directory=directory) is not None:
+        return None
+    parts, _ = _parts(relative)
+    return root.resolve().joinpath(*parts)
+
+
+def read_contained(root: Path, relative: str) -> bytes | None:
+    """The bytes of a contained regular file, opened without following a last-moment link."""
+    target = contained(root, relative)
+    if target is None:
+        return None
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        return fh.read()
+
+
+def files(root: Path) -> Iterator[str]:
+    """Relative paths (``images/a.png``) of the regular, non-hidden files under ``root``, sorted;
+    links are neither followed nor listed, hidden folders are not entered."""
+    for relative, is_link in _walk(root.resolve(), ""):
+        if not is_link:
+            yield relative
+
+
+def symlinks(root: Path) -> Iterator[Path]:
+    """Every symbolic link under ``root`` (hidden ones included), sorted, none of them followed."""
+    base = root.resolve()
+    for relative, is_link in _walk(base, "", hidden=True):
+        if is_link:
+            yield base / relative
+
+
+def copy_contained(root: Path, relatives: Iterable[str], dest: Path) -> int:
+    """Copy each contained file ``root/rel`` to ``dest/rel``; anything refused is skipped. Returns
+    how many files were copied (each path once)."""
+    copied = 0
+    for relative in dict.fromkeys(relatives):
+        data = read_contained(root, relative)
+        if data is None:
+            continue
+        target = dest.joinpath(*relative.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():  # never write through a link left in the output folder
+            target.unlink()
+        target.write_bytes(data)
+        copied += 1
+    return copied
+
+
+def editor_path(relative: str) -> str:
+    """A path as an editor writes it in an article, without a leading ``./`` (``./images/a.png``)."""
+    while relative.startswith("./"):
+        relative = relative[2:]
+    return relative
+
+
+def _parts(relative: str) -> tuple[tuple[str, ...], str | None]:
+    if not relative or "\x00" in relative or "\\" in relative:
+        return (), MISSING
+    if relative.startswith("/"):
+        return (), OUTSIDE
+    parts = tuple(relative.split("/"))
+    if ".." in parts:
+        return (), OUTSIDE
+    if any(part in ("", ".") for part in parts):
+        return (), MISSING  # "a//b", "./a": not how the tool writes paths; refuse, don't normalise
+    if any(part.startswith(".") for part in parts):
+        return (), HIDDEN
+    return parts, None
+
+
+def _walk(base: Path, prefix: str, *, hidden: bool = False) -> Iterator[tuple[str, bool]]:
+    """(relative path, is a link) for every file and link under ``base/prefix``, sorted; folders
+    are entered (never through a link), hidden entries only with ``hidden=True``."""
+    try:
+        with os.scandir(base / prefix if prefix else base) as entries:
+            items = sorted(entries, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    for entry in items:
+        if entry.name.startswith(".") and not hidden:
+            continue
+        relative = f"{prefix}/{entry.name}" if prefix else entry.name
+        if entry.is_symlink():
+            yield relative, True
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _walk(base, relative, hidden=hidden)
+        elif entry.is_file(follow_symlinks=False):
+            yield relative, False
