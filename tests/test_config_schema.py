@@ -238,3 +238,24 @@ def test_check_outside_the_project_says_where_it_looked(tmp_path: Path) -> None:
         f"error: NEWSLETTER_CONFIG names {tmp_path / 'nope.toml'}, which does not exist; "
         "set it to the project's newsletter.toml\n"
     )
+
+
+def test_the_readme_documents_every_key_of_the_schema() -> None:
+    """The key table in the README (Operator's guide) and settings_schema.SCHEMA list the same keys."""
+    from newsletter.settings_schema import SCHEMA, Table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| table | key | value | default |") :].split("\n\n", 1)[0]
+    documented: set[tuple[str, str]] = set()
+    current = ""
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[0]:
+            current = cells[0].split("`")[1].strip("[]").split(".")[0]
+        documented |= {(current, key) for key in cells[1].replace("`", "").split(", ")}
+    schema = set()
+    for name, spec in SCHEMA.items():
+        each = spec if isinstance(spec, Table) else getattr(spec, "each", None)
+        keys = each.keys if isinstance(each, Table) else {"one key per language": None}
+        schema |= {(name, key) for key in keys}
+    assert documented == schema
