@@ -1,7 +1,8 @@
 """The declared shape of ``newsletter.toml``: every table and key, its type, range and default.
 
-``check(raw, lines, shown)`` returns every problem at once as ``newsletter.toml:LINE: message``
-(lines from ``toml_lines.key_lines``); ``with_defaults(raw)`` fills in the defaults. Types are
+``Checker(shown, lines, zone_problem).check(raw)`` returns every problem at once as
+``newsletter.toml:LINE: message`` (lines from ``toml_lines.key_lines``; cross-key checks in
+``settings_rules``); ``with_defaults(raw)`` fills in the defaults. Types are
 never coerced: ``resend_unknown = "false"`` is a string, not false (``bool("false")`` is True), so
 it is refused. Adding a key to newsletter.toml means adding it here, or it is reported as unknown.
 """
@@ -127,11 +128,13 @@ TIMEOUT_RULE = more_than(0, " seconds")
 
 SCHEMA: dict[str, Table | Tables | Entries | Values] = {
     "newsletter": Table({
-        "name": Key(TEXT, 'name = "AMZ-Newsletter"', "Newsletter", rules=(not_empty("the newsletter's name"), one_line)),
+        "name": Key(TEXT, 'name = "AMZ-Newsletter"', "Newsletter",
+                    rules=(not_empty("the newsletter's name"), one_line)),
         "from": Key(TEXT, 'from = "AMZ Netzwerk <newsletter@amz-sachsen.example>"', rules=(one_line,)),
         "reply_to": Key(TEXT, 'reply_to = "info@amz-sachsen.example"', rules=(address,)),
         "mail_domain": Key(TEXT, 'mail_domain = "amz-sachsen.example"', rules=(one_line,)),
-        "languages": Key(TEXTS, 'languages = ["de", "en", "pl"]', ["de"], rules=(not_empty("at least one language"), language_codes)),
+        "languages": Key(TEXTS, 'languages = ["de", "en", "pl"]', ["de"],
+                         rules=(not_empty("at least one language"), language_codes)),
         "default_language": Key(TEXT, 'default_language = "de"'),
         "require_approval": Key(BOOLEAN, "require_approval = false", False),
         "templates": Key(TEXT, 'templates = "templates"', "templates"),
@@ -166,8 +169,10 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
     }),
     "dkim": Table(optional=True, keys={
         "selector": Key(TEXT, 'selector = "nl2026"', required=True, rules=(not_empty("the DNS selector"),)),
-        "domain": Key(TEXT, 'domain = "amz-sachsen.example"', required=True, rules=(not_empty("the From domain"),)),
-        "private_key": Key(TEXT, 'private_key = "dkim/nl2026.key"', required=True, rules=(not_empty("the key file"),)),
+        "domain": Key(TEXT, 'domain = "amz-sachsen.example"', required=True,
+                      rules=(not_empty("the From domain"),)),
+        "private_key": Key(TEXT, 'private_key = "dkim/nl2026.key"', required=True,
+                           rules=(not_empty("the key file"),)),
     }),
 }  # fmt: skip
 ELEMENT_RULES: dict[tuple[str, str], Rule] = {("sending", "retry_backoff"): at_least(0, " seconds")}
