@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 from .model import ConfigError, Segment
+from .settings_schema import SECURITY_MODES, Checker, SettingsError, env_problems, with_defaults
+from .toml_lines import key_lines
 
 DEV_SINK_HOST = "127.0.0.1"
 DEV_SINK_PORT = 1025
-SECURITY_MODES = ("starttls", "tls", "none")
 
 
 class Secret:
@@ -134,97 +137,147 @@ class Config:
 def find_root(start: Path | None = None) -> Path:
     """The project root: the nearest folder upwards holding newsletter.toml, else the cwd."""
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "newsletter.toml").is_file():
-            return folder
-    return here
+    return _project_folder(here) or here
+
+
+def _project_folder(here: Path) -> Path | None:
+    return next((f for f in (here, *here.parents) if (f / "newsletter.toml").is_file()), None)
 
 
 def load_config(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read ``.env`` (the environment wins) and ``newsletter.toml`` into one ``Config``."""
-    root = find_root(root)
-    env_file = root / ".env"
+    """Read ``.env`` (the environment wins) and ``newsletter.toml`` into one ``Config``.
+
+    The file and the numeric environment variables are checked against ``settings_schema``
+    first; every problem is reported at once (``SettingsError``, exit 2) before a command runs."""
+    here = (root or Path.cwd()).resolve()
+    environ = os.environ if environ is None else environ
+    project = _project_folder(here)
+    env, env_places = _environment(project or here, environ)
+    named = env.get("NEWSLETTER_CONFIG")
+    if project is None and named and Path(named).is_absolute():
+        project = Path(named).parent  # run from elsewhere: NEWSLETTER_CONFIG names the project
+        env, env_places = _environment(project, environ)
+    root = project or here
+    config_path = Path(named or root / "newsletter.toml")
+    if not config_path.is_absolute():
+        config_path = root / config_path
+    shown = _shown(config_path, root)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _not_found(config_path, here, named) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{shown}: cannot be read ({exc}); save it as UTF-8 text") from None
+    raw = _parse(text, shown)
+    checker = Checker(shown, key_lines(text), _zone_problem, sender_in_env=bool(env.get("NEWSLETTER_FROM")))
+    problems = [str(p) for p in checker.check(raw)]
+    problems += env_problems(env, env_places)
+    if problems:
+        raise SettingsError(problems)
+    return _build(root, config_path, with_defaults(raw), env)
+
+
+def _environment(folder: Path, environ: Mapping[str, str]) -> tuple[dict[str, str], Callable[[str], str]]:
+    """``folder/.env`` overlaid by the real environment, and where each variable was written."""
+    env_file = folder / ".env"
     env: dict[str, str] = {}
     if env_file.is_file():
         env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+    from_file = set(env) - set(environ)
+    env.update(environ)
 
-    config_path = Path(env.get("NEWSLETTER_CONFIG") or root / "newsletter.toml")
-    if not config_path.is_absolute():
-        config_path = root / config_path
-    try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{config_path}: not found; copy newsletter.toml from the project") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_path}: {exc}") from None
-    return _build(root, config_path, raw, env)
+    def place(name: str) -> str:
+        if name not in from_file:
+            return ""
+        text = env_file.read_text(encoding="utf-8", errors="replace")
+        match = re.search(rf"(?m)^[ \t]*(?:export[ \t]+)?{re.escape(name)}[ \t]*=", text)
+        line = text.count("\n", 0, match.start()) + 1 if match else 0
+        return f"{_shown(env_file, folder)}:{line}: " if line else f"{_shown(env_file, folder)}: "
+
+    return env, place
 
 
-def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
-    main = raw.get("newsletter", {})
-    languages = tuple(main.get("languages", ["de"]))
-    default_language = main.get("default_language", languages[0])
-    if default_language not in languages:
-        raise ConfigError(f"{path}: default_language '{default_language}' is not in languages")
-
-    fallback = {lang: tuple(chain) for lang, chain in raw.get("fallback", {}).items()}
-    for lang, chain in fallback.items():
-        unknown = [c for c in (lang, *chain) if c not in languages]
-        if unknown:
-            raise ConfigError(f"{path}: fallback names unknown language(s) {', '.join(unknown)}")
-
-    segments: dict[str, Segment] = {}
-    for entry in raw.get("segments", []):
-        seg_id = str(entry["id"]).lower()
-        tz = entry.get("timezone", "Europe/Berlin")
-        _check_zone(path, tz)
-        segments[seg_id] = Segment(id=seg_id, names=dict(entry.get("names", {})), timezone=tz)
-
-    footers = {
-        lang: Footer(
-            text=f.get("text", ""),
-            impressum=f.get("impressum", ""),
-            unsubscribe_label=f.get("unsubscribe", "Unsubscribe"),
+def _not_found(config_path: Path, here: Path, named: str | None) -> ConfigError:
+    if named:
+        return ConfigError(
+            f"NEWSLETTER_CONFIG names {config_path}, which does not exist; set it to the project's newsletter.toml"
         )
-        for lang, f in raw.get("footer", {}).items()
-    }
+    searched = ", ".join(str(folder) for folder in (here, *here.parents))
+    return ConfigError(
+        f"no newsletter.toml in {here} or any folder above it (looked in {searched}); run newsletter "
+        "in the project folder (the one holding newsletter.toml), or set NEWSLETTER_CONFIG to that file"
+    )
 
-    sender_name, sender_address = _sender(path, env.get("NEWSLETTER_FROM") or main.get("from", ""))
-    smtp = _smtp(raw.get("sending", {}), env)
-    dkim_raw = raw.get("dkim")
+
+def _parse(text: str, shown: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+        if where:
+            line, column = where.groups()
+            message = f"{message[: where.start()]} (column {column})"
+            raise ConfigError(f"{shown}:{line}: {message[:1].lower()}{message[1:]}") from None
+        raise ConfigError(f"{shown}: {message}") from None
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A file as messages name it: relative to the project when inside it (``newsletter.toml``)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, str]) -> Config:
+    main = settings["newsletter"]
+    languages = tuple(main["languages"])
+    default_language = main["default_language"] or languages[0]
+    fallback = {lang: tuple(chain) for lang, chain in settings["fallback"].items()}
+    segments = {
+        entry["id"].lower(): Segment(
+            id=entry["id"].lower(), names=dict(entry["names"]), timezone=entry["timezone"]
+        )
+        for entry in settings["segments"]
+    }
+    footers = {
+        lang: Footer(text=f["text"], impressum=f["impressum"], unsubscribe_label=f["unsubscribe"])
+        for lang, f in settings["footer"].items()
+    }
+    sender_name, sender_address = _sender(path, env.get("NEWSLETTER_FROM") or main["from"] or "")
+    dkim_raw = settings["dkim"]
     dkim = None
-    if dkim_raw and dkim_raw.get("private_key"):
+    if dkim_raw:
         dkim = DkimSettings(
             selector=dkim_raw["selector"],
             domain=dkim_raw["domain"],
             private_key=root / dkim_raw["private_key"],
         )
-
     secrets = [s.strip() for s in env.get("NEWSLETTER_SECRET", "").split(",") if s.strip()]
     return Config(
         root=root,
-        name=main.get("name", "Newsletter"),
+        name=main["name"],
         sender_name=sender_name,
         sender_address=sender_address,
-        reply_to=main.get("reply_to"),
-        mail_domain=main.get("mail_domain") or sender_address.rpartition("@")[2],
+        reply_to=main["reply_to"],
+        mail_domain=main["mail_domain"] or sender_address.rpartition("@")[2],
         default_language=default_language,
         languages=languages,
         fallback=fallback,
         segments=segments,
         footers=footers,
-        smtp=smtp,
+        smtp=_smtp(settings["sending"], env),
         subscribers=_path(root, env.get("NEWSLETTER_SUBSCRIBERS", "subscribers.csv")),
         database_url=_database_url(root, env.get("NEWSLETTER_DATABASE", "sqlite:///newsletter.db")),
         secret=Secret(secrets[0]) if secrets else None,
         old_secrets=tuple(Secret(s) for s in secrets[1:]),
         public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "").rstrip("/") or None,
-        require_approval=bool(main.get("require_approval", False)),
-        staleness_hours=float(raw.get("scheduler", {}).get("staleness_hours", 6)),
+        require_approval=main["require_approval"],
+        staleness_hours=float(settings["scheduler"]["staleness_hours"]),
         dkim=dkim,
-        templates=root / main.get("templates", "templates"),
-        issues_dir=root / main.get("issues", "issues"),
+        templates=root / main["templates"],
+        issues_dir=root / main["issues"],
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
         env={
             k: v
@@ -234,7 +287,8 @@ def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
     )
 
 
-def _smtp(sending: dict, env: Mapping[str, str]) -> SmtpSettings:
+def _smtp(sending: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings:
+    """The relay and sending limits; values were checked by settings_schema (file and environment)."""
     host = env.get("NEWSLETTER_SMTP_HOST", DEV_SINK_HOST)
     port = _int(env, "NEWSLETTER_SMTP_PORT", DEV_SINK_PORT)
     username = env.get("NEWSLETTER_SMTP_USERNAME") or None
@@ -250,28 +304,22 @@ def _smtp(sending: dict, env: Mapping[str, str]) -> SmtpSettings:
         raise ConfigError(
             "NEWSLETTER_SMTP_SECURITY=none with a password would send it in clear text; use starttls or tls"
         )
-    rate_text = env.get("NEWSLETTER_RATE") or str(sending.get("rate", "") or "")
-    try:
-        rate = float(rate_text) if rate_text else None
-    except ValueError:
-        raise ConfigError(
-            f"NEWSLETTER_RATE must be a number of messages per second, not '{rate_text}'"
-        ) from None
+    rate = env.get("NEWSLETTER_RATE", "").strip() or sending["rate"]
     return SmtpSettings(
         host=host,
         port=port,
         security=security,
         username=username,
         password=password,
-        timeout=float(env.get("NEWSLETTER_SMTP_TIMEOUT") or sending.get("timeout", 30)),
-        ca_file=env.get("NEWSLETTER_SMTP_CA_FILE") or sending.get("ca_file"),
-        connections=_int(env, "NEWSLETTER_CONNECTIONS", int(sending.get("connections", 4))),
-        rate=rate if rate and rate > 0 else None,
-        per_connection=int(sending.get("per_connection", 90)),
-        max_attempts=int(sending.get("max_attempts", 5)),
-        retry_backoff=tuple(float(s) for s in sending.get("retry_backoff", [60, 300, 900, 3600])),
-        error_budget=int(sending.get("error_budget", 50)),
-        resend_unknown=bool(sending.get("resend_unknown", False)),
+        timeout=float(env.get("NEWSLETTER_SMTP_TIMEOUT", "").strip() or sending["timeout"]),
+        ca_file=env.get("NEWSLETTER_SMTP_CA_FILE") or sending["ca_file"],
+        connections=_int(env, "NEWSLETTER_CONNECTIONS", sending["connections"]),
+        rate=float(rate) if rate is not None else None,
+        per_connection=sending["per_connection"],
+        max_attempts=sending["max_attempts"],
+        retry_backoff=tuple(float(s) for s in sending["retry_backoff"]),
+        error_budget=sending["error_budget"],
+        resend_unknown=sending["resend_unknown"],
     )
 
 
@@ -285,6 +333,18 @@ def _sender(path: Path, value: str) -> tuple[str, str]:
     return name.strip().strip('"'), address
 
 
+def _zone_problem(tz: str) -> str | None:
+    """``_check_zone``'s message without its file prefix: the schema adds the file and the line."""
+    try:
+        _check_zone(_CONFIG_NAME, tz)
+    except ConfigError as exc:
+        return str(exc).removeprefix(f"{_CONFIG_NAME}: ")
+    return None
+
+
+_CONFIG_NAME = Path("newsletter.toml")
+
+
 def _check_zone(path: Path, tz: str) -> None:
     try:
         ZoneInfo(tz)
@@ -293,7 +353,7 @@ def _check_zone(path: Path, tz: str) -> None:
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name)
+    value = (env.get(name) or "").strip()
     if not value:
         return default
     try:

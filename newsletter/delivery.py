@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .address import InvalidAddress, normalise_address
@@ -360,9 +360,14 @@ def send_test(
     addresses: Iterable[str],
     *,
     transport: Transport | None = None,
+    member: Member | None = None,
 ) -> list[TestResult]:
     """Proofs: the edition for (segments, language) to ``addresses`` with a ``[TEST]`` subject
-    prefix and a placeholder member; the ledger is not touched."""
+    prefix; the ledger is not touched.
+
+    Personalised as ``member`` (salutation, names, company, other columns) when given, else as the
+    placeholder member. Each proof is addressed to its recipient, and so are its unsubscribe and
+    browser links: a colleague's click never unsubscribes the member the proof was made for."""
     from .compose import MessageTemplate
     from .content import load_issue, resolve_issue_path
     from .render import Renderer
@@ -389,8 +394,10 @@ def send_test(
     results = []
     try:
         for address in targets:
-            member = placeholder_member(address, language, segs)
-            envelope_from, recipient, _mid, data = compose(template, member)
+            shown = (
+                replace(member, address=address) if member else placeholder_member(address, language, segs)
+            )
+            envelope_from, recipient, _mid, data = compose(template, shown)
             attempt: Attempt = conn.send(envelope_from, recipient, data)
             results.append(TestResult(address, attempt.outcome.value == "sent", attempt.describe()))
     finally:

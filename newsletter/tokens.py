@@ -7,7 +7,8 @@ the first secret makes tokens, every listed secret (the first, then the rotated-
 working until the old secret is removed from the list.
 
 Without a secret, tokens are only made for the embedded dev sink, with ``DEV_SECRET``: a fixed,
-public key that must never protect real mail.
+public key that must never protect real mail. The public service (``newsletter serve``) never
+accepts it: anyone can make a DEV_SECRET token for any address (``require_real_secret``).
 """
 
 from __future__ import annotations
@@ -51,17 +52,22 @@ def make_token(address: str, list_id: str, config: Config) -> str:
     return _fernet(_secrets(config)).encrypt(payload).decode("ascii").rstrip("=")
 
 
-def read_token(token: str, config: Config) -> TokenClaims:
-    """The claims of a token made by ``make_token`` with any listed key; ``InvalidToken`` otherwise."""
+def read_token(token: str, config: Config, *, dev_key: bool = True) -> TokenClaims:
+    """The claims of a token made by ``make_token`` with any listed key; ``InvalidToken`` otherwise.
+
+    ``dev_key=False`` (the public service) accepts only keys of NEWSLETTER_SECRET, never DEV_SECRET."""
     if not isinstance(token, str) or not _TOKEN_RE.match(token):
         raise InvalidToken("this link is not valid (malformed token)")
+    keys = _secrets(config) if dev_key else _real_secrets(config)
+    if not keys:
+        raise InvalidToken("this link cannot be checked (no NEWSLETTER_SECRET)")
     padded = token + "=" * (-len(token) % 4)
     try:
         # Canonical base64 only: otherwise the unused low bits of the last character would give
         # several spellings of one token.
         if base64.urlsafe_b64encode(base64.urlsafe_b64decode(padded)).decode("ascii") != padded:
             raise ValueError("non-canonical base64")
-        payload = _fernet(_secrets(config)).decrypt(padded.encode("ascii"))
+        payload = _fernet(keys).decrypt(padded.encode("ascii"))
         list_id, sep, address = payload.decode("utf-8").partition("\n")
     except (_FernetInvalid, binascii.Error, ValueError):
         raise InvalidToken("this link is not valid or was altered") from None
@@ -79,6 +85,29 @@ def _secrets(config: Config) -> tuple[str, ...]:
         "NEWSLETTER_SECRET is not set: unsubscribe links need it when mailing through a real relay; "
         "put a long random value in .env (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     )
+
+
+def _real_secrets(config: Config) -> tuple[str, ...]:
+    listed = (config.secret, *config.old_secrets) if config.secret else ()
+    return tuple(s.reveal() for s in listed if s and s.reveal() != DEV_SECRET)
+
+
+SERVE_WITHOUT_KEY = (
+    "NEWSLETTER_SECRET is not set: newsletter serve checks unsubscribe links with it; put the key the mails "
+    "were sent with in .env (a new one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+
+
+def require_real_secret(config: Config) -> None:
+    """Refuse to run the public service without a real key: with the public DEV_SECRET anyone could
+    make a valid unsubscribe link for any address."""
+    if not config.secret:
+        raise ConfigError(SERVE_WITHOUT_KEY)
+    if any(s.reveal() == DEV_SECRET for s in (config.secret, *config.old_secrets)):
+        raise ConfigError(
+            "NEWSLETTER_SECRET lists the public development key (tokens.DEV_SECRET); "
+            "remove it and use a long random key of your own"
+        )
 
 
 @lru_cache(maxsize=8)

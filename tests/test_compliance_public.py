@@ -15,6 +15,7 @@ from test_compliance_archive import WellFormed
 
 from newsletter.config import load_config
 from newsletter.db import engine_for
+from newsletter.model import ConfigError
 from newsletter.suppression import Suppressions
 from newsletter.web.public import accept_language, create_app, mask, read_claims, safe_path
 
@@ -307,3 +308,34 @@ def test_archive_page_images_load_in_a_browser(tmp_path, service):
             assert page.title() == "x"
         finally:
             browser.close()
+
+
+# ───────────────────────────── the public development key ─────────────────────────────
+
+
+def test_forged_one_click_with_the_dev_key_changes_nothing(service):
+    """tokens.DEV_SECRET is public: a token made with it must never unsubscribe anyone."""
+    tokens = _tokens()
+    config, url, env, root = service
+    dev = load_config(root, {k: v for k, v in env.items() if k != "NEWSLETTER_SECRET"})
+    assert dev.secret is None and dev.smtp.is_dev_sink
+    forged = tokens.make_token("ceo@victim.example", "all", dev)  # made with tokens.DEV_SECRET
+    before = suppression_rows(config.database_url)
+    with httpx.Client(base_url=url) as client:
+        assert client.post(f"/u/{forged}", data=ONE_CLICK).status_code == 400
+        assert "ungültig" in client.get(f"/u/{forged}").text
+    assert suppression_rows(config.database_url) == before
+    assert not Suppressions(engine_for(config.database_url)).contains("ceo@victim.example")
+    assert read_claims(forged, config) is None and read_claims(forged, dev) is None
+
+
+@pytest.mark.parametrize("secret", [None, "dev-key"], ids=["no_secret", "secret_is_the_dev_key"])
+def test_public_app_refuses_to_start_without_a_real_secret(service, secret):
+    tokens = _tokens()
+    _, _, env, root = service
+    env = {k: v for k, v in env.items() if k != "NEWSLETTER_SECRET"}
+    if secret:
+        env["NEWSLETTER_SECRET"] = tokens.DEV_SECRET
+    config = load_config(root, env)
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET"):
+        create_app(config)

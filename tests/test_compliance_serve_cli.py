@@ -47,15 +47,30 @@ def test_serve_process_answers_on_loopback(project, project_env):
     assert "not-a-token" not in out + err  # no access log with tokens
 
 
+NO_SECRET = (
+    "error: NEWSLETTER_SECRET is not set: newsletter serve checks unsubscribe links with it; put the key the "
+    "mails were sent with in .env (a new one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+
+
 def test_serve_refuses_without_secret_for_a_real_relay(project, project_env):
     env = _env(project_env, NEWSLETTER_SMTP_HOST="smtp.example.org", NEWSLETTER_SMTP_PORT="587")
     result = subprocess.run([sys.executable, "-m", "newsletter", "serve", "--port", str(_free_port())], cwd=project,
                             env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "error: NEWSLETTER_SECRET is not set: unsubscribe links cannot be checked; set it in .env"
-    )
+    assert result.stderr.strip() == NO_SECRET
+
+
+def test_serve_without_secret_refuses_even_with_the_dev_sink_relay(project, project_env):
+    """Without NEWSLETTER_SECRET, tokens would be checked with the public development key, so anyone
+    could unsubscribe anyone: `serve` refuses whatever the relay settings (here: the dev sink)."""
+    for extra in ({}, {"NEWSLETTER_SMTP_HOST": "127.0.0.1", "NEWSLETTER_SMTP_PORT": "1025"}):
+        env = _env(project_env, **extra)
+        result = subprocess.run([sys.executable, "-m", "newsletter", "serve", "--port", str(_free_port())],
+                                cwd=project, env=env, capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert result.returncode == 2, result.stdout
+        assert result.stderr.strip() == NO_SECRET
+        assert result.stdout == ""
 
 
 def test_serve_refuses_to_publish_the_project_folder(project, project_env):

@@ -193,7 +193,8 @@ def _frame(page):
 
 @pytest.fixture
 def proof_rig(browser, smtp_sink, project: Path, project_env: dict[str, str], example_issue: Path):
-    """A real aiosmtpd sink, and a preview whose config sends to it."""
+    """A real aiosmtpd sink, and a preview (with the example member list) whose config sends to it."""
+    with_members(project)
     sink = smtp_sink
     env = {
         **project_env,
@@ -233,6 +234,54 @@ def test_proof_arrives_and_a_foreign_origin_sends_nothing(proof_rig) -> None:
         page.goto("http://evil.example/")
     assert answer.value.status == 403
     assert len(sink.messages) == 1
+
+
+def greeting(received) -> str:
+    """The salutation line of a received message's text part (the first line after the ==== rule)."""
+    lines = received.message().get_body(preferencelist=("plain",)).get_content().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("===="))
+    return next(line for line in lines[start + 1 :] if line.strip())
+
+
+def test_proof_is_personalised_as_the_member_shown(proof_rig) -> None:
+    """Issue 10, item 15: "Shown to" Piotr Nowak → the proof greets him, not Erika Mustermann."""
+    preview, sink, page = proof_rig
+    page.goto(preview.url + "/edition/poland.pl")
+    piotr = page.locator("#member option", has_text="piotr.nowak@example.com")
+    page.select_option("#member", piotr.get_attribute("value"))
+    page.wait_for_url(re.compile(r"member=\d+"))
+    playwright_api.expect(page.locator("#proof-as")).to_contain_text("Piotr Nowak")
+    page.locator("#addresses").fill("kollegin@example.org")
+    page.locator("#send-proof").click()
+    playwright_api.expect(page.locator("#proof-result")).to_contain_text(
+        "Proof sent to kollegin@example.org as Piotr Nowak"
+    )
+    (received,) = sink.wait_for(1)
+    assert received.rcpt_tos == ("kollegin@example.org",)
+    assert received.message()["Subject"].startswith("[TEST] ")
+    assert greeting(received) == "Szanowny Panie,"
+    assert page.locator("#member option:checked").inner_text().startswith("Piotr Nowak")  # still shown
+
+    # The sample member is sent as shown too (Frau Erika Mustermann).
+    page.select_option("#member", "0")
+    page.wait_for_url(re.compile(r"member=0"))
+    page.locator("#addresses").fill("kollegin@example.org")
+    page.locator("#send-proof").click()
+    playwright_api.expect(page.locator("#proof-result")).to_contain_text("as Erika Mustermann")
+    assert greeting(sink.wait_for(2)[1]) == "Szanowna Pani,"
+
+    # A member line whose address does not match the list (edited form, or the list changed) sends nothing.
+    page.select_option("#member", piotr.get_attribute("value"))
+    page.wait_for_url(re.compile(r"member=[1-9]"))
+    page.evaluate(
+        "() => { document.querySelector('input[name=member_address]').value = 'ceo@victim.example'; }"
+    )
+    page.locator("#addresses").fill("kollegin@example.org")
+    page.locator("#send-proof").click()
+    playwright_api.expect(page.locator("#proof-result")).to_contain_text(
+        "pick the member under “Shown to” again"
+    )
+    assert len(sink.messages) == 2
 
 
 @pytest.fixture

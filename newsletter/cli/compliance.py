@@ -29,15 +29,11 @@ def serve(host: str, port: int, site: Path | None) -> None:
     import uvicorn
 
     from ..model import ConfigError
+    from ..tokens import require_real_secret
     from ..web.public import create_app
 
     config = load_config()
-    if not config.secret and not config.smtp.is_dev_sink:
-        raise ConfigError("NEWSLETTER_SECRET is not set: unsubscribe links cannot be checked; set it in .env")
-    if not config.secret:
-        click.echo(
-            "warning: no NEWSLETTER_SECRET: only links of mails to the dev sink are accepted", err=True
-        )
+    require_real_secret(config)  # whatever the relay: the dev key is public, anyone could unsubscribe anyone
     if site is not None and _holds_project_files(site.resolve(), config.root):
         raise ConfigError(
             f"--site {site} holds project files (newsletter.toml, the member list or the state database); "

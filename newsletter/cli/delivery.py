@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Config, load_config
-from ..model import ALL, Problem, RefusedError
+from ..model import ALL, Member, Problem, RefusedError, segment_key
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
@@ -35,7 +35,11 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option("--to", "to", multiple=True, help="Segment id(s), comma-separated, or 'all'.")
 @click.option("--dry-run", is_flag=True, help="Print who would get which edition; change nothing.")
 @click.option("--test", "test", multiple=True, metavar="ADDRESS", help="Send a [TEST] proof to ADDRESS only.")
-@click.option("--language", help="Language of the --test proof (default: the default language).")
+@click.option(
+    "--language", help="Language of the --test proof (default: the --as member's, else the default language)."
+)
+@click.option("--as", "as_member", metavar="MEMBER_EMAIL",
+              help="Personalise the --test proof as this member of the list (salutation, names, their edition).")  # fmt: skip
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--retry-failed", is_flag=True, help="Send again to members whose message failed or is unknown."
@@ -46,6 +50,7 @@ def send(
     dry_run: bool,
     test: tuple[str, ...],
     language: str | None,
+    as_member: str | None,
     yes: bool,
     retry_failed: bool,
 ) -> None:
@@ -54,8 +59,10 @@ def send(
 
     config = load_config()
     segments = _split(to)
+    if as_member is not None and not test:
+        raise RefusedError("--as only personalises a proof: add --test ADDRESS (proofs go to that address)")
     if test:
-        _send_test(config, issue, segments, language or config.default_language, _split(test))
+        _send_test(config, issue, segments, language, _split(test), as_member)
         return
     if not segments:
         raise RefusedError("name the segments with --to (e.g. --to poland,usa or --to all)")
@@ -71,14 +78,63 @@ def send(
     sys.exit(report.exit_code)
 
 
-def _send_test(config: Config, issue: str, segments: list[str], language: str, addresses: list[str]) -> None:
+def _send_test(
+    config: Config,
+    issue: str,
+    segments: list[str],
+    language: str | None,
+    addresses: list[str],
+    as_address: str | None,
+) -> None:
+    """Proofs; with --as personalised as that member, in their edition unless --to / --language say otherwise."""
     from ..delivery import send_test
 
-    results = send_test(config, issue, segments or [ALL], language, addresses)
+    member = _proof_member(config, as_address) if as_address else None
+    if member is None:
+        targets, language = segments or [ALL], language or config.default_language
+    else:
+        targets, language = segments or sorted(member.segments), language or member.language
+    results = send_test(config, issue, targets, language, addresses, member=member)
+    as_whom = ""
+    if member is not None:
+        name = " ".join(p for p in (member.first_name, member.last_name) if p) or member.address
+        chosen = frozenset(config.segment(s).id for s in targets) if ALL not in targets else frozenset({ALL})
+        as_whom = f" as {member.address} ({name}, {segment_key(chosen)}.{language})"
     for r in results:
-        click.echo(f"{'sent' if r.accepted else 'NOT sent'} [TEST] to {r.address}: {r.reply}")
+        click.echo(f"{'sent' if r.accepted else 'NOT sent'} [TEST] to {r.address}{as_whom}: {r.reply}")
     if not all(r.accepted for r in results):
         sys.exit(1)
+
+
+def _proof_member(config: Config, text: str) -> Member:
+    """The member of the list with this address: a proof is personalised from the list, never from
+    what was typed (only the address is taken from the command line)."""
+    from ..address import InvalidAddress, normalise_address
+    from ..audience import read_members
+    from ..model import AudienceError
+
+    where = _shown(config.subscribers)
+    try:
+        address = normalise_address(text)
+        members = read_members(config.subscribers, config).members
+    except InvalidAddress as exc:
+        raise RefusedError(f"--as {text.strip()}: {exc.reason}") from None
+    except (AudienceError, OSError) as exc:
+        raise RefusedError(f"--as {text.strip()}: the member list {where} cannot be read ({exc})") from None
+    for member in members:
+        if member.address == address:
+            return member
+    raise RefusedError(
+        f"--as {text.strip()}: no member with this address in {where}; use an address of the member list, "
+        "or leave --as out for the sample member Erika Mustermann"
+    )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import re
 import socket
@@ -34,7 +35,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from ..model import NewsletterError
+from ..model import Member, NewsletterError
 from . import preview_outbox
 from .preview_live import Broadcaster, watch
 from .preview_mail import frame_document, member_label, personalised, placeholder_member, sample_members
@@ -191,11 +192,32 @@ class Preview:
         if card is None or snap.config is None:
             return self.message(request, "No such edition", "This edition does not exist (any more).", 404)
         raw = form.get("addresses")
-        self.flashes[session] = await self._send_proof(snap, card, raw if isinstance(raw, str) else "")
+        member = self._proof_member(snap, card, form.get("member"), form.get("member_address"))
+        if member is None:
+            text = (
+                "The member shown is not in the member list any more; pick the member under “Shown to” again."
+            )
+            self.flashes[session] = Flash("error", text)
+        else:
+            self.flashes[session] = await self._send_proof(
+                snap, card, raw if isinstance(raw, str) else "", member
+            )
         query = urlencode({k: v for k, v in (("member", form.get("member")),) if isinstance(v, str) and v})
         return RedirectResponse(f"/edition/{key}?{query}#proof", status_code=303)
 
-    async def _send_proof(self, snap: Snapshot, card: Card, raw: str) -> Flash:
+    def _proof_member(self, snap: Snapshot, card: Card, line: object, address: object) -> Member | None:
+        """The member "Shown to" names, looked up in the member list by line and address: the proof
+        is personalised from the list, never from what the form says about names. A form without
+        a member (an older page) gets the sample member."""
+        samples = self._samples(snap, card)
+        if line is None and address is None:
+            return samples[0]
+        for member in samples:
+            if str(member.line) == line and member.address == address:
+                return member
+        return None
+
+    async def _send_proof(self, snap: Snapshot, card: Card, raw: str, member: Member) -> Flash:
         from .. import delivery
 
         addresses = list(dict.fromkeys(a for a in _ADDRESS_SPLIT.split(raw.strip()) if a))
@@ -206,13 +228,9 @@ class Preview:
         edition, config = card.edition, snap.config
         assert config is not None
         try:
+            proof = functools.partial(delivery.send_test, member=member)
             results = await anyio.to_thread.run_sync(
-                delivery.send_test,
-                config,
-                self.state.issue_path,
-                edition.segments,
-                edition.language,
-                addresses,
+                proof, config, self.state.issue_path, edition.segments, edition.language, addresses
             )
         except NewsletterError as exc:
             return Flash("error", " ".join(exc.lines()))
@@ -225,7 +243,7 @@ class Preview:
         if refused:
             done = f" Sent to {', '.join(accepted)}." if accepted else ""
             return Flash("error", f"Refused by the mail server: {'; '.join(refused)}.{done}")
-        return Flash("ok", f"Proof sent to {', '.join(accepted)}.")
+        return Flash("ok", f"Proof sent to {', '.join(accepted)} as {_name(member)}.")
 
     # ── files and events ──
 
@@ -242,6 +260,10 @@ class Preview:
 
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _name(member: Member) -> str:
+    return " ".join(p for p in (member.first_name, member.last_name) if p) or member.address
 
 
 def _pick(samples: list, wanted: str | None):

@@ -94,7 +94,12 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ...] = ()) -> Starlette:
-    """The ASGI app for ``newsletter serve`` (and for tests, run by uvicorn in a thread)."""
+    """The ASGI app for ``newsletter serve`` (and for tests, run by uvicorn in a thread).
+
+    Refuses (ConfigError) without a real NEWSLETTER_SECRET: see ``tokens.require_real_secret``."""
+    from ..tokens import require_real_secret
+
+    require_real_secret(config)
     service = _Service(config, site if site is not None else config.root / "site")
     routes = [
         Route("/u/{token}", service.confirm, methods=["GET", "HEAD"]),
@@ -266,13 +271,15 @@ def mask(address: str) -> str:
 
 
 def read_claims(token: str, config: Config) -> Any | None:
-    """The token's claims, or None for anything ``tokens.read_token`` does not accept."""
+    """The token's claims, or None for anything ``tokens.read_token`` does not accept.
+
+    Never with the public development key, whatever the relay settings say."""
     from .. import tokens
 
     if not token or len(token) > 1024:
         return None
     try:
-        return tokens.read_token(token, config)
+        return tokens.read_token(token, config, dev_key=False)
     except tokens.InvalidToken:
         return None
 
