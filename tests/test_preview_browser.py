@@ -248,8 +248,8 @@ def test_proof_is_personalised_as_the_member_shown(proof_rig) -> None:
     preview, sink, page = proof_rig
     page.goto(preview.url + "/edition/poland.pl")
     piotr = page.locator("#member option", has_text="piotr.nowak@example.com")
-    page.select_option("#member", piotr.get_attribute("value"))
-    page.wait_for_url(re.compile(r"member=\d+"))
+    with page.expect_navigation(url=re.compile(r"member=\d+")):
+        page.select_option("#member", piotr.get_attribute("value"))
     playwright_api.expect(page.locator("#proof-as")).to_contain_text("Piotr Nowak")
     page.locator("#addresses").fill("kollegin@example.org")
     page.locator("#send-proof").click()
@@ -263,16 +263,18 @@ def test_proof_is_personalised_as_the_member_shown(proof_rig) -> None:
     assert page.locator("#member option:checked").inner_text().startswith("Piotr Nowak")  # still shown
 
     # The sample member is sent as shown too (Frau Erika Mustermann).
-    page.select_option("#member", "0")
-    page.wait_for_url(re.compile(r"member=0"))
+    page.wait_for_load_state()  # the proof's redirect has landed before the next pick
+    with page.expect_navigation(url=re.compile(r"member=0")):
+        page.select_option("#member", "0")
     page.locator("#addresses").fill("kollegin@example.org")
     page.locator("#send-proof").click()
     playwright_api.expect(page.locator("#proof-result")).to_contain_text("as Erika Mustermann")
     assert greeting(sink.wait_for(2)[1]) == "Szanowna Pani,"
 
     # A member line whose address does not match the list (edited form, or the list changed) sends nothing.
-    page.select_option("#member", piotr.get_attribute("value"))
-    page.wait_for_url(re.compile(r"member=[1-9]"))
+    page.wait_for_load_state()
+    with page.expect_navigation(url=re.compile(r"member=[1-9]")):
+        page.select_option("#member", piotr.get_attribute("value"))
     page.evaluate(
         "() => { document.querySelector('input[name=member_address]').value = 'ceo@victim.example'; }"
     )
