@@ -18,14 +18,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import engine_for, schedules
+from .db import ACTIVE_SCHEDULE_STATES, engine_for, schedules
 from .model import NewsletterError, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
-ACTIVE = ("scheduled", "running", "held")
+ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
 STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
 
 
@@ -251,26 +252,47 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
             )
     _check_preflight(config, issue_path, request.issue)
     engine = engine_for(config.database_url)
-    with engine.begin() as conn:
-        _refuse_duplicate(conn, slug, segment.id)
-        ids = [
-            conn.execute(
-                insert(schedules).values(
-                    issue=slug,
-                    segment=segment.id,
-                    issue_path=str(issue_path),
-                    member_timezone=member_zone,
-                    at_utc=instant,
-                    local_zone=zone_name_,
-                    state="scheduled",
-                    message=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            for zone_name_, member_zone, instant in plan
-        ]
+    ids = _store(engine, slug, segment.id, str(issue_path), plan, now)
     return [info for info in (get_schedule(engine, i) for i in ids) if info]
+
+
+def _store(
+    engine: Engine,
+    slug: str,
+    segment_id: str,
+    issue_path: str,
+    plan: Sequence[tuple[str, str | None, datetime]],
+    now: datetime,
+) -> list[int]:
+    """Insert the plan's rows in one transaction. The check before is for the message; the unique
+    index uq_schedules_active is what keeps a second command racing this one out."""
+    try:
+        with engine.begin() as conn:
+            _refuse_duplicate(conn, slug, segment_id)
+            return [
+                conn.execute(
+                    insert(schedules).values(
+                        issue=slug,
+                        segment=segment_id,
+                        issue_path=issue_path,
+                        member_timezone=member_zone,
+                        at_utc=instant,
+                        local_zone=zone_name_,
+                        state="scheduled",
+                        message=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                for zone_name_, member_zone, instant in plan
+            ]
+    except IntegrityError:
+        with engine.connect() as conn:  # the other command committed first: say which it stored
+            _refuse_duplicate(conn, slug, segment_id)
+        raise RefusedError(
+            f"{slug} was scheduled for {segment_id} by another command at the same moment; "
+            "see `newsletter schedule list`"
+        ) from None
 
 
 def _segment(config: Config, segment_id: str) -> Segment:
