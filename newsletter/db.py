@@ -83,7 +83,7 @@ sends = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("issue", String(200), nullable=False, index=True),
     Column("segments", String(200), nullable=False),  # what --to asked for, "poland,usa"
-    Column("state", String(20), nullable=False),  # running | paused | finished | stopped
+    Column("state", String(20), nullable=False),  # running | paused | finished | stopped | interrupted
     Column("reason", Text, nullable=True),  # why paused/stopped
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -107,7 +107,7 @@ def run_send(
     retry_failed: bool = False,
     clock: Clock | None = None,
     progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str | None] | None = None,
     transport: Transport | None = None,
     only_addresses: Collection[str] | None = None,
 ) -> SendReport:
@@ -272,7 +272,7 @@ def _send(
     clock: Clock,
     retry_failed: bool,
     progress: Callable[[Progress], None] | None,
-    should_stop: Callable[[], bool] | None,
+    should_stop: Callable[[], bool | str | None] | None,
 ) -> SendReport:
     from .compose import MessageTemplate
     from .suppression import Suppressions

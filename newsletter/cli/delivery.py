@@ -13,9 +13,11 @@ import click
 
 from ..config import Config, load_config
 from ..model import ALL, Problem, RefusedError
+from .signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
+    from ..ledger import Ledger
     from ..sendloop import Progress as SendProgress
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
@@ -65,10 +67,20 @@ def send(
         return
     if not yes:
         _confirm(config, issue, segments, retry_failed)
-    with _progress_display() as progress:
-        report = run_send(config, issue, segments, retry_failed=retry_failed, progress=progress)
+    with stop_on_signals() as stop:
+        try:
+            with _progress_display() as progress:
+                report = run_send(
+                    config, issue, segments, retry_failed=retry_failed, progress=progress, should_stop=stop
+                )
+        except KeyboardInterrupt:  # a second signal: the messages in flight were not waited for
+            if stop.exit_code is None:
+                raise
+            click.echo("aborted; run the same command again to continue", err=True)
+            sys.exit(stop.exit_code)
     _print_report(report)
-    sys.exit(report.exit_code)
+    stopped_by_signal = report.state == "stopped" and stop.exit_code is not None
+    sys.exit(stop.exit_code if stopped_by_signal else report.exit_code)
 
 
 def _send_test(config: Config, issue: str, segments: list[str], language: str, addresses: list[str]) -> None:
@@ -197,16 +209,27 @@ def status(issue: str, show_failed: bool) -> None:
     click.echo(f"{'overall':<14}" + "".join(f"{_col(counts.total, c):>11}" for c in STATUS_COLUMNS))
     latest = ledger.latest_send(slug)
     if latest is not None:
-        reason = f": {latest['reason']}" if latest.get("reason") else ""
-        click.echo(
-            f"last send: {latest['state']} ({latest['segments']}, {latest['updated_at']:%Y-%m-%d %H:%M} UTC){reason}"
-        )
+        click.echo(_last_send(ledger, slug, latest))
     if show_failed:
         for f in ledger.failed(slug):
             code = f"{f.last_code} " if f.last_code else ""
             click.echo(
                 f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
             )
+
+
+def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
+    """``last send: STATE (SEGMENTS, WHEN UTC): REASON``; a ``running`` send whose process is
+    gone (kill -9, a crash, a lost machine) is shown as ``interrupted`` with the resuming command."""
+    state, reason = latest["state"], latest.get("reason")
+    if state == "running" and (holder := ledger.dead_holder(slug)) is not None:
+        state = "interrupted"
+        reason = (
+            f"the sending process{f' ({holder})' if holder else ''} is gone without finishing; "
+            f"run `newsletter send {slug} --to {latest['segments']}` to continue"
+        )
+    when = f"{latest['updated_at']:%Y-%m-%d %H:%M} UTC"
+    return f"last send: {state} ({latest['segments']}, {when}){f': {reason}' if reason else ''}"
 
 
 def _echo_schedule_and_approval(config: Config, slug: str) -> None:
