@@ -114,6 +114,7 @@ class Config:
     templates: Path
     issues_dir: Path
     outbox: Path  # Maildir of the embedded dev SMTP sink
+    timezone: str = "Europe/Berlin"  # [newsletter] timezone: the default zone (schedule --to all)
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def language_chain(self, language: str) -> tuple[str, ...]:
@@ -174,10 +175,12 @@ def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
         if unknown:
             raise ConfigError(f"{path}: fallback names unknown language(s) {', '.join(unknown)}")
 
+    timezone = main.get("timezone", "Europe/Berlin")  # of `schedule --to all|general`, and segments'
+    _check_zone(path, timezone)
     segments: dict[str, Segment] = {}
     for entry in raw.get("segments", []):
         seg_id = str(entry["id"]).lower()
-        tz = entry.get("timezone", "Europe/Berlin")
+        tz = entry.get("timezone", timezone)
         _check_zone(path, tz)
         segments[seg_id] = Segment(id=seg_id, names=dict(entry.get("names", {})), timezone=tz)
 
@@ -226,6 +229,7 @@ def _build(root: Path, path: Path, raw: dict, env: Mapping[str, str]) -> Config:
         templates=root / main.get("templates", "templates"),
         issues_dir=root / main.get("issues", "issues"),
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
+        timezone=timezone,
         env={
             k: v
             for k, v in env.items()

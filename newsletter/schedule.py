@@ -1,9 +1,10 @@
 """Schedules: the editor's local time → one absolute UTC instant, stored in ``db.schedules``.
 
 ``db.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
-rows through APScheduler). Local times are resolved with zoneinfo only: a wall-clock time that
-happens twice (the autumn DST night) or never (the spring night) is refused with the candidate
-instants named, never guessed.
+rows through APScheduler). Local times are resolved in ``localtime.py``: a wall-clock time that
+happens twice (the autumn DST night) or never (the spring night) is refused, never guessed.
+A schedule is for one segment, for ``all`` (every member, at ``[newsletter] timezone``) or for
+``general`` (the members in no segment, at that zone too).
 
 States: scheduled → running → done | failed; scheduled → held (missed by more than the
 staleness window) | cancelled; running → cancelled (stops after the message in flight).
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from .clock import Clock, SystemClock
 from .config import Config
 from .db import ACTIVE_SCHEDULE_STATES, engine_for, schedules
-from .model import NewsletterError, RefusedError, Segment
+from .localtime import fmt_local, parse_at, to_utc, zone
+from .localtime import resolve_at as resolve_at  # re-exported: callers import times from here
+from .model import ALL, GENERAL, NewsletterError, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
 ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
@@ -57,96 +60,6 @@ class ScheduleInfo:
         zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
         note = f" — {self.message}" if self.message else ""
         return f"#{self.id} {self.segment}{zone}: {self.when()} {self.state}{note}"
-
-
-# ───────────────────────────── time conversion ─────────────────────────────
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise RefusedError(f"unknown time zone '{name}'; use an IANA name like Europe/Berlin") from None
-
-
-def fmt_local(instant: datetime, zone_name: str) -> str:
-    return instant.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def parse_at(text: str) -> datetime:
-    """ISO 8601 date and time, with or without offset (``2026-12-01T09:00``, ``… 09:00+01:00``, ``…Z``)."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise RefusedError(
-            f"--at '{text}' is not an ISO 8601 date and time; write e.g. 2026-12-01T09:00 "
-            "(the segment's zone) or 2026-12-01T09:00+01:00"
-        ) from None
-    if len(text.strip()) <= 10:  # a bare date: midnight is almost never what the editor meant
-        raise RefusedError(f"--at '{text}' has no time of day; write e.g. {text.strip()}T09:00")
-    return parsed
-
-
-def to_utc(local: datetime, zone_name: str) -> datetime:
-    """A naive wall-clock time in ``zone_name`` → the one UTC instant it names.
-
-    Refuses (RefusedError) times that occur twice or never on DST change nights; found by
-    round-tripping both folds through UTC.
-    """
-    if local.tzinfo is not None:
-        return local.astimezone(UTC)
-    tz = zone(zone_name)
-    candidates: list[datetime] = []
-    for fold in (0, 1):
-        instant = local.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-        if instant.astimezone(tz).replace(tzinfo=None) == local and instant not in candidates:
-            candidates.append(instant)
-    if len(candidates) == 1:
-        return candidates[0]
-    shown = f"{local:%Y-%m-%d %H:%M}"
-    if candidates:
-        first, second = sorted(candidates)
-        return _refuse_ambiguous(shown, zone_name, first, second)
-    return _refuse_gap(local, shown, zone_name, tz)
-
-
-def _offset(instant: datetime, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).strftime("%Z, %z")
-
-
-def _refuse_ambiguous(shown: str, zone_name: str, first: datetime, second: datetime) -> datetime:
-    tz = ZoneInfo(zone_name)
-    example = first.astimezone(tz).isoformat(timespec="minutes")
-    raise RefusedError(
-        f"{shown} is ambiguous in {zone_name} (the clocks go back that night): it is either "
-        f"{first:%Y-%m-%d %H:%M} UTC ({_offset(first, tz)}) or {second:%Y-%m-%d %H:%M} UTC "
-        f"({_offset(second, tz)}); give the offset, e.g. --at {example}"
-    )
-
-
-def _refuse_gap(local: datetime, shown: str, zone_name: str, tz: ZoneInfo) -> datetime:
-    lo, hi = sorted(local.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
-    after = hi.astimezone(tz).utcoffset()
-    while hi - lo > timedelta(seconds=1):  # the transition lies between the two readings
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    change = hi.replace(microsecond=0)
-    before, at = change - timedelta(minutes=1), change
-    jump_from = change + (lo.astimezone(tz).utcoffset() or timedelta(0))  # wall clock just before
-    raise RefusedError(
-        f"{shown} does not exist in {zone_name} (the clocks jump from "
-        f"{jump_from:%H:%M} to {at.astimezone(tz):%H:%M} that night); "
-        f"nearest valid local times: {fmt_local(before, zone_name)} ({before:%H:%M} UTC) "
-        f"or {fmt_local(at, zone_name)} ({at:%H:%M} UTC)"
-    )
-
-
-def resolve_at(text: str, zone_name: str) -> datetime:
-    """``--at`` text → aware UTC instant (an explicit offset wins over ``zone_name``)."""
-    return to_utc(parse_at(text), zone_name)
 
 
 # ───────────────────────────── the schedules table ─────────────────────────────
@@ -228,7 +141,7 @@ class Request:
 def create_schedule(config: Config, request: Request, *, clock: Clock | None = None) -> list[ScheduleInfo]:
     """Check and store a schedule (one row, or one per member zone); refuses with RefusedError."""
     clock = clock or SystemClock()
-    segment = _segment(config, request.segment)
+    segment = schedule_segment(config, request.segment)
     zone_name = request.tz or segment.timezone
     zone(zone_name)
     local = parse_at(request.at)
@@ -295,13 +208,29 @@ def _store(
         ) from None
 
 
-def _segment(config: Config, segment_id: str) -> Segment:
+def schedule_segment(config: Config, segment_id: str) -> Segment:
+    """The segment of ``--to``; ``all`` and ``general`` have the default zone of newsletter.toml."""
     if "," in segment_id:
         raise RefusedError("schedule one segment per command (each has its own local time): --to poland")
+    name = segment_id.strip().lower()
+    if name in (ALL, GENERAL):
+        return Segment(id=name, names={}, timezone=config.timezone)
     try:
-        return config.segment(segment_id)
+        return config.segment(name)
     except NewsletterError as exc:
-        raise RefusedError(str(exc)) from None
+        raise RefusedError(
+            f"{exc}; or --to all (every member) or --to general (the members in no segment)"
+        ) from None
+
+
+def overlapping(config: Config, info: ScheduleInfo) -> list[ScheduleInfo]:
+    """Other active schedules of the issue that address the same members as ``info``: ``all``
+    overlaps every schedule (each member still gets the issue once, from the first to fire)."""
+    return [
+        other
+        for other in list_schedules(config, info.issue)
+        if other.state in ACTIVE and other.segment != info.segment and ALL in (other.segment, info.segment)
+    ]
 
 
 def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
@@ -332,7 +261,7 @@ def member_zones(config: Config, segment_id: str, default_zone: str) -> list[str
     """Distinct time zones of the segment's members (members without one count as ``default_zone``)."""
     zones = sorted({m_zone for _, m_zone in _segment_members(config, segment_id, default_zone)})
     if not zones:
-        raise RefusedError(f"{config.subscribers}: no member in segment {segment_id}; nothing to schedule")
+        raise RefusedError(f"{config.subscribers}: no member in {segment_id}; nothing to schedule")
     for name in zones:
         zone(name)
     return zones
@@ -368,14 +297,26 @@ def scheduled_zones(config: Config, issue_slug: str, segment_id: str) -> frozens
 
 
 def _segment_members(config: Config, segment_id: str, default_zone: str) -> list[tuple[str, str]]:
-    from . import audience  # B's module; imported late so the CLI loads without it
+    """(address, zone) of the members the schedule addresses; a member without a zone of their
+    own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
+    else ``default_zone``."""
+    from . import audience  # imported late so the CLI loads without it
+    from .delivery import member_in
 
     report = audience.read_members(config.subscribers, config)
     return [
-        (m.address, m.timezone or default_zone)
+        (m.address, m.timezone or _home_zone(config, m.segments, segment_id, default_zone))
         for m in report.members
-        if segment_id in m.segments and getattr(m, "subscribed", True)
+        if member_in((segment_id,), m) and getattr(m, "subscribed", True)
     ]
+
+
+def _home_zone(config: Config, member_segments: Collection[str], segment_id: str, default_zone: str) -> str:
+    if segment_id == ALL:
+        for segment in config.segments.values():
+            if segment.id in member_segments:
+                return segment.timezone
+    return default_zone
 
 
 def cancel_schedule(config: Config, schedule_id: int, *, clock: Clock | None = None) -> ScheduleInfo:

@@ -38,6 +38,7 @@ from .schedule import (
     get_schedule,
     list_schedules,
     members_in_zone,
+    schedule_segment,
     scheduled_zones,
     set_state,
 )
@@ -298,7 +299,7 @@ class SchedulerService:
 
         only: frozenset[str] | None = None
         if info.member_timezone:
-            segment = self.config.segment(info.segment)
+            segment = schedule_segment(self.config, info.segment)  # also all / general
             zones = scheduled_zones(self.config, info.issue, segment.id)
             only = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone, zones)
         issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Config, load_config
-from ..model import ALL, Problem, RefusedError
+from ..model import ALL, GENERAL, Problem, RefusedError
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool
     going = sum(1 for p in plan.plan if p.status in ("send", "retry"))
     editions = ", ".join(f"{k} {n}" for k, n in sorted(plan.editions.items()))
     click.echo(f"{plan.issue}: {going} of {plan.audience} addressed members get a message ({editions}).")
+    if note := left_out_note(plan):
+        click.echo(note)
     if not click.confirm(
         f"Send to {going} members via {config.smtp.host}:{config.smtp.port}?", default=False
     ):
@@ -162,6 +164,25 @@ def _print_plan(r: SendReport) -> None:
     click.echo(
         f"dry run: {going} of {r.audience} members would get a message ({editions}); nothing was changed"
     )
+    if note := left_out_note(r):
+        click.echo(note)
+
+
+def left_out_note(r: SendReport) -> str | None:
+    """``note: 4 members are in no segment you named and get nothing (no segment: 4): add --to all, …``"""
+    count = sum(r.left_out.values())
+    if not count:
+        return None
+    groups = sorted(r.left_out.items(), key=lambda kv: (kv[0] == GENERAL, kv[0]))
+    shown = ", ".join(f"{'no segment' if key == GENERAL else key}: {n}" for key, n in groups)
+    wider = [s for s in r.segments if s != ALL]
+    for key, _ in groups:
+        wider += [seg for seg in key.split("+") if seg not in wider]
+    members = "1 member is" if count == 1 else f"{count} members are"
+    return (
+        f"note: {members} in no segment you named and get nothing ({shown}): "
+        f"add --to all, or --to {','.join(wider)}"
+    )
 
 
 def _print_report(r: SendReport) -> None:
@@ -183,6 +204,8 @@ def _print_report(r: SendReport) -> None:
         )
     if any(f.state in ("failed", "unknown") for f in r.failures):
         click.echo("to send again to failed/unknown members: add --retry-failed", err=True)
+    if note := left_out_note(r):
+        click.echo(note, err=True)
 
 
 @click.command()

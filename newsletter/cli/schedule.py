@@ -19,6 +19,7 @@ from ..schedule import (
     create_schedule,
     fmt_local,
     list_schedules,
+    overlapping,
 )
 
 
@@ -52,7 +53,13 @@ def schedule_group() -> None:
 
 @schedule_group.command("add")
 @click.argument("issue")
-@click.option("--to", "segment", required=True, metavar="SEGMENT", help="one segment id, e.g. poland")
+@click.option(
+    "--to",
+    "segment",
+    required=True,
+    metavar="SEGMENT",
+    help="one segment id (e.g. poland), all (every member) or general (the members in no segment)",
+)
 @click.option("--at", "at", required=True, metavar="DATETIME", help="ISO 8601, e.g. 2026-12-01T09:00")
 @click.option("--tz", default=None, metavar="ZONE", help="IANA zone for --at (default: the segment's)")
 @click.option(
@@ -72,6 +79,15 @@ def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_ti
         )
     ids = " ".join(str(i.id) for i in created)
     click.echo(f"cancel with `newsletter schedule cancel {ids}`")
+    others = overlapping(config, created[0])
+    if others:
+        shown = ", ".join(
+            f"#{o.id} {o.segment} at {fmt_local(o.at_utc, o.local_zone)} {o.local_zone}" for o in others
+        )
+        click.echo(
+            f"note: also scheduled for this issue: {shown}; each member gets the issue once, "
+            "from whichever schedule fires first"
+        )
     if not _scheduler_running(config):
         click.echo(
             "note: no scheduler is running on this database; start one with `newsletter scheduler`", err=True
