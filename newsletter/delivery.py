@@ -37,6 +37,7 @@ from .model import (
 )
 from .sendloop import CrashHook, Job, Progress, SendLoop, compose
 from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
+from .targets import left_out, member_in, segment_id
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -192,18 +193,6 @@ def _prepare(
     return _Prepared(issue, path, members, tuple(report.rejected), warnings, others)
 
 
-def member_in(wanted: Collection[str], member: Member) -> bool:
-    """Whether ``--to`` (segment ids, ``all`` = everyone, ``general`` = members in no segment)
-    addresses the member."""
-    return ALL in wanted or bool(member.segments & set(wanted)) or (GENERAL in wanted and not member.segments)
-
-
-def _left_out(prep: _Prepared, existing: Collection[str]) -> dict[str, int]:
-    """Valid members outside the segments of this run and not addressed by an earlier run of the
-    issue, by their segments (``general`` = in no segment): they would get nothing."""
-    return dict(Counter(segment_key(frozenset(m.segments)) for m in prep.others if m.address not in existing))
-
-
 def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
     wanted = set()
     for seg in segments:
@@ -217,16 +206,6 @@ def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
     if not wanted:
         raise ConfigError("name at least one segment with --to (e.g. --to poland,usa or --to all)")
     return frozenset(wanted)
-
-
-def segment_id(config: Config, name: str) -> str:
-    """A configured segment's id; an unknown one is refused naming ``all`` and ``general`` too."""
-    try:
-        return config.segment(name).id
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{exc}; or --to all (every member) or --to general (the members in no segment)"
-        ) from None
 
 
 def edition_key(member: Member) -> str:
@@ -273,7 +252,7 @@ def _dry_run(
     _render(config, prep.issue, {p.edition for p in plan})  # template errors show up now, not mid-send
     return SendReport(
         issue=prep.issue.slug,
-        left_out=_left_out(prep, existing),
+        left_out=left_out(prep.others, existing),
         segments=segments,
         state="dry-run",
         reason=None,
@@ -363,7 +342,7 @@ def _send(
     pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, "failed", "unknown"))
     return SendReport(
         issue=slug,
-        left_out=_left_out(prep, existing),
+        left_out=left_out(prep.others, existing),
         segments=segments,
         state=result.state,
         reason=result.reason,

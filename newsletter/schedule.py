@@ -31,6 +31,7 @@ from .model import ALL, GENERAL, NewsletterError, RefusedError, Segment
 BERLIN = "Europe/Berlin"
 ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
 STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
+BY_HAND = "by `newsletter send "  # message of a schedule made needless by a send by hand
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,26 @@ class ScheduleInfo:
             f"{fmt_local(self.at_utc, self.local_zone)} {self.local_zone} ({self.at_utc:%Y-%m-%d %H:%M} UTC)"
         )
 
+    @property
+    def by_hand(self) -> bool:
+        """Done because a `newsletter send` by hand reached all its members (see settle_by_hand)."""
+        return self.state == "done" and (self.message or "").startswith(BY_HAND)
+
+    @property
+    def shown_state(self) -> str:
+        return "done (sent by hand)" if self.by_hand else self.state
+
+    def short(self) -> str:
+        """``#1 poland at 2027-07-15 09:00 CEST Europe/Warsaw``, for warnings naming schedules."""
+        zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
+        return (
+            f"#{self.id} {self.segment}{zone} at {fmt_local(self.at_utc, self.local_zone)} {self.local_zone}"
+        )
+
     def __str__(self) -> str:
         zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
         note = f" — {self.message}" if self.message else ""
-        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.state}{note}"
+        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.shown_state}{note}"
 
 
 # ───────────────────────────── the schedules table ─────────────────────────────
@@ -301,7 +318,7 @@ def _segment_members(config: Config, segment_id: str, default_zone: str) -> list
     own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
     else ``default_zone``."""
     from . import audience  # imported late so the CLI loads without it
-    from .delivery import member_in
+    from .targets import member_in
 
     report = audience.read_members(config.subscribers, config)
     return [
@@ -317,6 +334,41 @@ def _home_zone(config: Config, member_segments: Collection[str], segment_id: str
             if segment.id in member_segments:
                 return segment.timezone
     return default_zone
+
+
+def audience_of(config: Config, info: ScheduleInfo) -> frozenset[str]:
+    """The addresses the schedule would mail when it fires (read from the member list now)."""
+    segment = schedule_segment(config, info.segment)
+    if info.member_timezone:
+        zones = scheduled_zones(config, info.issue, segment.id)
+        return members_in_zone(config, segment.id, segment.timezone, info.member_timezone, zones)
+    return frozenset(addr for addr, _ in _segment_members(config, segment.id, segment.timezone))
+
+
+def waiting_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
+    """The issue's schedules that will still send (scheduled, held, running), earliest first."""
+    return [info for info in list_schedules(config, issue_slug) if info.state in ACTIVE]
+
+
+def settle_by_hand(
+    config: Config, issue_slug: str, command: str, send_id: int | None, *, clock: Clock | None = None
+) -> list[ScheduleInfo]:
+    """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
+    has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
+    in the message; the scheduler drops them. Those with members still to mail stay as they are."""
+    from .ledger import OPEN_STATES, Ledger
+
+    engine = engine_for(config.database_url)
+    finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}
+    now = (clock or SystemClock()).now()
+    message = f"{BY_HAND}{issue_slug} --to {command}` (send #{send_id}), {now:%Y-%m-%d %H:%M} UTC"
+    settled = []
+    for info in waiting_schedules(config, issue_slug):
+        audience = audience_of(config, info) if info.state != "running" else frozenset()
+        needless = bool(audience) and audience <= finished
+        if needless and set_state(engine, info.id, "done", message, only_from=("scheduled", "held"), now=now):
+            settled.append(get_schedule(engine, info.id) or info)
+    return settled
 
 
 def cancel_schedule(config: Config, schedule_id: int, *, clock: Clock | None = None) -> ScheduleInfo:

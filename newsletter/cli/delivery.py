@@ -18,6 +18,7 @@ from .signals import stop_on_signals
 if TYPE_CHECKING:
     from ..delivery import SendReport
     from ..ledger import Ledger
+    from ..schedule import ScheduleInfo
     from ..sendloop import Progress as SendProgress
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
@@ -65,6 +66,7 @@ def send(
         report = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
         _print_plan(report)
         return
+    waiting = _scheduled_already(config, issue, yes)
     if not yes:
         _confirm(config, issue, segments, retry_failed)
     with stop_on_signals() as stop:
@@ -79,8 +81,47 @@ def send(
             click.echo("aborted; run the same command again to continue", err=True)
             sys.exit(stop.exit_code)
     _print_report(report)
+    if waiting:
+        _settle_schedules(config, report, segments)
     stopped_by_signal = report.state == "stopped" and stop.exit_code is not None
     sys.exit(stop.exit_code if stopped_by_signal else report.exit_code)
+
+
+def _scheduled_already(config: Config, issue: str, yes: bool) -> list[ScheduleInfo]:
+    """A send by hand of an issue with schedules: warn, and without --yes and a terminal refuse."""
+    from ..schedule import waiting_schedules
+
+    slug = _slug(issue, config)
+    waiting = waiting_schedules(config, slug)
+    if not waiting:
+        return []
+    named = ", ".join(info.short() for info in waiting)
+    if not yes and not sys.stdin.isatty():
+        ids = " ".join(str(info.id) for info in waiting)
+        raise RefusedError(
+            f"{slug} is scheduled ({named}); to send it by hand now add --yes (the schedules whose "
+            f"members this send reaches are then marked done), or cancel them first: "
+            f"`newsletter schedule cancel {ids}`"
+        )
+    click.echo(
+        f"warning: {slug} is scheduled ({named}); sending it by hand now, the schedules whose members "
+        "this send reaches are then marked done",
+        err=True,
+    )
+    return waiting
+
+
+def _settle_schedules(config: Config, report: SendReport, segments: list[str]) -> None:
+    from ..schedule import settle_by_hand, waiting_schedules
+
+    settled = settle_by_hand(config, report.issue, ",".join(segments), report.send_id)
+    still = waiting_schedules(config, report.issue)
+    parts = []
+    if settled:
+        parts.append("done (sent by hand): " + ", ".join(f"#{i.id} {i.segment}" for i in settled))
+    if still:
+        parts.append("still scheduled: " + ", ".join(f"#{i.id} {i.segment}" for i in still))
+    click.echo("; ".join(parts), err=True)
 
 
 def _send_test(config: Config, issue: str, segments: list[str], language: str, addresses: list[str]) -> None:

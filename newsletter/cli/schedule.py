@@ -126,7 +126,7 @@ def format_table(rows: list[ScheduleInfo]) -> list[str]:
             f"{fmt_local(r.at_utc, r.local_zone)} {r.local_zone}",
             fmt_local(r.at_utc, BERLIN),
             f"{r.at_utc:%Y-%m-%d %H:%M}",
-            r.state,
+            r.shown_state,
             r.message or "",
         )
         for r in rows
