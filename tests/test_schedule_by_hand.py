@@ -124,6 +124,10 @@ def test_on_a_terminal_the_warning_comes_before_the_question(project, scheduled)
     assert proc.returncode == 2
     assert err.splitlines()[0].startswith(f"warning: {SLUG} is scheduled ({POLAND}, {GENERAL}, {USA})")
     assert "Send to 9 members via" in out
+    assert (
+        "note: 10 members are in no segment you named and get nothing (usa: 6, no segment: 4): "
+        "add --to all, or --to poland,usa,general"
+    ) in out.splitlines()  # the confirmation names whom --to leaves out, too
     assert err.splitlines()[-1] == "error: not sent (answered no)"
     assert not sink.messages and all(
         s.state == "scheduled" for s in list_schedules(load_config(project, env))

@@ -46,7 +46,8 @@ def schedule_group() -> None:
     """Persistent schedules: send ISSUE to SEGMENT at a local time (fired by `newsletter scheduler`).
 
     --at takes ISO 8601 (2026-12-01T09:00); without an offset it is read in --tz, else in the
-    segment's time zone from newsletter.toml. Times that do not exist or happen twice on a DST
+    segment's time zone from newsletter.toml. --to all (every member) and --to general (the
+    members in no segment) use the default zone, [newsletter] timezone. Times that do not exist or happen twice on a DST
     night are refused with the possible instants named.
     """
 
