@@ -15,6 +15,7 @@ import pytest
 import race_rig
 from delivery_rig import SLUG, copy_issue, write_members
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import Config, load_config
 from newsletter.db import engine_for, schedules
@@ -86,7 +87,7 @@ def test_the_database_itself_refuses_a_second_active_schedule(config: Config, pr
     engine = engine_for(config.database_url)
     row = dict(engine.connect().execute(select(schedules)).mappings().one())
     row.pop("id")
-    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"), engine.begin() as conn:
+    with pytest.raises(IntegrityError, match="UNIQUE|unique|duplicate"), engine.begin() as conn:
         conn.execute(schedules.insert().values(**row))
     with engine.begin() as conn:  # a cancelled or done row no longer counts
         conn.execute(schedules.update().values(state="cancelled"))
