@@ -117,6 +117,7 @@ class Config:
     templates: Path
     issues_dir: Path
     outbox: Path  # Maildir of the embedded dev SMTP sink
+    timezone: str = "Europe/Berlin"  # [newsletter] timezone: the default zone (schedule --to all)
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def language_chain(self, language: str) -> tuple[str, ...]:
@@ -235,9 +236,10 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
     languages = tuple(main["languages"])
     default_language = main["default_language"] or languages[0]
     fallback = {lang: tuple(chain) for lang, chain in settings["fallback"].items()}
+    timezone = main["timezone"]  # of `schedule --to all|general`, and of segments without a zone
     segments = {
         entry["id"].lower(): Segment(
-            id=entry["id"].lower(), names=dict(entry["names"]), timezone=entry["timezone"]
+            id=entry["id"].lower(), names=dict(entry["names"]), timezone=entry["timezone"] or timezone
         )
         for entry in settings["segments"]
     }
@@ -279,6 +281,7 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
         templates=root / main["templates"],
         issues_dir=root / main["issues"],
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
+        timezone=timezone,
         env={
             k: v
             for k, v in env.items()

@@ -37,6 +37,7 @@ from .model import (
 )
 from .sendloop import CrashHook, Job, Progress, SendLoop, compose
 from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
+from .targets import left_out, member_in, segment_id
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -68,6 +69,9 @@ class SendReport:
     attempts: int = 0
     elapsed: float = 0.0
     send_id: int | None = None
+    # valid members in none of the segments named and not mailed by an earlier run, by their
+    # segment key ("usa", "general" = in no segment): what `--to` leaves out (issue 10, item 7)
+    left_out: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def sent(self) -> int:
@@ -95,6 +99,7 @@ class _Prepared:
     members: list[Member]  # addressed by this run, in file order
     rejected: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
+    others: list[Member] = field(default_factory=list)  # valid members this run does not address
     editions: dict[str, Edition] = field(default_factory=dict)
 
 
@@ -107,7 +112,7 @@ def run_send(
     retry_failed: bool = False,
     clock: Clock | None = None,
     progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str | None] | None = None,
     transport: Transport | None = None,
     only_addresses: Collection[str] | None = None,
 ) -> SendReport:
@@ -175,16 +180,17 @@ def _prepare(
             "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     report = read_members(config.subscribers, config)
-    members = [m for m in report.members if ALL in wanted or m.segments & wanted]
-    if only_addresses is not None:
-        members = [m for m in members if m.address in only_addresses]
+    members = [m for m in report.members if member_in(wanted, m)]
+    others = [m for m in report.members if not member_in(wanted, m)]
+    if only_addresses is not None:  # a job for one member zone: the others are not "left out"
+        members, others = [m for m in members if m.address in only_addresses], []
     if not members:
         named = ", ".join(sorted(wanted))
         raise RefusedError(
             f"no valid member of {named} in {config.subscribers}; check --to and the member list"
         )
     warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
-    return _Prepared(issue, path, members, tuple(report.rejected), warnings)
+    return _Prepared(issue, path, members, tuple(report.rejected), warnings, others)
 
 
 def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
@@ -193,10 +199,10 @@ def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
         seg = seg.strip().lower()
         if not seg:
             continue
-        if seg == ALL:
-            wanted.add(ALL)
+        if seg in (ALL, GENERAL):
+            wanted.add(seg)
         else:
-            wanted.add(config.segment(seg).id)
+            wanted.add(segment_id(config, seg))
     if not wanted:
         raise ConfigError("name at least one segment with --to (e.g. --to poland,usa or --to all)")
     return frozenset(wanted)
@@ -246,6 +252,7 @@ def _dry_run(
     _render(config, prep.issue, {p.edition for p in plan})  # template errors show up now, not mid-send
     return SendReport(
         issue=prep.issue.slug,
+        left_out=left_out(prep.others, existing),
         segments=segments,
         state="dry-run",
         reason=None,
@@ -272,7 +279,7 @@ def _send(
     clock: Clock,
     retry_failed: bool,
     progress: Callable[[Progress], None] | None,
-    should_stop: Callable[[], bool] | None,
+    should_stop: Callable[[], bool | str | None] | None,
 ) -> SendReport:
     from .compose import MessageTemplate
     from .suppression import Suppressions
@@ -335,6 +342,7 @@ def _send(
     pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, "failed", "unknown"))
     return SendReport(
         issue=slug,
+        left_out=left_out(prep.others, existing),
         segments=segments,
         state=result.state,
         reason=result.reason,
@@ -381,8 +389,8 @@ def send_test(
     if not targets:
         raise RefusedError("name at least one address for --test")
     segs = frozenset(s.strip().lower() for s in segments if s.strip())
-    if ALL not in segs:
-        segs = frozenset(config.segment(s).id for s in segs)
+    if ALL not in segs:  # general: no segment, the edition of members in none
+        segs = frozenset(segment_id(config, s) for s in segs if s != GENERAL)
     issue = load_issue(resolve_issue_path(issue_path, config), config)
     edition = Renderer(config).render(issue, segs, language)
     template = MessageTemplate.for_edition(edition, config, subject_prefix="[TEST] ")

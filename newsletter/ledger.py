@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, s
 from .address import address_hash, canonical
 from .clock import SystemClock
 from .db import deliveries, sends, suppressions
-from .lease import Lease, LeaseHeld, new_holder
+from .lease import Lease, LeaseHeld, holder_is_dead, new_holder
 from .model import ALL, GENERAL, RefusedError
 
 STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppressed")
@@ -102,6 +102,17 @@ class Ledger:
     def release(self, issue: str, holder: str) -> None:
         self._lease(issue, holder, LEASE_SECONDS).release()
 
+    def dead_holder(self, issue: str) -> str | None:
+        """For a send marked ``running``: its lease holder (``host:pid:…``; "" when the lease is
+        gone) if that process no longer runs or its lease expired; None while it is alive."""
+        current = self._lease(issue, "status", LEASE_SECONDS).current()
+        if current is None:
+            return ""
+        holder, expires_at = current
+        if holder_is_dead(holder) or expires_at <= SystemClock().now():
+            return holder
+        return None
+
     def _lease(self, issue: str, holder: str, ttl: float) -> Lease:
         name = f"send:{issue}"
         if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
@@ -111,13 +122,25 @@ class Ledger:
     # ───────────────────────────── runs ─────────────────────────────
 
     def start_send(self, issue: str, segments: Sequence[str], now: datetime) -> int:
+        """A new run; earlier runs of the issue still marked ``running`` are dead (we hold the
+        issue's lease) and become ``interrupted``, so the history never says running for ever."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(sends).values(
                     issue=issue, segments=",".join(segments), state="running", created_at=now, updated_at=now
                 )
             )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            send_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            conn.execute(
+                update(sends)
+                .where(sends.c.issue == issue, sends.c.state == "running", sends.c.id != send_id)
+                .values(
+                    state="interrupted",
+                    reason=f"the sending process was gone without finishing; resumed by send #{send_id}",
+                    updated_at=now,
+                )
+            )
+            return send_id
 
     def finish_send(self, send_id: int, state: str, reason: str | None, now: datetime) -> None:
         with self.engine.begin() as conn:

@@ -1,9 +1,10 @@
 """Schedules: the editor's local time → one absolute UTC instant, stored in ``db.schedules``.
 
 ``db.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
-rows through APScheduler). Local times are resolved with zoneinfo only: a wall-clock time that
-happens twice (the autumn DST night) or never (the spring night) is refused with the candidate
-instants named, never guessed.
+rows through APScheduler). Local times are resolved in ``localtime.py``: a wall-clock time that
+happens twice (the autumn DST night) or never (the spring night) is refused, never guessed.
+A schedule is for one segment, for ``all`` (every member, at ``[newsletter] timezone``) or for
+``general`` (the members in no segment, at that zone too).
 
 States: scheduled → running → done | failed; scheduled → held (missed by more than the
 staleness window) | cancelled; running → cancelled (stops after the message in flight).
@@ -13,20 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import engine_for, schedules
-from .model import NewsletterError, RefusedError, Segment
+from .db import ACTIVE_SCHEDULE_STATES, engine_for, schedules
+from .localtime import fmt_local, parse_at, to_utc, zone
+from .localtime import resolve_at as resolve_at  # re-exported: callers import times from here
+from .model import ALL, GENERAL, NewsletterError, RefusedError, Segment
 
 BERLIN = "Europe/Berlin"
-ACTIVE = ("scheduled", "running", "held")
+ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
 STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
+BY_HAND = "by `newsletter send "  # message of a schedule made needless by a send by hand
 
 
 @dataclass(frozen=True)
@@ -52,100 +57,26 @@ class ScheduleInfo:
             f"{fmt_local(self.at_utc, self.local_zone)} {self.local_zone} ({self.at_utc:%Y-%m-%d %H:%M} UTC)"
         )
 
+    @property
+    def by_hand(self) -> bool:
+        """Done because a `newsletter send` by hand reached all its members (see settle_by_hand)."""
+        return self.state == "done" and (self.message or "").startswith(BY_HAND)
+
+    @property
+    def shown_state(self) -> str:
+        return "done (sent by hand)" if self.by_hand else self.state
+
+    def short(self) -> str:
+        """``#1 poland at 2027-07-15 09:00 CEST Europe/Warsaw``, for warnings naming schedules."""
+        zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
+        return (
+            f"#{self.id} {self.segment}{zone} at {fmt_local(self.at_utc, self.local_zone)} {self.local_zone}"
+        )
+
     def __str__(self) -> str:
         zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
         note = f" — {self.message}" if self.message else ""
-        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.state}{note}"
-
-
-# ───────────────────────────── time conversion ─────────────────────────────
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise RefusedError(f"unknown time zone '{name}'; use an IANA name like Europe/Berlin") from None
-
-
-def fmt_local(instant: datetime, zone_name: str) -> str:
-    return instant.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def parse_at(text: str) -> datetime:
-    """ISO 8601 date and time, with or without offset (``2026-12-01T09:00``, ``… 09:00+01:00``, ``…Z``)."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise RefusedError(
-            f"--at '{text}' is not an ISO 8601 date and time; write e.g. 2026-12-01T09:00 "
-            "(the segment's zone) or 2026-12-01T09:00+01:00"
-        ) from None
-    if len(text.strip()) <= 10:  # a bare date: midnight is almost never what the editor meant
-        raise RefusedError(f"--at '{text}' has no time of day; write e.g. {text.strip()}T09:00")
-    return parsed
-
-
-def to_utc(local: datetime, zone_name: str) -> datetime:
-    """A naive wall-clock time in ``zone_name`` → the one UTC instant it names.
-
-    Refuses (RefusedError) times that occur twice or never on DST change nights; found by
-    round-tripping both folds through UTC.
-    """
-    if local.tzinfo is not None:
-        return local.astimezone(UTC)
-    tz = zone(zone_name)
-    candidates: list[datetime] = []
-    for fold in (0, 1):
-        instant = local.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-        if instant.astimezone(tz).replace(tzinfo=None) == local and instant not in candidates:
-            candidates.append(instant)
-    if len(candidates) == 1:
-        return candidates[0]
-    shown = f"{local:%Y-%m-%d %H:%M}"
-    if candidates:
-        first, second = sorted(candidates)
-        return _refuse_ambiguous(shown, zone_name, first, second)
-    return _refuse_gap(local, shown, zone_name, tz)
-
-
-def _offset(instant: datetime, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).strftime("%Z, %z")
-
-
-def _refuse_ambiguous(shown: str, zone_name: str, first: datetime, second: datetime) -> datetime:
-    tz = ZoneInfo(zone_name)
-    example = first.astimezone(tz).isoformat(timespec="minutes")
-    raise RefusedError(
-        f"{shown} is ambiguous in {zone_name} (the clocks go back that night): it is either "
-        f"{first:%Y-%m-%d %H:%M} UTC ({_offset(first, tz)}) or {second:%Y-%m-%d %H:%M} UTC "
-        f"({_offset(second, tz)}); give the offset, e.g. --at {example}"
-    )
-
-
-def _refuse_gap(local: datetime, shown: str, zone_name: str, tz: ZoneInfo) -> datetime:
-    lo, hi = sorted(local.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
-    after = hi.astimezone(tz).utcoffset()
-    while hi - lo > timedelta(seconds=1):  # the transition lies between the two readings
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    change = hi.replace(microsecond=0)
-    before, at = change - timedelta(minutes=1), change
-    jump_from = change + (lo.astimezone(tz).utcoffset() or timedelta(0))  # wall clock just before
-    raise RefusedError(
-        f"{shown} does not exist in {zone_name} (the clocks jump from "
-        f"{jump_from:%H:%M} to {at.astimezone(tz):%H:%M} that night); "
-        f"nearest valid local times: {fmt_local(before, zone_name)} ({before:%H:%M} UTC) "
-        f"or {fmt_local(at, zone_name)} ({at:%H:%M} UTC)"
-    )
-
-
-def resolve_at(text: str, zone_name: str) -> datetime:
-    """``--at`` text → aware UTC instant (an explicit offset wins over ``zone_name``)."""
-    return to_utc(parse_at(text), zone_name)
+        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.shown_state}{note}"
 
 
 # ───────────────────────────── the schedules table ─────────────────────────────
@@ -227,7 +158,7 @@ class Request:
 def create_schedule(config: Config, request: Request, *, clock: Clock | None = None) -> list[ScheduleInfo]:
     """Check and store a schedule (one row, or one per member zone); refuses with RefusedError."""
     clock = clock or SystemClock()
-    segment = _segment(config, request.segment)
+    segment = schedule_segment(config, request.segment)
     zone_name = request.tz or segment.timezone
     zone(zone_name)
     local = parse_at(request.at)
@@ -251,35 +182,72 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
             )
     _check_preflight(config, issue_path, request.issue)
     engine = engine_for(config.database_url)
-    with engine.begin() as conn:
-        _refuse_duplicate(conn, slug, segment.id)
-        ids = [
-            conn.execute(
-                insert(schedules).values(
-                    issue=slug,
-                    segment=segment.id,
-                    issue_path=str(issue_path),
-                    member_timezone=member_zone,
-                    at_utc=instant,
-                    local_zone=zone_name_,
-                    state="scheduled",
-                    message=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            for zone_name_, member_zone, instant in plan
-        ]
+    ids = _store(engine, slug, segment.id, str(issue_path), plan, now)
     return [info for info in (get_schedule(engine, i) for i in ids) if info]
 
 
-def _segment(config: Config, segment_id: str) -> Segment:
+def _store(
+    engine: Engine,
+    slug: str,
+    segment_id: str,
+    issue_path: str,
+    plan: Sequence[tuple[str, str | None, datetime]],
+    now: datetime,
+) -> list[int]:
+    """Insert the plan's rows in one transaction. The check before is for the message; the unique
+    index uq_schedules_active is what keeps a second command racing this one out."""
+    try:
+        with engine.begin() as conn:
+            _refuse_duplicate(conn, slug, segment_id)
+            return [
+                conn.execute(
+                    insert(schedules).values(
+                        issue=slug,
+                        segment=segment_id,
+                        issue_path=issue_path,
+                        member_timezone=member_zone,
+                        at_utc=instant,
+                        local_zone=zone_name_,
+                        state="scheduled",
+                        message=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                for zone_name_, member_zone, instant in plan
+            ]
+    except IntegrityError:
+        with engine.connect() as conn:  # the other command committed first: say which it stored
+            _refuse_duplicate(conn, slug, segment_id)
+        raise RefusedError(
+            f"{slug} was scheduled for {segment_id} by another command at the same moment; "
+            "see `newsletter schedule list`"
+        ) from None
+
+
+def schedule_segment(config: Config, segment_id: str) -> Segment:
+    """The segment of ``--to``; ``all`` and ``general`` have the default zone of newsletter.toml."""
     if "," in segment_id:
         raise RefusedError("schedule one segment per command (each has its own local time): --to poland")
+    name = segment_id.strip().lower()
+    if name in (ALL, GENERAL):
+        return Segment(id=name, names={}, timezone=config.timezone)
     try:
-        return config.segment(segment_id)
+        return config.segment(name)
     except NewsletterError as exc:
-        raise RefusedError(str(exc)) from None
+        raise RefusedError(
+            f"{exc}; or --to all (every member) or --to general (the members in no segment)"
+        ) from None
+
+
+def overlapping(config: Config, info: ScheduleInfo) -> list[ScheduleInfo]:
+    """Other active schedules of the issue that address the same members as ``info``: ``all``
+    overlaps every schedule (each member still gets the issue once, from the first to fire)."""
+    return [
+        other
+        for other in list_schedules(config, info.issue)
+        if other.state in ACTIVE and other.segment != info.segment and ALL in (other.segment, info.segment)
+    ]
 
 
 def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
@@ -310,7 +278,7 @@ def member_zones(config: Config, segment_id: str, default_zone: str) -> list[str
     """Distinct time zones of the segment's members (members without one count as ``default_zone``)."""
     zones = sorted({m_zone for _, m_zone in _segment_members(config, segment_id, default_zone)})
     if not zones:
-        raise RefusedError(f"{config.subscribers}: no member in segment {segment_id}; nothing to schedule")
+        raise RefusedError(f"{config.subscribers}: no member in {segment_id}; nothing to schedule")
     for name in zones:
         zone(name)
     return zones
@@ -346,14 +314,61 @@ def scheduled_zones(config: Config, issue_slug: str, segment_id: str) -> frozens
 
 
 def _segment_members(config: Config, segment_id: str, default_zone: str) -> list[tuple[str, str]]:
-    from . import audience  # B's module; imported late so the CLI loads without it
+    """(address, zone) of the members the schedule addresses; a member without a zone of their
+    own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
+    else ``default_zone``."""
+    from . import audience  # imported late so the CLI loads without it
+    from .targets import member_in
 
     report = audience.read_members(config.subscribers, config)
     return [
-        (m.address, m.timezone or default_zone)
+        (m.address, m.timezone or _home_zone(config, m.segments, segment_id, default_zone))
         for m in report.members
-        if segment_id in m.segments and getattr(m, "subscribed", True)
+        if member_in((segment_id,), m) and getattr(m, "subscribed", True)
     ]
+
+
+def _home_zone(config: Config, member_segments: Collection[str], segment_id: str, default_zone: str) -> str:
+    if segment_id == ALL:
+        for segment in config.segments.values():
+            if segment.id in member_segments:
+                return segment.timezone
+    return default_zone
+
+
+def audience_of(config: Config, info: ScheduleInfo) -> frozenset[str]:
+    """The addresses the schedule would mail when it fires (read from the member list now)."""
+    segment = schedule_segment(config, info.segment)
+    if info.member_timezone:
+        zones = scheduled_zones(config, info.issue, segment.id)
+        return members_in_zone(config, segment.id, segment.timezone, info.member_timezone, zones)
+    return frozenset(addr for addr, _ in _segment_members(config, segment.id, segment.timezone))
+
+
+def waiting_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
+    """The issue's schedules that will still send (scheduled, held, running), earliest first."""
+    return [info for info in list_schedules(config, issue_slug) if info.state in ACTIVE]
+
+
+def settle_by_hand(
+    config: Config, issue_slug: str, command: str, send_id: int | None, *, clock: Clock | None = None
+) -> list[ScheduleInfo]:
+    """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
+    has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
+    in the message; the scheduler drops them. Those with members still to mail stay as they are."""
+    from .ledger import OPEN_STATES, Ledger
+
+    engine = engine_for(config.database_url)
+    finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}
+    now = (clock or SystemClock()).now()
+    message = f"{BY_HAND}{issue_slug} --to {command}` (send #{send_id}), {now:%Y-%m-%d %H:%M} UTC"
+    settled = []
+    for info in waiting_schedules(config, issue_slug):
+        audience = audience_of(config, info) if info.state != "running" else frozenset()
+        needless = bool(audience) and audience <= finished
+        if needless and set_state(engine, info.id, "done", message, only_from=("scheduled", "held"), now=now):
+            settled.append(get_schedule(engine, info.id) or info)
+    return settled
 
 
 def cancel_schedule(config: Config, schedule_id: int, *, clock: Clock | None = None) -> ScheduleInfo:

@@ -26,7 +26,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from .clock import Clock, SystemClock
 from .config import Config
@@ -38,6 +38,7 @@ from .schedule import (
     get_schedule,
     list_schedules,
     members_in_zone,
+    schedule_segment,
     scheduled_zones,
     set_state,
 )
@@ -169,13 +170,19 @@ class SchedulerService:
     def sync(self) -> None:
         """Pick up rows added or cancelled since the last poll."""
         now = self.clock.now()
+        known = list(self._known)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(schedules.c.id, schedules.c.state).where(
-                    schedules.c.state.in_(("scheduled", "cancelled"))
+                    or_(
+                        schedules.c.state.in_(("scheduled", "cancelled")),
+                        and_(schedules.c.state == "done", schedules.c.id.in_(known)),
+                    )
                 )
             ).all()
         for row in rows:
+            if row.state == "done":
+                self._drop_if_by_hand(row.id)
             if row.state == "scheduled" and row.id not in self._known:
                 info = get_schedule(self.engine, row.id)
                 if info is not None and info.state == "scheduled" and self._add_or_hold(info, now):
@@ -187,6 +194,16 @@ class SchedulerService:
                 with contextlib.suppress(JobLookupError):
                     self.scheduler.remove_job(job_id(row.id))
                 log.info("cancelled #%d", row.id)
+
+    def _drop_if_by_hand(self, schedule_id: int) -> None:
+        """A schedule a `newsletter send` by hand made needless (done, sent by hand): never fire it."""
+        info = get_schedule(self.engine, schedule_id)
+        if info is None or not info.by_hand:
+            return
+        self._known.discard(schedule_id)
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(job_id(schedule_id))
+        log.info("dropped #%d: sent by hand (%s)", schedule_id, info.message)
 
     def _add_or_hold(self, info: ScheduleInfo, now: datetime) -> bool:
         late = now - info.at_utc
@@ -298,7 +315,7 @@ class SchedulerService:
 
         only: frozenset[str] | None = None
         if info.member_timezone:
-            segment = self.config.segment(info.segment)
+            segment = schedule_segment(self.config, info.segment)  # also all / general
             zones = scheduled_zones(self.config, info.issue, segment.id)
             only = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone, zones)
         issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)

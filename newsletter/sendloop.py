@@ -173,7 +173,7 @@ class SendLoop:
         jobs: Mapping[int, Job],
         crash: CrashHook = CrashHook(),
         progress: Callable[[Progress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        should_stop: Callable[[], bool | str | None] | None = None,
     ):
         self.ledger, self.issue, self.holder = ledger, issue, holder
         self.transport, self.settings, self.clock = transport, settings, clock
@@ -371,8 +371,10 @@ class SendLoop:
         self.clock.sleep(min(max(wait, 0.0), 5.0))
 
     def _housekeeping(self) -> None:
-        if self.s.stop is None and self.should_stop is not None and self.should_stop():
-            self.s.stop = ("stopped", "stopped on request; run the same command again to continue")
+        asked = self.should_stop() if self.s.stop is None and self.should_stop is not None else None
+        if asked:  # a str says why, e.g. "stopped by SIGTERM; run the same command again to continue"
+            default = "stopped on request; run the same command again to continue"
+            self.s.stop = ("stopped", asked if isinstance(asked, str) else default)
         if time.monotonic() - self._beat > HEARTBEAT_SECONDS:
             self._beat = time.monotonic()
             if not self.ledger.heartbeat(self.issue, self.holder) and self.s.stop is None:

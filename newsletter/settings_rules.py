@@ -64,7 +64,8 @@ def _segments(checker: Checker, segments: list[dict[str, Any]]) -> None:
             checker.report(("segments", index, "id"), message)
         elif seg_id:
             first[seg_id] = index
-        _zone(checker, ("segments", index, "timezone"), f"{label} timezone", entry["timezone"])
+        if entry["timezone"] is not None:
+            _zone(checker, ("segments", index, "timezone"), f"{label} timezone", entry["timezone"])
 
 
 def _zone(checker: Checker, path: tuple[str | int, ...], label: str, zone: str) -> None:

@@ -144,7 +144,7 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
     "fallback": Values(Key(TEXTS, 'pl = ["en", "de"]')),
     "segments": Entries(Table({
         "id": Key(TEXT, 'id = "poland"', required=True, rules=(segment_id,)),
-        "timezone": Key(TEXT, 'timezone = "Europe/Warsaw"', "Europe/Berlin"),
+        "timezone": Key(TEXT, 'timezone = "Europe/Warsaw"'),  # default: [newsletter] timezone
         "names": Key(TEXT_PER_LANGUAGE, 'names = { de = "Polen-Fokus", en = "Poland focus" }', {}),
     })),
     "footer": Tables(Table({

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Config, load_config
-from ..model import ALL, Member, Problem, RefusedError, segment_key
+from ..model import ALL, GENERAL, Member, Problem, RefusedError, segment_key
+from .signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
+    from ..ledger import Ledger
+    from ..schedule import ScheduleInfo
     from ..sendloop import Progress as SendProgress
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
@@ -70,12 +73,62 @@ def send(
         report = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
         _print_plan(report)
         return
+    waiting = _scheduled_already(config, issue, yes)
     if not yes:
         _confirm(config, issue, segments, retry_failed)
-    with _progress_display() as progress:
-        report = run_send(config, issue, segments, retry_failed=retry_failed, progress=progress)
+    with stop_on_signals() as stop:
+        try:
+            with _progress_display() as progress:
+                report = run_send(
+                    config, issue, segments, retry_failed=retry_failed, progress=progress, should_stop=stop
+                )
+        except KeyboardInterrupt:  # a second signal: the messages in flight were not waited for
+            if stop.exit_code is None:
+                raise
+            click.echo("aborted; run the same command again to continue", err=True)
+            sys.exit(stop.exit_code)
     _print_report(report)
-    sys.exit(report.exit_code)
+    if waiting:
+        _settle_schedules(config, report, segments)
+    stopped_by_signal = report.state == "stopped" and stop.exit_code is not None
+    sys.exit(stop.exit_code if stopped_by_signal else report.exit_code)
+
+
+def _scheduled_already(config: Config, issue: str, yes: bool) -> list[ScheduleInfo]:
+    """A send by hand of an issue with schedules: warn, and without --yes and a terminal refuse."""
+    from ..schedule import waiting_schedules
+
+    slug = _slug(issue, config)
+    waiting = waiting_schedules(config, slug)
+    if not waiting:
+        return []
+    named = ", ".join(info.short() for info in waiting)
+    if not yes and not sys.stdin.isatty():
+        ids = " ".join(str(info.id) for info in waiting)
+        raise RefusedError(
+            f"{slug} is scheduled ({named}); to send it by hand now add --yes (the schedules whose "
+            f"members this send reaches are then marked done), or cancel them first: "
+            f"`newsletter schedule cancel {ids}`"
+        )
+    click.echo(
+        f"warning: {slug} is scheduled ({named}); sending it by hand now, the schedules whose members "
+        "this send reaches are then marked done",
+        err=True,
+    )
+    return waiting
+
+
+def _settle_schedules(config: Config, report: SendReport, segments: list[str]) -> None:
+    from ..schedule import settle_by_hand, waiting_schedules
+
+    settled = settle_by_hand(config, report.issue, ",".join(segments), report.send_id)
+    still = waiting_schedules(config, report.issue)
+    parts = []
+    if settled:
+        parts.append("done (sent by hand): " + ", ".join(f"#{i.id} {i.segment}" for i in settled))
+    if still:
+        parts.append("still scheduled: " + ", ".join(f"#{i.id} {i.segment}" for i in still))
+    click.echo("; ".join(parts), err=True)
 
 
 def _send_test(
@@ -147,6 +200,8 @@ def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool
     going = sum(1 for p in plan.plan if p.status in ("send", "retry"))
     editions = ", ".join(f"{k} {n}" for k, n in sorted(plan.editions.items()))
     click.echo(f"{plan.issue}: {going} of {plan.audience} addressed members get a message ({editions}).")
+    if note := left_out_note(plan):
+        click.echo(note)
     if not click.confirm(
         f"Send to {going} members via {config.smtp.host}:{config.smtp.port}?", default=False
     ):
@@ -206,6 +261,25 @@ def _print_plan(r: SendReport) -> None:
     click.echo(
         f"dry run: {going} of {r.audience} members would get a message ({editions}); nothing was changed"
     )
+    if note := left_out_note(r):
+        click.echo(note)
+
+
+def left_out_note(r: SendReport) -> str | None:
+    """``note: 4 members are in no segment you named and get nothing (no segment: 4): add --to all, …``"""
+    count = sum(r.left_out.values())
+    if not count:
+        return None
+    groups = sorted(r.left_out.items(), key=lambda kv: (kv[0] == GENERAL, kv[0]))
+    shown = ", ".join(f"{'no segment' if key == GENERAL else key}: {n}" for key, n in groups)
+    wider = [s for s in r.segments if s != ALL]
+    for key, _ in groups:
+        wider += [seg for seg in key.split("+") if seg not in wider]
+    members = "1 member is" if count == 1 else f"{count} members are"
+    return (
+        f"note: {members} in no segment you named and get nothing ({shown}): "
+        f"add --to all, or --to {','.join(wider)}"
+    )
 
 
 def _print_report(r: SendReport) -> None:
@@ -227,6 +301,8 @@ def _print_report(r: SendReport) -> None:
         )
     if any(f.state in ("failed", "unknown") for f in r.failures):
         click.echo("to send again to failed/unknown members: add --retry-failed", err=True)
+    if note := left_out_note(r):
+        click.echo(note, err=True)
 
 
 @click.command()
@@ -253,16 +329,27 @@ def status(issue: str, show_failed: bool) -> None:
     click.echo(f"{'overall':<14}" + "".join(f"{_col(counts.total, c):>11}" for c in STATUS_COLUMNS))
     latest = ledger.latest_send(slug)
     if latest is not None:
-        reason = f": {latest['reason']}" if latest.get("reason") else ""
-        click.echo(
-            f"last send: {latest['state']} ({latest['segments']}, {latest['updated_at']:%Y-%m-%d %H:%M} UTC){reason}"
-        )
+        click.echo(_last_send(ledger, slug, latest))
     if show_failed:
         for f in ledger.failed(slug):
             code = f"{f.last_code} " if f.last_code else ""
             click.echo(
                 f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
             )
+
+
+def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
+    """``last send: STATE (SEGMENTS, WHEN UTC): REASON``; a ``running`` send whose process is
+    gone (kill -9, a crash, a lost machine) is shown as ``interrupted`` with the resuming command."""
+    state, reason = latest["state"], latest.get("reason")
+    if state == "running" and (holder := ledger.dead_holder(slug)) is not None:
+        state = "interrupted"
+        reason = (
+            f"the sending process{f' ({holder})' if holder else ''} is gone without finishing; "
+            f"run `newsletter send {slug} --to {latest['segments']}` to continue"
+        )
+    when = f"{latest['updated_at']:%Y-%m-%d %H:%M} UTC"
+    return f"last send: {state} ({latest['segments']}, {when}){f': {reason}' if reason else ''}"
 
 
 def _echo_schedule_and_approval(config: Config, slug: str) -> None:

@@ -19,6 +19,7 @@ from ..schedule import (
     create_schedule,
     fmt_local,
     list_schedules,
+    overlapping,
 )
 
 
@@ -45,14 +46,21 @@ def schedule_group() -> None:
     """Persistent schedules: send ISSUE to SEGMENT at a local time (fired by `newsletter scheduler`).
 
     --at takes ISO 8601 (2026-12-01T09:00); without an offset it is read in --tz, else in the
-    segment's time zone from newsletter.toml. Times that do not exist or happen twice on a DST
+    segment's time zone from newsletter.toml. --to all (every member) and --to general (the
+    members in no segment) use the default zone, [newsletter] timezone. Times that do not exist or happen twice on a DST
     night are refused with the possible instants named.
     """
 
 
 @schedule_group.command("add")
 @click.argument("issue")
-@click.option("--to", "segment", required=True, metavar="SEGMENT", help="one segment id, e.g. poland")
+@click.option(
+    "--to",
+    "segment",
+    required=True,
+    metavar="SEGMENT",
+    help="one segment id (e.g. poland), all (every member) or general (the members in no segment)",
+)
 @click.option("--at", "at", required=True, metavar="DATETIME", help="ISO 8601, e.g. 2026-12-01T09:00")
 @click.option("--tz", default=None, metavar="ZONE", help="IANA zone for --at (default: the segment's)")
 @click.option(
@@ -72,6 +80,15 @@ def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_ti
         )
     ids = " ".join(str(i.id) for i in created)
     click.echo(f"cancel with `newsletter schedule cancel {ids}`")
+    others = overlapping(config, created[0])
+    if others:
+        shown = ", ".join(
+            f"#{o.id} {o.segment} at {fmt_local(o.at_utc, o.local_zone)} {o.local_zone}" for o in others
+        )
+        click.echo(
+            f"note: also scheduled for this issue: {shown}; each member gets the issue once, "
+            "from whichever schedule fires first"
+        )
     if not _scheduler_running(config):
         click.echo(
             "note: no scheduler is running on this database; start one with `newsletter scheduler`", err=True
@@ -110,7 +127,7 @@ def format_table(rows: list[ScheduleInfo]) -> list[str]:
             f"{fmt_local(r.at_utc, r.local_zone)} {r.local_zone}",
             fmt_local(r.at_utc, BERLIN),
             f"{r.at_utc:%Y-%m-%d %H:%M}",
-            r.state,
+            r.shown_state,
             r.message or "",
         )
         for r in rows
