@@ -176,11 +176,13 @@ def test_real_booleans_and_the_timezone_key_are_accepted(project: Path, project_
     toml = project / "newsletter.toml"
     text = toml.read_text(encoding="utf-8")
     text = text.replace("resend_unknown = false", "resend_unknown = true")
-    text = text.replace("require_approval = false", 'require_approval = true\ntimezone = "America/Chicago"')
+    text = text.replace("require_approval = false", "require_approval = true")
+    text = text.replace('timezone = "Europe/Berlin"', 'timezone = "America/Chicago"', 1)
     toml.write_text(text + "\n[dkim]\nselector = 'nl'\ndomain = 'example.org'\nprivate_key = 'k.pem'\n")
     config = load_config(project, project_env)
     assert config.smtp.resend_unknown is True and config.require_approval is True
     assert config.dkim is not None and config.dkim.private_key == project / "k.pem"
+    assert config.timezone == "America/Chicago"
 
 
 def test_the_shipped_newsletter_toml_passes_with_its_defaults(project_env: dict[str, str]) -> None:
