@@ -54,6 +54,14 @@ class FailedRow:
     last_reply: str | None
     updated_at: datetime
 
+    @property
+    def reply_text(self) -> str:
+        """The relay's reply with its code once: the stored reply usually starts with it already."""
+        code, reply = str(self.last_code or ""), (self.last_reply or "").strip()
+        if code and not reply.startswith(code):
+            return f"{code} {reply}".strip()
+        return reply
+
 
 @dataclass(frozen=True)
 class LedgerCounts:

@@ -161,8 +161,7 @@ def _print_report(r: SendReport) -> None:
         f"({r.audience} members addressed, {r.attempts} attempts, {r.elapsed:.1f} s)"
     )
     for f in r.failures:
-        code = f"{f.last_code} " if f.last_code else ""
-        click.echo(f"{f.state}: {f.address}: {code}{f.last_reply or ''}".rstrip(), err=True)
+        click.echo(f"{f.state}: {f.address}: {f.reply_text}".rstrip(), err=True)
     if r.state != "finished":
         click.echo(f"{r.state}: {r.reason}", err=True)
     elif r.pending:
@@ -203,10 +202,7 @@ def status(issue: str, show_failed: bool) -> None:
         )
     if show_failed:
         for f in ledger.failed(slug):
-            code = f"{f.last_code} " if f.last_code else ""
-            click.echo(
-                f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
-            )
+            click.echo(f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{f.reply_text}".rstrip())
 
 
 def _echo_schedule_and_approval(config: Config, slug: str) -> None:
