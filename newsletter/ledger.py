@@ -111,10 +111,7 @@ class Ledger:
         self._lease(issue, holder, LEASE_SECONDS).release()
 
     def _lease(self, issue: str, holder: str, ttl: float) -> Lease:
-        name = f"send:{issue}"
-        if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
-            name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"
-        return Lease(self.engine, name, SystemClock(), ttl, holder)
+        return Lease(self.engine, lease_name(issue), SystemClock(), ttl, holder)
 
     # ───────────────────────────── runs ─────────────────────────────
 
@@ -395,6 +392,14 @@ class LedgerSession:
 # ───────────────────────────── helpers ─────────────────────────────
 
 
+def lease_name(issue: str) -> str:
+    """The name of an issue's send lease in ``db.locks``."""
+    name = f"send:{issue}"
+    if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
+        name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"
+    return name
+
+
 def holder_name() -> str:
     """``host:pid:random``: who holds a send's lease and claims its rows."""
     return new_holder()
@@ -439,4 +444,5 @@ __all__ = [
     "LedgerCounts",
     "Row",
     "holder_name",
+    "lease_name",
 ]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +11,10 @@ import click
 
 from ..config import Config, load_config
 from ..model import ALL, Problem, RefusedError
+from .progress import local_time, progress_display
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
-    from ..sendloop import Progress as SendProgress
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
 
@@ -40,6 +38,11 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option(
     "--retry-failed", is_flag=True, help="Send again to members whose message failed or is unknown."
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="End the run instead of waiting for retries due later; they stay pending with their due time.",
+)
 def send(
     issue: str,
     to: tuple[str, ...],
@@ -48,6 +51,7 @@ def send(
     language: str | None,
     yes: bool,
     retry_failed: bool,
+    no_wait: bool,
 ) -> None:
     """Send ISSUE to the members of the --to segments (each member once, all their segments in one mail)."""
     from ..delivery import run_send
@@ -65,8 +69,10 @@ def send(
         return
     if not yes:
         _confirm(config, issue, segments, retry_failed)
-    with _progress_display() as progress:
-        report = run_send(config, issue, segments, retry_failed=retry_failed, progress=progress)
+    with progress_display() as progress:
+        report = run_send(
+            config, issue, segments, retry_failed=retry_failed, progress=progress, no_wait=no_wait
+        )
     _print_report(report)
     sys.exit(report.exit_code)
 
@@ -97,45 +103,6 @@ def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool
         raise RefusedError("not sent (answered no)")
 
 
-@contextmanager
-def _progress_display() -> Iterator[Callable[[SendProgress], None]]:
-    if sys.stdout.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        columns = (
-            TextColumn("sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.0f}/s"),
-            TimeRemainingColumn(),
-            TextColumn("failed {task.fields[failed]} · retrying {task.fields[deferred]}"),
-        )
-        with Progress(*columns, transient=False) as bar:
-            task = bar.add_task("send", total=None, rate=0.0, failed=0, deferred=0)
-
-            def update(p: SendProgress) -> None:
-                rate = p.sent / p.elapsed if p.elapsed else 0.0
-                bar.update(
-                    task, total=p.total, completed=p.done, rate=rate, failed=p.failed, deferred=p.deferred
-                )
-
-            yield update
-        return
-    last = [0.0]
-
-    def plain(p: SendProgress) -> None:
-        now = time.monotonic()
-        done, total = p.done, p.total
-        if now - last[0] >= 2.0 or done == total:
-            last[0] = now
-            rate = p.sent / p.elapsed if p.elapsed else 0.0
-            click.echo(
-                f"sent {p.sent}, done {done}/{total}, failed {p.failed}, retrying {p.deferred}, {rate:.0f}/s"
-            )
-
-    yield plain
-
-
 def _print_rejected(rejected: Sequence[Problem]) -> None:
     for problem in rejected:
         click.echo(f"{problem} (row not mailed)", err=True)
@@ -162,7 +129,14 @@ def _print_report(r: SendReport) -> None:
     )
     for f in r.failures:
         click.echo(f"{f.state}: {f.address}: {f.reply_text}".rstrip(), err=True)
-    if r.state != "finished":
+    if r.state == "waiting" and r.retry_until is not None:
+        click.echo(
+            f"waiting: {r.pending} member(s) wait for a retry until {local_time(r.retry_until)} (local time); "
+            f"run `newsletter send {r.issue} --to {','.join(r.segments)}` again then, "
+            "or leave them to a running `newsletter scheduler`",
+            err=True,
+        )
+    elif r.state != "finished":
         click.echo(f"{r.state}: {r.reason}", err=True)
     elif r.pending:
         click.echo(
