@@ -11,12 +11,8 @@ its attempts unspent; retries due later are waited for, or with ``no_wait`` left
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import logging
-import os
-import selectors
-import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -27,99 +23,25 @@ from typing import TYPE_CHECKING
 from .clock import Clock
 from .config import SmtpSettings
 from .ledger import Ledger, LedgerSession, Row
-from .model import ConfigError, Member
+from .model import ConfigError
 from .pacing import (
     RELAY_SILENCE_LIMIT,
-    Backoff,
     Throttle,
     relay_busy_reason,
     relay_silent_reason,
     stop_reason,
     transient,
 )
-from .smtp import Attempt, Connection, Outcome, Transport, TransportError
-from .smtpmux import MuxConnection
+from .sendjob import CrashHook, Job, LoopResult, Progress, compose
+from .sendslots import Connections, Slot
+from .smtp import Attempt, Connection, Outcome, Transport
 
 if TYPE_CHECKING:
-    from .compose import MessageTemplate
+    pass
 
 log = logging.getLogger("newsletter.delivery")
 CLAIM_BATCH = 64
 HEARTBEAT_SECONDS = 10.0
-IDLE_RECONNECT_SECONDS = 30.0  # relays time idle connections out (Postfix: 300 s, 10 s under stress)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Handed to the ``progress`` callback after every outcome."""
-
-    total: int  # messages this run set out to send
-    done: int  # rows finished (sent, bounced, failed, unknown, suppressed)
-    sent: int
-    failed: int  # failed + bounced + unknown
-    deferred: int  # 4xx replies so far that were put back for a retry (a running total)
-    elapsed: float  # seconds
-    paused: str | None = None
-    waiting: int = 0  # members now waiting for a retry that is due later
-    waiting_next: datetime | None = None  # when the first of them is due (UTC)
-    waiting_until: datetime | None = None  # when the last of them is due (UTC)
-    idle: bool = False  # nothing in flight: the send waits for those retries
-
-
-@dataclass(frozen=True)
-class LoopResult:
-    state: str  # finished | paused | stopped | waiting (no_wait: only retries due later are left)
-    reason: str | None
-    outcomes: Mapping[str, int]  # final row states written this run → count
-    attempts: int
-    reconnects: int
-
-
-@dataclass
-class Job:
-    row: Row
-    member: Member
-    template: MessageTemplate
-    message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
-    lost: int = 0  # connections lost under this member in this run (not counted as its attempts)
-
-
-@dataclass(frozen=True)
-class CrashHook:
-    """NEWSLETTER_CRASH_AT / NEWSLETTER_CRASH_POINT: SIGKILL ourselves at message n (tests)."""
-
-    at: int = 0
-    point: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> CrashHook:
-        at = env.get("NEWSLETTER_CRASH_AT", "")
-        return cls(int(at) if at.isdigit() else 0, env.get("NEWSLETTER_CRASH_POINT", ""))
-
-    def check(self, n: int, point: str) -> None:
-        if self.at and n == self.at and point == self.point:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def compose(template: MessageTemplate, member: Member) -> tuple[str, str, str | None, bytes]:
-    """(envelope from, recipient, message id, bytes) for one member; the bytes have CRLF line ends."""
-    message = template.personalise(member)
-    return message.envelope_from, message.recipient, message.message_id, message.data
-
-
-@dataclass
-class _Slot:
-    """One connection of the send and the job it carries."""
-
-    mux: MuxConnection | None = None
-    job: Job | None = None
-    events: int = 0  # what the selector watches for it
-    used: float = 0.0  # clock.monotonic() when its connection last finished a message (or opened)
-    delivered: int = 0  # 250s on its current connection
-    backoff: Backoff = field(default_factory=Backoff)
-
-    def idle(self) -> bool:
-        return self.job is None and (self.mux is None or not self.mux.busy)
 
 
 @dataclass
@@ -149,21 +71,17 @@ class SendLoop:
         settings: SmtpSettings,
         clock: Clock,
         jobs: Mapping[int, Job],
-        crash: CrashHook = CrashHook(),
+        crash: CrashHook | None = None,
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         no_wait: bool = False,
     ):
         self.ledger, self.issue, self.holder, self.no_wait = ledger, issue, holder, no_wait
         self.transport, self.settings, self.clock = transport, settings, clock
-        self.jobs, self.crash, self.progress, self.should_stop = jobs, crash, progress, should_stop
+        self.jobs, self.progress, self.should_stop = jobs, progress, should_stop
+        self.crash = crash or CrashHook()
         count = max(1, min(settings.connections, len(jobs) or 1))
-        self.slots = [_Slot() for _ in range(count)]
-        if first_connection is not None:
-            self.slots[0].mux = MuxConnection(first_connection, settings.timeout)  # type: ignore[arg-type]
-            self.slots[0].used = clock.monotonic()
-        self.selector = selectors.DefaultSelector()
-        self.reconnects = 0
+        self.conns = Connections(transport, settings, clock, count, first_connection)
         self.s = _State()
         now = clock.now()
         for row_id, job in jobs.items():
@@ -183,7 +101,7 @@ class SendLoop:
             while True:
                 self._housekeeping()
                 self._fill(session)
-                busy = [slot for slot in self.slots if not slot.idle()]
+                busy = self.conns.busy()
                 if not busy:
                     s = self.s
                     if s.stop is not None or not (s.ready or s.claimed or s.waiting):
@@ -195,19 +113,17 @@ class SendLoop:
                     continue
                 self._poll(session, busy)
         finally:
-            for slot in self.slots:
-                self._drop(slot)
-            self.selector.close()
+            self.conns.close()
             session.close()
             self.ledger.release_claims(self.issue, self.holder, self.clock.now())
         state, reason = self.s.stop or ("finished", None)
-        return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, self.reconnects)
+        return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, self.conns.reconnects)
 
     # ── connections ──
 
     def _fill(self, session: LedgerSession) -> None:
         now = self.clock.monotonic()
-        for slot in list(self.slots):
+        for slot in list(self.conns.slots):
             if self.s.stop is not None or not slot.idle() or now < slot.backoff.not_before:
                 continue
             job = self._next_job(session)
@@ -216,105 +132,33 @@ class SendLoop:
             self.throttle.pace()
             self.s.dispatched += 1
             self.crash.check(self.s.dispatched, "before_send")
-            failed = self._start(slot, job)
+            failed = self.conns.start(slot, job)
             if failed is not None and not self._shrink(slot, job, failed):
                 self._handle(session, job, failed, slot)
 
-    def _shrink(self, slot: _Slot, job: Job, failed: Attempt) -> bool:
+    def _shrink(self, slot: Slot, job: Job, failed: Attempt) -> bool:
         """A connection the relay refuses while others of this send are open (typically
         ``421 … maximum number of concurrent connections``) is not an unreachable relay: go on
         with one connection fewer and give the job to another one, instead of pausing the send."""
         if failed.stage != "connect" or failed.outcome is not Outcome.PAUSE:
             return False
-        if not any(s.mux is not None and not s.mux.closed for s in self.slots if s is not slot):
+        if not self.conns.others_open(slot):
             return False
         log.warning(
-            "the relay refused one more connection (%s); going on with %d", failed.reply, len(self.slots) - 1
+            "the relay refused one more connection (%s); going on with %d",
+            failed.reply,
+            len(self.conns.slots) - 1,
         )
-        self._retire(slot)
+        self.conns.retire(slot)
         self.s.claimed.appendleft(job.row.id)
         return True
 
-    def _retire(self, slot: _Slot) -> None:
-        self._drop(slot)
-        self.slots.remove(slot)
-
-    def _start(self, slot: _Slot, job: Job) -> Attempt | None:
-        mux = slot.mux
-        idle = self.clock.monotonic() - slot.used > IDLE_RECONNECT_SECONDS  # e.g. after a retry backoff
-        if mux is not None and (mux.closed or mux.sent >= self.transport.per_connection or idle):
-            self._drop(slot)
-        if slot.mux is None:
-            try:
-                conn = self.transport.connect()
-            except TransportError as exc:
-                return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
-            slot.mux = MuxConnection(conn, self.settings.timeout)  # type: ignore[arg-type]
-            slot.delivered = 0
-            self.reconnects += 1
-        slot.used = self.clock.monotonic()
-        assert job.message is not None
-        envelope_from, recipient, _message_id, data = job.message
-        slot.job = job
-        slot.mux.start(envelope_from, recipient, data, time.monotonic(), crlf=True)  # compose made it CRLF
-        return None
-
-    def _poll(self, session: LedgerSession, busy: list[_Slot]) -> None:
-        now = time.monotonic()
-        for slot in self.slots:
-            self._watch(slot)
-        wait = min(slot.mux.deadline for slot in busy if slot.mux is not None) - now
-        if (self.s.ready or self.s.claimed) and len(busy) < len(self.slots):  # one backs off: wake for it
-            reopen = min(slot.backoff.not_before for slot in self.slots if slot.idle())
-            wait = min(wait, reopen - self.clock.monotonic())
-        for key, _events in self.selector.select(max(0.0, wait) + 0.01):
-            slot = key.data
-            if slot.mux is not None and not slot.mux.closed:
-                self._finish(session, slot, slot.mux.step(time.monotonic()))
-        now = time.monotonic()
-        for slot in busy:
-            if slot.mux is not None and not slot.mux.closed:
-                self._finish(session, slot, slot.mux.expired(now))
-            elif slot.job is not None:  # closed under a job without an outcome (should not happen)
-                self._finish(session, slot, Attempt(Outcome.LOST, None, "connection closed", "connection"))
-
-    def _finish(self, session: LedgerSession, slot: _Slot, attempt: Attempt | None) -> None:
-        if attempt is None or slot.job is None:
-            return
-        job, slot.job = slot.job, None
-        slot.used = self.clock.monotonic()
-        if slot.mux is not None and slot.mux.closed:
-            self._unwatch(slot)
-            slot.mux = None
-        self._handle(session, job, attempt, slot)
-
-    def _watch(self, slot: _Slot) -> None:
-        mux = slot.mux
-        wanted = 0
-        if mux is not None and not mux.closed and mux.busy:
-            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if mux.wants_write else 0)
-        if wanted == slot.events:
-            return
-        if slot.events and wanted:
-            self.selector.modify(mux.sock, wanted, slot)  # type: ignore[union-attr]
-        elif wanted:
-            self.selector.register(mux.sock, wanted, slot)  # type: ignore[union-attr]
-        else:
-            self._unwatch(slot)
-            return
-        slot.events = wanted
-
-    def _unwatch(self, slot: _Slot) -> None:
-        if slot.events and slot.mux is not None:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self.selector.unregister(slot.mux.sock)
-        slot.events = 0
-
-    def _drop(self, slot: _Slot) -> None:
-        self._unwatch(slot)
-        if slot.mux is not None:
-            slot.mux.close()
-            slot.mux = None
+    def _poll(self, session: LedgerSession, busy: list[Slot]) -> None:
+        wake_in = None
+        if (self.s.ready or self.s.claimed) and len(busy) < len(self.conns.slots):  # one backs off
+            wake_in = self.conns.next_reopen() - self.clock.monotonic()
+        for slot, job, attempt in self.conns.poll(busy, wake_in):
+            self._handle(session, job, attempt, slot)
 
     # ── dispatching ──
 
@@ -366,7 +210,7 @@ class SendLoop:
     def _idle(self) -> None:
         """Nothing in flight: sleep until a backed-off connection may reopen or a retry is due."""
         if self.s.ready or self.s.claimed:  # due work, and every connection backs off after a 421
-            wait = min(slot.backoff.not_before for slot in self.slots) - self.clock.monotonic()
+            wait = min(slot.backoff.not_before for slot in self.conns.slots) - self.clock.monotonic()
         else:
             wait = (self.s.waiting[0][0] - self.clock.now()).total_seconds()
             self._report(idle=True)
@@ -395,7 +239,7 @@ class SendLoop:
 
     # ── outcomes ──
 
-    def _handle(self, session: LedgerSession, job: Job, attempt: Attempt, slot: _Slot) -> None:
+    def _handle(self, session: LedgerSession, job: Job, attempt: Attempt, slot: Slot) -> None:
         s = self.s
         message_id = job.message[2] if job.message else None
         outcome, tries = attempt.outcome, job.row.attempts + 1
@@ -436,7 +280,7 @@ class SendLoop:
                 )
         self._report()
 
-    def _not_now(self, session: LedgerSession, job: Job, attempt: Attempt, slot: _Slot) -> bool:
+    def _not_now(self, session: LedgerSession, job: Job, attempt: Attempt, slot: Slot) -> bool:
         """A 421, or a relay gone silent before the dot: about the relay, not the member, which
         stays pending with its attempts unspent. False: count it after all (see below)."""
         s = self.s
@@ -455,7 +299,7 @@ class SendLoop:
         self._report()
         return True
 
-    def _back_off(self, slot: _Slot, attempt: Attempt) -> None:
+    def _back_off(self, slot: Slot, attempt: Attempt) -> None:
         """421 "come back later": this connection reopens after 1, 2, 4 … s; when the series is
         used up the send goes on without it, or pauses if it was the last one."""
         if slot.delivered and attempt.stage == "mail":
@@ -463,11 +307,13 @@ class SendLoop:
         if slot.backoff.wait(self.clock.monotonic()):
             log.info("the relay said %s; this connection waits", attempt.describe())
             return
-        if len(self.slots) > 1:
+        if len(self.conns.slots) > 1:
             log.warning(
-                "the relay keeps answering %s; going on with %d", attempt.describe(), len(self.slots) - 1
+                "the relay keeps answering %s; going on with %d",
+                attempt.describe(),
+                len(self.conns.slots) - 1,
             )
-            self._retire(slot)
+            self.conns.retire(slot)
             return
         self.s.stop = ("paused", relay_busy_reason(attempt))
 
@@ -537,3 +383,6 @@ class SendLoop:
                 idle=idle,
             )
         )
+
+
+__all__ = ["CrashHook", "Job", "LoopResult", "Progress", "SendLoop", "compose"]
