@@ -61,7 +61,9 @@ def _max_attempts(config) -> int:
         return int(conn.execute(select(func.max(deliveries.c.attempts))).scalar_one() or 0)
 
 
-def test_a_relay_silent_after_ehlo_pauses_with_everyone_pending(project, project_env, issue, smtp_sink_factory):
+def test_a_relay_silent_after_ehlo_pauses_with_everyone_pending(
+    project, project_env, issue, smtp_sink_factory
+):
     write_members(project, 52)
     sink = smtp_sink_factory(delays={"MAIL": 3600}, keep_data=False)
     env = sink_env(project_env, sink, NEWSLETTER_SMTP_TIMEOUT="1")

@@ -54,7 +54,11 @@ def issue(project):
         ("rcpt", "550 5.1.2 Host or domain name not found", Outcome.BOUNCE),
         ("rcpt", "550 User unknown", Outcome.BOUNCE),
         ("rcpt", "550 No such user here", Outcome.BOUNCE),
-        ("rcpt", "550 Requested action not taken: mailbox unavailable (mailbox does not exist)", Outcome.BOUNCE),
+        (
+            "rcpt",
+            "550 Requested action not taken: mailbox unavailable (mailbox does not exist)",
+            Outcome.BOUNCE,
+        ),
         ("rcpt", "550 Requested action not taken: mailbox unavailable", Outcome.FAILED),
         ("rcpt", "552 5.2.2 Mailbox full", Outcome.FAILED),
         ("rcpt", "550 5.2.1 Mailbox disabled, not accepting messages", Outcome.FAILED),
@@ -110,7 +114,11 @@ def test_other_permanent_rcpt_refusals_fail_the_member_without_suppressing(
     report = run_send(config, issue, ["all"], clock=FakeClock())
     assert report.state == "finished", report.reason
     assert report.outcomes == {"sent": 27, "failed": 2, "bounced": 1} and report.exit_code == 1
-    assert {f.address: f.state for f in report.failures} == {full: "failed", disabled: "failed", gone: "bounced"}
+    assert {f.address: f.state for f in report.failures} == {
+        full: "failed",
+        disabled: "failed",
+        gone: "bounced",
+    }
     with engine_for(config.database_url).connect() as conn:
         suppressed = {r.address for r in conn.execute(select(suppressions.c.address))}
     assert suppressed == {gone}  # only the mailbox that does not exist

@@ -40,7 +40,10 @@ def test_send_summary_and_status_failed_name_the_code_once(project, project_env,
     assert f"failed: {disabled}: 550 5.2.1 Mailbox disabled (at rcpt)" in lines
     status = run_cli(["status", SLUG, "--failed"], env, project)
     assert f"bounced\t{gone}\t1 attempt(s)\t550 5.1.1 No such user (at rcpt)" in status.stdout.splitlines()
-    assert f"failed\t{disabled}\t1 attempt(s)\t550 5.2.1 Mailbox disabled (at rcpt)" in status.stdout.splitlines()
+    assert (
+        f"failed\t{disabled}\t1 attempt(s)\t550 5.2.1 Mailbox disabled (at rcpt)"
+        in status.stdout.splitlines()
+    )
     assert "550 550" not in result.stderr + status.stdout
     assert_accounting(sink.received_by_address(), config_for(project, env))
 
@@ -50,7 +53,11 @@ def test_send_summary_and_status_failed_name_the_code_once(project, project_env,
     [
         (421, "421 4.3.2 Service not available (at mail)", "421 4.3.2 Service not available (at mail)"),
         (550, "5.1.1 No such user", "550 5.1.1 No such user"),  # a reply stored without its code
-        (None, "connection lost after the final dot: timed out", "connection lost after the final dot: timed out"),
+        (
+            None,
+            "connection lost after the final dot: timed out",
+            "connection lost after the final dot: timed out",
+        ),
         (554, None, "554"),
     ],
 )
@@ -59,7 +66,9 @@ def test_reply_text_has_the_code_once(code, reply, text):
     assert row.reply_text == text
 
 
-def test_the_preview_delivery_page_names_the_code_once(project, project_env, example_issue, smtp_sink_factory):
+def test_the_preview_delivery_page_names_the_code_once(
+    project, project_env, example_issue, smtp_sink_factory
+):
     sink = smtp_sink_factory(rcpt={"jens.bauer@example.org": "550 5.1.1 No such user here"})
     env = {
         **project_env,

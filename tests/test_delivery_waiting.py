@@ -79,7 +79,9 @@ def test_plain_progress_says_how_many_wait_for_a_retry_and_until_when(
     counts = [int(m.group(1)) for m in waiting if m]
     assert 30 in counts, lines  # all 30 wait, and the line says so …
     assert {m.group(2) for m in waiting if m} <= _local_minutes(before, after + timedelta(seconds=1))
-    assert lines[-1].startswith("sent 30, done 30/30, failed 0") and "waiting" not in lines[-1]  # … then drops
+    assert (
+        lines[-1].startswith("sent 30, done 30/30, failed 0") and "waiting" not in lines[-1]
+    )  # … then drops
     assert f"{SLUG}: sent 30, bounced 0, failed 0, unknown 0, suppressed 0, pending 0 " in result.stdout
     config = config_for(project, env)
     assert set(sink.received_by_address()) == set(addresses) and states(config) == {"sent": 30}
@@ -88,7 +90,9 @@ def test_plain_progress_says_how_many_wait_for_a_retry_and_until_when(
 
 def test_the_progress_line_drops_the_waiting_count_once_they_are_sent():
     due = datetime(2026, 11, 21, 8, 1, tzinfo=UTC)
-    waiting = Progress(total=500, done=0, sent=0, failed=0, deferred=500, elapsed=3.0, waiting=500, waiting_until=due)
+    waiting = Progress(
+        total=500, done=0, sent=0, failed=0, deferred=500, elapsed=3.0, waiting=500, waiting_until=due
+    )
     line = plain_line(waiting, ZoneInfo(ZONE))
     assert line == "sent 0, done 0/500, failed 0, waiting for retry: 500 until 09:01, 0/s"
     done = Progress(total=500, done=500, sent=500, failed=0, deferred=500, elapsed=65.0)
@@ -124,7 +128,9 @@ def test_no_wait_ends_at_once_with_exit_1_and_the_due_times_in_the_ledger(
     with engine_for(config.database_url).connect() as conn:
         rows = conn.execute(select(deliveries.c.attempts, deliveries.c.next_attempt_at)).all()
     assert {r.attempts for r in rows} == {1}
-    assert all(before + timedelta(seconds=599) <= r.next_attempt_at <= after + timedelta(seconds=601) for r in rows)
+    assert all(
+        before + timedelta(seconds=599) <= r.next_attempt_at <= after + timedelta(seconds=601) for r in rows
+    )
     latest = Ledger(engine_for(config.database_url)).latest_send(SLUG)
     assert latest is not None and latest["state"] == "waiting"
     assert_accounting(sink.received_by_address(), config)
