@@ -212,3 +212,42 @@ def test_a_running_scheduler_sends_the_due_retries_of_a_no_wait_send(
     assert set(received) == set(addresses) and max(received.values()) == 1
     assert states(config) == {"sent": 20}
     assert_accounting(received, config)
+
+
+def test_on_a_terminal_the_bar_says_who_waits_and_forgets_them_once_sent(
+    project, project_env, issue, smtp_sink_factory
+):
+    """The rich bar said ``retrying 500`` while they waited and still at the end with all sent."""
+    import pty
+
+    write_members(project, 12)
+    set_sending(project, retry_backoff=[1])
+    sink = smtp_sink_factory(greylist_seconds=0.5, keep_data=False)
+    env = sink_env(project_env, sink, TZ=ZONE, COLUMNS="160", TERM="xterm")
+    full = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")} | env
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "send", SLUG, "--to", "all", "--yes"],
+        env=full,
+        cwd=project,
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+    screen = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(controller)
+    assert proc.wait(60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    frames = [f.strip() for f in re.split(r"[\r\n]+", text) if f.strip().startswith("sending")]
+    assert any("waiting for retry: 12 until " in f for f in frames), frames
+    assert "12/12" in frames[-1] and "waiting" not in frames[-1] and "retrying" not in frames[-1], frames[-1]
+    assert_accounting(sink.received_by_address(), config_for(project, env))

@@ -92,6 +92,7 @@ def _bar() -> Iterator[Callable[[Progress], None]]:
                 rate=rate,
                 failed=p.failed,
                 waiting=f" · {waiting}" if waiting else "",
+                refresh=p.idle,  # the send starts to wait: show it now, not at the next tick
             )
 
         yield update
