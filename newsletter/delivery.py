@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from .address import InvalidAddress, normalise_address
@@ -55,7 +56,7 @@ class PlannedMessage:
 class SendReport:
     issue: str
     segments: tuple[str, ...]
-    state: str  # finished | paused | stopped | dry-run
+    state: str  # finished | paused | stopped | waiting (--no-wait, retries due later) | dry-run
     reason: str | None
     audience: int  # members addressed by this run
     editions: Mapping[str, int]  # edition key → members of this run
@@ -72,6 +73,7 @@ class SendReport:
     # valid members in none of the segments named and not mailed by an earlier run, by their
     # segment key ("usa", "general" = in no segment): what `--to` leaves out (issue 10, item 7)
     left_out: Mapping[str, int] = field(default_factory=dict)
+    retry_until: datetime | None = None  # the last due retry among the pending rows (UTC)
 
     @property
     def sent(self) -> int:
@@ -115,10 +117,13 @@ def run_send(
     should_stop: Callable[[], bool | str | None] | None = None,
     transport: Transport | None = None,
     only_addresses: Collection[str] | None = None,
+    no_wait: bool = False,
 ) -> SendReport:
     """Send the issue to the members of ``segments`` ("all" = every member); see the module doc.
 
-    ``only_addresses`` narrows the audience further (a scheduled job for one member time zone).
+    ``only_addresses`` narrows the audience further (a scheduled job for one member time zone, a
+    resumption of due retries). ``no_wait`` ends the run (state ``waiting``) instead of waiting
+    for retries due later; they stay pending with their due time in the ledger.
     """
     clock = clock or SystemClock()
     prep = _prepare(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
@@ -148,6 +153,7 @@ def run_send(
             retry_failed=retry_failed,
             progress=progress,
             should_stop=should_stop,
+            no_wait=no_wait,
         )
     finally:
         ledger.release(slug, holder)
@@ -280,6 +286,7 @@ def _send(
     retry_failed: bool,
     progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool | str | None] | None,
+    no_wait: bool = False,
 ) -> SendReport:
     from .compose import MessageTemplate
     from .suppression import Suppressions
@@ -323,6 +330,7 @@ def _send(
         crash=CrashHook.from_env(config.env),
         progress=progress,
         should_stop=should_stop,
+        no_wait=no_wait,
     )
     started = time.monotonic()
     try:
@@ -340,6 +348,7 @@ def _send(
     final = {r.address: r for r in ledger.rows(slug) if r.address in addressed}
     failures = tuple(f for f in ledger.failed(slug) if f.address in addressed)
     pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, "failed", "unknown"))
+    due = [r.next_attempt_at for r in final.values() if r.state == "pending" and r.next_attempt_at]
     return SendReport(
         issue=slug,
         left_out=left_out(prep.others, existing),
@@ -357,6 +366,7 @@ def _send(
         attempts=result.attempts,
         elapsed=time.monotonic() - started,
         send_id=send_id,
+        retry_until=max(due, default=None),
     )
 
 

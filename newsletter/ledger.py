@@ -54,6 +54,14 @@ class FailedRow:
     last_reply: str | None
     updated_at: datetime
 
+    @property
+    def reply_text(self) -> str:
+        """The relay's reply with its code once: the stored reply usually starts with it already."""
+        code, reply = str(self.last_code or ""), (self.last_reply or "").strip()
+        if code and not reply.startswith(code):
+            return f"{code} {reply}".strip()
+        return reply
+
 
 @dataclass(frozen=True)
 class LedgerCounts:
@@ -114,10 +122,7 @@ class Ledger:
         return None
 
     def _lease(self, issue: str, holder: str, ttl: float) -> Lease:
-        name = f"send:{issue}"
-        if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
-            name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"
-        return Lease(self.engine, name, SystemClock(), ttl, holder)
+        return Lease(self.engine, lease_name(issue), SystemClock(), ttl, holder)
 
     # ───────────────────────────── runs ─────────────────────────────
 
@@ -410,6 +415,14 @@ class LedgerSession:
 # ───────────────────────────── helpers ─────────────────────────────
 
 
+def lease_name(issue: str) -> str:
+    """The name of an issue's send lease in ``db.locks``."""
+    name = f"send:{issue}"
+    if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
+        name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"
+    return name
+
+
 def holder_name() -> str:
     """``host:pid:random``: who holds a send's lease and claims its rows."""
     return new_holder()
@@ -454,4 +467,5 @@ __all__ = [
     "LedgerCounts",
     "Row",
     "holder_name",
+    "lease_name",
 ]

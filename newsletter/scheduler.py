@@ -6,6 +6,8 @@ coalesce, max_instances=1); ``db.schedules`` stays the source of truth: at start
 poll the jobs are synced from it. A lease in ``db.locks`` keeps a second scheduler out.
 Each job calls ``delivery.run_send`` — the same path as ``newsletter send`` — so a double
 fire is harmless and a crash mid-send resumes from the ledger when the job is re-run.
+On every poll it also resumes sends whose retries fell due (``retries.py``), e.g. after a
+``newsletter send --no-wait``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -33,6 +36,7 @@ from .config import Config
 from .db import engine_for, schedules
 from .lease import Lease
 from .model import NewsletterError
+from .retries import RetryPoller
 from .schedule import (
     ScheduleInfo,
     get_schedule,
@@ -82,12 +86,16 @@ class SchedulerService:
         self._locks_guard = threading.Lock()
         grace = max(1, math.ceil(self.staleness.total_seconds()))
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE),
+                "retries": MemoryJobStore(),  # found again from the ledger on every poll: never stored
+            },
             executors={"default": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
             timezone=UTC,
         )
         self.grace = grace
+        self.retries = RetryPoller(config, self.engine, self.clock)
 
     # ───────────────────────────── life cycle ─────────────────────────────
 
@@ -138,6 +146,7 @@ class SchedulerService:
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + self.poll
                     self.sync()
+                    self.send_due_retries()
             except Exception:  # a busy database must not kill the scheduler; try again next poll
                 log.exception("scheduler poll failed; retrying")
 
@@ -205,6 +214,19 @@ class SchedulerService:
             self.scheduler.remove_job(job_id(schedule_id))
         log.info("dropped #%d: sent by hand (%s)", schedule_id, info.message)
 
+    def send_due_retries(self) -> None:
+        """Resume, in the job pool, each send whose retries fell due (see retries.py)."""
+        for item in self.retries.due():
+            self.scheduler.add_job(
+                self.retries.run,
+                args=[item, self.stop_event.is_set, self._issue_lock(item.issue)],
+                id=f"retry:{item.issue}",
+                name=f"due retries of {item.issue}",
+                jobstore="retries",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+
     def _add_or_hold(self, info: ScheduleInfo, now: datetime) -> bool:
         late = now - info.at_utc
         if late > self.staleness:
@@ -241,6 +263,8 @@ class SchedulerService:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         # APScheduler's own misfire check (e.g. the process was suspended): hold, never drop silently.
+        if not event.job_id.startswith("schedule-"):
+            return  # a due-retry job never misfires (no grace limit) and is found again anyway
         schedule_id = int(event.job_id.rpartition("-")[2])
         info = get_schedule(self.engine, schedule_id)
         if info is not None and info.state == "scheduled":

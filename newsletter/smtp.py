@@ -39,11 +39,12 @@ log = logging.getLogger("newsletter.smtp")
 class Outcome(enum.Enum):
     SENT = "sent"  # 250 to the final dot
     DEFER = "defer"  # 4xx: retry later with backoff
-    RETRY = "retry"  # 421 / connection lost before the dot: reconnect and retry that member now
-    BOUNCE = "bounce"  # 5xx at RCPT (or 5.1.x at DATA): the address does not exist
+    RETRY = "retry"  # 421 "come back later": the connection backs off; the member's attempts are not spent
+    LOST = "lost"  # no reply in time / connection lost before the final dot: the relay has nothing
+    BOUNCE = "bounce"  # the mailbox or domain does not exist (5.1.x, "user unknown"): suppress
     FAILED = "failed"  # other permanent error for this message
     UNKNOWN = "unknown"  # connection lost after the final dot: the relay may have stored it
-    PAUSE = "pause"  # quota, throttling, sender refused, relay unreachable: pause the whole send
+    PAUSE = "pause"  # quota, throttling, a refusal about the sender (5.7.x), relay unreachable: pause
     FATAL = "fatal"  # TLS or AUTH failure: stop, nothing changed
 
 
@@ -54,7 +55,8 @@ class Attempt:
     outcome: Outcome
     code: int | None
     reply: str
-    stage: str  # connect, tls, auth, mail, rcpt, data, dot
+    stage: str  # connect, tls, auth, mail, rcpt, data, dot (or connection)
+    timed_out: bool = False  # LOST because no reply came within the timeout (not a close)
 
     def describe(self) -> str:
         code = f"{self.code} " if self.code else ""
@@ -89,9 +91,19 @@ class TransportError(DeliveryError):
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _RELAY_DENIED = re.compile(
-    r"relay(ing)? (access )?(denied|not permitted|prohibited)|authentication required|not authenticated", re.I
+    r"relay(ing)? (access )?(denied|not permitted|prohibited)|unable to relay|authentication required"
+    r"|not authenticated|sender address rejected",
+    re.I,
 )
 _QUOTA_WORDS = re.compile(r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I)
+# A plain 5xx (no enhanced status) that says the mailbox does not exist; "mailbox unavailable"
+# alone is RFC 5321's stock text for any 550, policy refusals included, so it is not enough.
+_NO_SUCH_MAILBOX = re.compile(
+    r"user unknown|unknown (user|recipient|mailbox)|recipient unknown|no such (user|mailbox|recipient|address|account)"
+    r"|(does not|doesn't|not) exist|invalid (recipient|mailbox)|mailbox not found|address not found",
+    re.I,
+)
+_SENDER_STATUS = ("5.1.7", "5.1.8")  # bad sender mailbox / sender's system address: about us
 
 
 def enhanced_status(reply: str) -> str | None:
@@ -111,6 +123,27 @@ def is_quota(code: int, reply: str) -> bool:
     return code == 421 and re.search(r"\brate\b", reply, re.I) is not None
 
 
+def refuses_sender(code: int, reply: str) -> bool:
+    """A permanent refusal about us, not the member: policy, reputation, relaying, authentication
+    (5.7.x, e.g. "Unable to relay", "blocked using zen.spamhaus.org") or our sender address."""
+    status = enhanced_status(reply) or ""
+    return (
+        status.startswith("5.7.")
+        or status in _SENDER_STATUS
+        or code == 530
+        or bool(_RELAY_DENIED.search(reply))
+    )
+
+
+def names_dead_mailbox(reply: str) -> bool:
+    """Only a status naming the mailbox or domain (5.1.x), or a plain 5xx saying the user is
+    unknown, makes a bounce — the one outcome that suppresses the member for ever."""
+    status = enhanced_status(reply)
+    if status is not None and status.startswith("5.1."):
+        return True
+    return status in (None, "5.0.0") and bool(_NO_SUCH_MAILBOX.search(reply))
+
+
 def classify(stage: str, code: int, reply: str) -> Outcome:
     """One SMTP reply at one stage of a transaction → what the send loop does about it."""
     if 200 <= code < 400:
@@ -123,15 +156,11 @@ def classify(stage: str, code: int, reply: str) -> Outcome:
         return Outcome.RETRY
     if 400 <= code < 500:
         return Outcome.DEFER
-    if stage in ("mail", "rcpt") and (code == 530 or _RELAY_DENIED.search(reply)):
-        return Outcome.PAUSE  # the relay refuses to relay for us (no or wrong login): not the member's fault
-    if stage == "rcpt":
+    if stage == "mail" or refuses_sender(code, reply):
+        return Outcome.PAUSE  # every member would be refused alike: never bounce or suppress them
+    if names_dead_mailbox(reply):
         return Outcome.BOUNCE
-    if stage in ("data", "dot") and (enhanced_status(reply) or "").startswith("5.1."):
-        return Outcome.BOUNCE
-    if stage == "mail":
-        return Outcome.PAUSE  # the relay refuses our sender: every member would fail alike
-    return Outcome.FAILED
+    return Outcome.FAILED  # e.g. "552 5.2.2 Mailbox full": this member, this time; not suppressed
 
 
 # ───────────────────────────────── connection ─────────────────────────────────
@@ -218,7 +247,8 @@ class SmtpConnection:
             self.close()
             if stage == "dot":
                 return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {exc}", stage)
-            return Attempt(Outcome.RETRY, None, f"connection lost: {exc}", stage)
+            timed_out = isinstance(exc, TimeoutError)
+            return Attempt(Outcome.LOST, None, f"connection lost: {exc}", stage, timed_out=timed_out)
 
     def _reset(self, failure: Attempt) -> None:
         if failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):

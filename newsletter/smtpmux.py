@@ -5,8 +5,8 @@ smtplib (blocking, rare), then drives every message transaction here without blo
 connections overlap without threads fighting over the GIL and the ledger. Per message:
 ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING (else one by one),
 then the dot-stuffed content. Replies are classified by ``smtp.classify``; a connection lost
-after the final dot was written is ``unknown``, before it a retry; no reply within the timeout
-counts as lost.
+after the final dot was written is ``unknown``, before it ``lost`` (the relay has nothing: the
+member is tried again on a new connection); no reply within the timeout counts as lost.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class MuxConnection:
 
     def expired(self, now: float) -> Attempt | None:
         if self.busy and now > self.deadline:
-            return self._lost(f"no reply within {self.timeout:g} s")
+            return self._lost(f"no reply within {self.timeout:g} s", timed_out=True)
         return None
 
     def close(self) -> None:
@@ -203,12 +203,13 @@ class MuxConnection:
         self.conn.client.close()
         return failure
 
-    def _lost(self, why: str) -> Attempt:
+    def _lost(self, why: str, *, timed_out: bool = False) -> Attempt:
         dot = self._dot_written
+        stage = self._expect[0] if self._expect else "connection"  # the reply that never came
         self._steps.clear()
         self._expect, self._out = [], memoryview(b"")
         self.closed = True
         self.conn.client.close()
         if dot:
             return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {why}", "dot")
-        return Attempt(Outcome.RETRY, None, f"connection lost: {why}", "connection")
+        return Attempt(Outcome.LOST, None, f"connection lost: {why}", stage, timed_out=timed_out)

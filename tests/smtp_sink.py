@@ -82,6 +82,7 @@ class Script:
     greylist_reply: str = GREYLIST
     max_connections: int = 0  # more connections open at once → greet with TOO_MANY_CONNECTIONS and close
     idle_close: float = 0  # a connection idle longer than this (sink clock) was closed: MAIL gets IDLE_REPLY
+    silent_connections: Collection[int] = ()  # these connections (1-based) answer EHLO, then never MAIL
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,8 @@ class _Handler:
         sink.stats.mail_commands += 1
         server.rcpt_count = 0
         await _delay(s, "MAIL")
+        if server.conn_id in s.silent_connections:
+            await asyncio.sleep(3600)  # a relay that stopped answering; the client gives up
         idle_for, server.last_active = sink._now() - server.last_active, sink._now()
         if s.idle_close and idle_for > s.idle_close:  # as if the relay had timed the connection out
             sink.stats.server_closes += 1
@@ -323,7 +326,7 @@ class _Handler:
         reply = sink._quota("MAIL") or (s.throttle_reply if sink._rate_exceeded() else None)
         reply = reply or s.replies.get("MAIL")
         if reply:
-            return reply
+            return await _closing(server, reply)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -334,7 +337,7 @@ class _Handler:
         await _delay(self.sink.script, "RCPT")
         reply = self.sink._rcpt_reply(address)
         if reply:
-            return reply
+            return await _closing(server, reply)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 OK"
@@ -369,6 +372,14 @@ class _Handler:
     def handle_STARTTLS(self, server, session, envelope) -> bool:  # noqa: ANN001
         self.sink.stats.tls_handshakes += 1
         return True
+
+
+async def _closing(server: _SinkSMTP, reply: str) -> str:
+    """A scripted reply; a 421 also closes the channel, as RFC 5321 (3.8) says a server does."""
+    if reply.startswith("421"):
+        await server.push(reply)
+        server.hang_up()
+    return reply
 
 
 async def _delay(script: Script, command: str) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,13 +11,13 @@ import click
 
 from ..config import Config, load_config
 from ..model import ALL, GENERAL, Member, Problem, RefusedError, segment_key
+from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
     from ..ledger import Ledger
     from ..schedule import ScheduleInfo
-    from ..sendloop import Progress as SendProgress
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
 
@@ -47,6 +45,11 @@ def _split(values: Sequence[str]) -> list[str]:
 @click.option(
     "--retry-failed", is_flag=True, help="Send again to members whose message failed or is unknown."
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="End the run instead of waiting for retries due later; they stay pending with their due time.",
+)
 def send(
     issue: str,
     to: tuple[str, ...],
@@ -56,6 +59,7 @@ def send(
     as_member: str | None,
     yes: bool,
     retry_failed: bool,
+    no_wait: bool,
 ) -> None:
     """Send ISSUE to the members of the --to segments (each member once, all their segments in one mail)."""
     from ..delivery import run_send
@@ -78,9 +82,15 @@ def send(
         _confirm(config, issue, segments, retry_failed)
     with stop_on_signals() as stop:
         try:
-            with _progress_display() as progress:
+            with progress_display() as progress:
                 report = run_send(
-                    config, issue, segments, retry_failed=retry_failed, progress=progress, should_stop=stop
+                    config,
+                    issue,
+                    segments,
+                    retry_failed=retry_failed,
+                    progress=progress,
+                    should_stop=stop,
+                    no_wait=no_wait,
                 )
         except KeyboardInterrupt:  # a second signal: the messages in flight were not waited for
             if stop.exit_code is None:
@@ -208,45 +218,6 @@ def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool
         raise RefusedError("not sent (answered no)")
 
 
-@contextmanager
-def _progress_display() -> Iterator[Callable[[SendProgress], None]]:
-    if sys.stdout.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        columns = (
-            TextColumn("sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.0f}/s"),
-            TimeRemainingColumn(),
-            TextColumn("failed {task.fields[failed]} · retrying {task.fields[deferred]}"),
-        )
-        with Progress(*columns, transient=False) as bar:
-            task = bar.add_task("send", total=None, rate=0.0, failed=0, deferred=0)
-
-            def update(p: SendProgress) -> None:
-                rate = p.sent / p.elapsed if p.elapsed else 0.0
-                bar.update(
-                    task, total=p.total, completed=p.done, rate=rate, failed=p.failed, deferred=p.deferred
-                )
-
-            yield update
-        return
-    last = [0.0]
-
-    def plain(p: SendProgress) -> None:
-        now = time.monotonic()
-        done, total = p.done, p.total
-        if now - last[0] >= 2.0 or done == total:
-            last[0] = now
-            rate = p.sent / p.elapsed if p.elapsed else 0.0
-            click.echo(
-                f"sent {p.sent}, done {done}/{total}, failed {p.failed}, retrying {p.deferred}, {rate:.0f}/s"
-            )
-
-    yield plain
-
-
 def _print_rejected(rejected: Sequence[Problem]) -> None:
     for problem in rejected:
         click.echo(f"{problem} (row not mailed)", err=True)
@@ -291,9 +262,15 @@ def _print_report(r: SendReport) -> None:
         f"({r.audience} members addressed, {r.attempts} attempts, {r.elapsed:.1f} s)"
     )
     for f in r.failures:
-        code = f"{f.last_code} " if f.last_code else ""
-        click.echo(f"{f.state}: {f.address}: {code}{f.last_reply or ''}".rstrip(), err=True)
-    if r.state != "finished":
+        click.echo(f"{f.state}: {f.address}: {f.reply_text}".rstrip(), err=True)
+    if r.state == "waiting" and r.retry_until is not None:
+        click.echo(
+            f"waiting: {r.pending} member(s) wait for a retry until {local_time(r.retry_until)} (local time); "
+            f"run `newsletter send {r.issue} --to {','.join(r.segments)}` again then, "
+            "or leave them to a running `newsletter scheduler`",
+            err=True,
+        )
+    elif r.state != "finished":
         click.echo(f"{r.state}: {r.reason}", err=True)
     elif r.pending:
         click.echo(
@@ -332,10 +309,7 @@ def status(issue: str, show_failed: bool) -> None:
         click.echo(_last_send(ledger, slug, latest))
     if show_failed:
         for f in ledger.failed(slug):
-            code = f"{f.last_code} " if f.last_code else ""
-            click.echo(
-                f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{code}{f.last_reply or ''}".rstrip()
-            )
+            click.echo(f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{f.reply_text}".rstrip())
 
 
 def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:

@@ -198,7 +198,7 @@ def _delivery_values(config: Config | None, issue: str) -> dict[str, Any]:
         {
             "address": f.address,
             "state": f.state,
-            "reply": f.last_reply or (str(f.last_code) if f.last_code else ""),
+            "reply": f.reply_text,
         }
         for f in book.failed(issue)
     ]

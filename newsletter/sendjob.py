@@ -1,0 +1,75 @@
+"""What goes into the send loop and what comes out of it: a member's job, the progress handed to
+the display, the loop's result, and the crash hook of the fault tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .ledger import Row
+from .model import Member
+
+if TYPE_CHECKING:
+    from .compose import MessageTemplate
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Handed to the ``progress`` callback after every outcome."""
+
+    total: int  # messages this run set out to send
+    done: int  # rows finished (sent, bounced, failed, unknown, suppressed)
+    sent: int
+    failed: int  # failed + bounced + unknown
+    deferred: int  # 4xx replies so far that were put back for a retry (a running total)
+    elapsed: float  # seconds
+    paused: str | None = None
+    waiting: int = 0  # members now waiting for a retry that is due later
+    waiting_next: datetime | None = None  # when the first of them is due (UTC)
+    waiting_until: datetime | None = None  # when the last of them is due (UTC)
+    idle: bool = False  # nothing in flight: the send waits for those retries
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    state: str  # finished | paused | stopped | waiting (no_wait: only retries due later are left)
+    reason: str | None
+    outcomes: Mapping[str, int]  # final row states written this run → count
+    attempts: int
+    reconnects: int
+
+
+@dataclass
+class Job:
+    row: Row
+    member: Member
+    template: MessageTemplate
+    message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
+    lost: int = 0  # connections lost under this member in this run (not counted as its attempts)
+
+
+@dataclass(frozen=True)
+class CrashHook:
+    """NEWSLETTER_CRASH_AT / NEWSLETTER_CRASH_POINT: SIGKILL ourselves at message n (tests)."""
+
+    at: int = 0
+    point: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CrashHook:
+        at = env.get("NEWSLETTER_CRASH_AT", "")
+        return cls(int(at) if at.isdigit() else 0, env.get("NEWSLETTER_CRASH_POINT", ""))
+
+    def check(self, n: int, point: str) -> None:
+        if self.at and n == self.at and point == self.point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def compose(template: MessageTemplate, member: Member) -> tuple[str, str, str | None, bytes]:
+    """(envelope from, recipient, message id, bytes) for one member; the bytes have CRLF line ends."""
+    message = template.personalise(member)
+    return message.envelope_from, message.recipient, message.message_id, message.data
