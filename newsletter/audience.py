@@ -33,7 +33,7 @@ from typing import Any
 from .address import AddressChecker, InvalidAddress
 from .config import Config
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe, write_spreadsheet
-from .model import GENERAL, AudienceError, Member, Problem, segment_key
+from .model import GENERAL, Member, MemberFileError, Problem, segment_key
 
 COLUMNS = ("email", "salutation", "first_name", "last_name", "company", "language", "segments", "timezone", "status")  # fmt: skip
 
@@ -107,7 +107,7 @@ class AudienceReport:
 
 
 def read_members(path: Path, config: Config, *, check_dns: bool = False) -> AudienceReport:
-    """Read the subscriber CSV; raise AudienceError only if the file cannot be read at all."""
+    """Read the subscriber CSV; raise MemberFileError (exit 2) only if the file cannot be read at all."""
     path = Path(path)
     try:
         encoding = detect_encoding(path)
@@ -116,16 +116,16 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
             rows = records(reader, path)
             header_line, header = next(rows, (0, []))
             if not header_line:
-                raise AudienceError(f"{path}: the file is empty; it needs a header row with at least 'email'")
+                raise MemberFileError(f"{path}: the file is empty; it needs a header row with at least 'email'")
             builder = _Builder(path, config, _columns(path, header_line, header), delimiter, check_dns)
             for line, cells in rows:
                 builder.add(line, cells)
     except FileNotFoundError:
-        raise AudienceError(
+        raise MemberFileError(
             f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
         ) from None
     except (IsADirectoryError, PermissionError) as exc:
-        raise AudienceError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise MemberFileError(f"{path}: cannot be read ({exc.strerror})") from None
     return builder.report(encoding, delimiter, tuple(c.strip() for c in header))
 
 
@@ -133,12 +133,12 @@ def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
     names = tuple(cell.strip().lower() for cell in header)
     if "email" not in names:
         found = ", ".join(repr(n) for n in names if n) or "nothing"
-        raise AudienceError(
+        raise MemberFileError(
             f"{path}:{line}: the header has no 'email' column (found {found}); name the address column 'email'"
         )
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
-        raise AudienceError(f"{path}:{line}: the header names column '{twice[0]}' twice; keep one")
+        raise MemberFileError(f"{path}:{line}: the header names column '{twice[0]}' twice; keep one")
     return names
 
 

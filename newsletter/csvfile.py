@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .model import AudienceError
+from .model import AudienceError, MemberFileError
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252"}
 
@@ -27,25 +27,40 @@ _QUOTED = re.compile(r'"[^"]*"')
 _CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 _CHUNK = 1 << 20
 _SEP_LINE = re.compile(r"^sep=([;,\t|])\s*$", re.IGNORECASE)
+# What the office saves by mistake instead of a CSV export, by the file's first bytes.
+_NOT_CSV = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx or LibreOffice .ods workbook)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook",
+}
 
 
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; AudienceError with the byte offset otherwise."""
+    """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; MemberFileError with the byte offset otherwise."""
     with path.open("rb") as f:
-        start = f.read(3)
+        start = f.read(8)
+        kind = next((kind for magic, kind in _NOT_CSV.items() if start.startswith(magic)), None)
+        if kind:
+            raise MemberFileError(
+                f'{path}: the file is {kind}, not a CSV file; in Excel use File → Save as → "CSV UTF-8 '
+                '(Comma delimited)" and check that file'
+            )
         if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode Text"
-            raise AudienceError(
+            raise MemberFileError(
                 f"{path}:1: byte 0x{start[0]:02X} at byte offset 0 starts a UTF-16 file, which is neither "
                 f'UTF-8 nor Windows-1252; save the file as "CSV UTF-8" and try again'
             )
-        bom = start == codecs.BOM_UTF8
+        bom = start[:3] == codecs.BOM_UTF8
         f.seek(0)
         offset, non_ascii = _first_invalid_utf8(f)
         if offset is None:
             return "utf-8-sig" if bom else "utf-8"
         if bom or non_ascii:  # UTF-8 up to here: a broken or mixed file, not Windows-1252
             byte, line = _byte_at(f, offset)
-            raise AudienceError(
+            raise MemberFileError(
                 f"{path}:{line}: invalid UTF-8 byte 0x{byte:02X} at byte offset {offset}, though the file "
                 f'is UTF-8 before it; save the whole file again as "CSV UTF-8"'
             )
@@ -54,7 +69,7 @@ def detect_encoding(path: Path) -> str:
         if bad is None:
             return "cp1252"
         byte, line = _byte_at(f, bad)
-        raise AudienceError(
+        raise MemberFileError(
             f"{path}:{line}: byte 0x{byte:02X} at byte offset {bad} is neither UTF-8 nor Windows-1252; "
             f'save the file as "CSV UTF-8" and try again'
         )
@@ -152,11 +167,11 @@ def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             if str(exc) == "unexpected end of data":  # every line after the quote would be one value
-                raise AudienceError(
+                raise MemberFileError(
                     f"{path}:{previous + 1}: a value in double quotes starting on this line is never closed, "
                     f'so the rest of the file would be read as part of it; add the missing "'
                 ) from None
-            raise AudienceError(
+            raise MemberFileError(
                 f"{path}:{previous + 1}: cannot read the CSV ({exc}); check the quotes"
             ) from None
         start, previous = previous + 1, reader.line_num

@@ -93,15 +93,23 @@ def test_check_shows_duplicates_and_exits_0(run, project: Path) -> None:
     ) in result.stdout
 
 
-def test_unreadable_file_is_one_line_on_stderr_and_exit_1(run, project: Path) -> None:
-    shutil.copy(CSV / "header-without-email.csv", project / "members.csv")
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("header-without-email", "members.csv:1: the header has no 'email' column (found 'e-mail-adresse', "
+         "'vorname', 'nachname'); name the address column 'email'"),
+        ("empty", "members.csv: the file is empty; it needs a header row with at least 'email'"),
+        ("png_image_saved_as_csv", "members.csv: the file is a PNG image, not a CSV file; in Excel use "
+         'File → Save as → "CSV UTF-8 (Comma delimited)" and check that file'),
+    ],
+)  # fmt: skip
+def test_a_file_that_cannot_be_read_at_all_is_one_line_on_stderr_and_exit_2(
+    run, project: Path, case: str, message: str
+) -> None:
+    """README exit codes: 1 = some row rejected; 2 = the file cannot be read at all (not "rows invalid")."""
+    shutil.copy(CSV / f"{case}.csv", project / "members.csv")
     result = run("subscribers", "check", "members.csv")
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == (
-        "members.csv:1: the header has no 'email' column (found 'e-mail-adresse', 'vorname', 'nachname'); "
-        "name the address column 'email'\n"
-    )
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message + "\n")
 
 
 def test_report_for_the_office_is_formula_safe_utf8_with_bom(run, project: Path) -> None:
@@ -239,7 +247,7 @@ def test_check_dns_flag_is_accepted_and_bad_cells_never_reach_dns(run, project: 
 
 def test_missing_member_list_names_what_to_do(run) -> None:
     result = run("subscribers", "check")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         "subscribers.csv: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS\n"
     )

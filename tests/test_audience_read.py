@@ -8,7 +8,7 @@ import pytest
 
 from newsletter.audience import read_members
 from newsletter.config import Config
-from newsletter.model import AudienceError
+from newsletter.model import AudienceError, MemberFileError
 
 CSV = Path(__file__).resolve().parent / "fixtures" / "csv"
 
@@ -158,6 +158,24 @@ def test_utf8_split_across_read_chunks_is_still_utf8(config: Config, tmp_path: P
     path.write_text("email,first_name\nanna@example.com,Jörg Grüße Łódź\n", encoding="utf-8")
     [member] = read_members(path, config).members
     assert member.first_name == "Jörg Grüße Łódź"
+
+
+@pytest.mark.parametrize(
+    ("case", "kind"),
+    [
+        ("png_image_saved_as_csv", "a PNG image"),
+        ("excel_workbook_saved_as_csv", "a zip archive (an Excel .xlsx or LibreOffice .ods workbook)"),
+    ],
+)
+def test_a_png_or_a_workbook_is_refused_as_not_a_csv_file(config: Config, case: str, kind: str) -> None:
+    path = CSV / f"{case}.csv"
+    with pytest.raises(MemberFileError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}: the file is {kind}, not a CSV file; in Excel use File → Save as → "
+        '"CSV UTF-8 (Comma delimited)" and check that file'
+    )
+    assert caught.value.exit_code == 2
 
 
 def test_missing_file_names_what_to_do(config: Config, tmp_path: Path) -> None:
