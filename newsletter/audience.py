@@ -31,11 +31,10 @@ from types import MappingProxyType
 from typing import Any
 
 from .address import AddressChecker, InvalidAddress
+from .columns import COLUMNS, Header, read_header
 from .config import Config
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe, write_spreadsheet
 from .model import GENERAL, Member, MemberFileError, Problem, segment_key
-
-COLUMNS = ("email", "salutation", "first_name", "last_name", "company", "language", "segments", "timezone", "status")  # fmt: skip
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
@@ -80,6 +79,9 @@ class AudienceReport:
     rejections: tuple[Rejection, ...]  # the same, with column and original cells
     duplicates: tuple[Problem, ...]  # warnings naming both lines
     counts: Counts  # of ``members``
+    read_as: tuple[
+        tuple[str, str], ...
+    ] = ()  # (header as written, column) taken via an alias: ("E-Mail", "email")
 
     @property
     def ok(self) -> bool:
@@ -116,8 +118,10 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
             rows = records(reader, path)
             header_line, header = next(rows, (0, []))
             if not header_line:
-                raise MemberFileError(f"{path}: the file is empty; it needs a header row with at least 'email'")
-            builder = _Builder(path, config, _columns(path, header_line, header), delimiter, check_dns)
+                raise MemberFileError(
+                    f"{path}: the file is empty; it needs a header row with at least 'email'"
+                )
+            builder = _Builder(path, config, read_header(path, header_line, header), delimiter, check_dns)
             for line, cells in rows:
                 builder.add(line, cells)
     except FileNotFoundError:
@@ -126,20 +130,7 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
         ) from None
     except (IsADirectoryError, PermissionError) as exc:
         raise MemberFileError(f"{path}: cannot be read ({exc.strerror})") from None
-    return builder.report(encoding, delimiter, tuple(c.strip() for c in header))
-
-
-def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
-    names = tuple(cell.strip().lower() for cell in header)
-    if "email" not in names:
-        found = ", ".join(repr(n) for n in names if n) or "nothing"
-        raise MemberFileError(
-            f"{path}:{line}: the header has no 'email' column (found {found}); name the address column 'email'"
-        )
-    twice = sorted({n for n in names if n and names.count(n) > 1})
-    if twice:
-        raise MemberFileError(f"{path}:{line}: the header names column '{twice[0]}' twice; keep one")
-    return names
+    return builder.report(encoding, delimiter)
 
 
 # ───────────────────────────────── rows → members ─────────────────────────────────
@@ -148,9 +139,11 @@ def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
 class _Builder:
     """Turns records into members, rejections and duplicate warnings, one record at a time."""
 
-    def __init__(self, path: Path, config: Config, columns: tuple[str, ...], delimiter: str, check_dns: bool):
-        self.path, self.columns, self.delimiter, self.check_dns = path, columns, delimiter, check_dns
-        self.index = {name: i for i, name in enumerate(columns) if name}
+    def __init__(self, path: Path, config: Config, header: Header, delimiter: str, check_dns: bool):
+        self.path, self.header, self.delimiter, self.check_dns = path, header, delimiter, check_dns
+        self.columns = header.names
+        self.index = {name: i for i, name in enumerate(self.columns) if name}
+        self.labels = {name: header.label(name) for name in self.index}  # as the file names them
         self.extra = tuple((name, i) for name, i in self.index.items() if name not in COLUMNS)
         self.languages = {lang.lower(): lang for lang in config.languages}
         self.default_language = config.default_language
@@ -213,7 +206,7 @@ class _Builder:
         problems = []
         for name, i in self.index.items():
             if i < len(cells) and (message := _injection(cells[i])):
-                problems.append((name, f"column {name}: {_show(cells[i])} {message}"))
+                problems.append((name, f"column {self.labels[name]}: {_show(cells[i])} {message}"))
         return problems
 
     def _member(self, line: int, cells: list[str], problems: list[tuple[str, str]]) -> Member | None:
@@ -224,7 +217,8 @@ class _Builder:
             try:
                 address = self.addresses.check(cells[self.email])
             except InvalidAddress as exc:
-                problems.append(("email", f"column email: {_show(cells[self.email])} {exc.reason}"))
+                label = self.labels["email"]
+                problems.append(("email", f"column {label}: {_show(cells[self.email])} {exc.reason}"))
         language = self._value("language", cells, problems, seen)
         segments = self._value("segments", cells, problems, seen)
         timezone = self._value("timezone", cells, problems, seen)
@@ -262,7 +256,7 @@ class _Builder:
                 cache[text] = result
         if isinstance(result, _Bad):
             if column not in seen:
-                problems.append((column, f"column {column}: {result}"))
+                problems.append((column, f"column {self.labels.get(column, column)}: {result}"))
             return None
         return result
 
@@ -319,7 +313,7 @@ class _Builder:
             )
         )
 
-    def report(self, encoding: str, delimiter: str, header: tuple[str, ...]) -> AudienceReport:
+    def report(self, encoding: str, delimiter: str) -> AudienceReport:
         everyone = tuple(
             replace(m, subscribed=False) if m.subscribed and m.address in self.withdrawn else m
             for m in self.by_address.values()
@@ -331,7 +325,7 @@ class _Builder:
             path=self.path,
             encoding=encoding,
             delimiter=delimiter,
-            header=header,
+            header=self.header.written,
             rows=self.rows,
             members=members,
             unsubscribed=tuple(m for m in everyone if not m.subscribed),
@@ -339,6 +333,7 @@ class _Builder:
             rejections=tuple(self.rejections),
             duplicates=tuple(self.duplicates),
             counts=count_members(members),
+            read_as=self.header.read_as,
         )
 
 

@@ -80,6 +80,22 @@ def test_check_lists_every_bad_row_on_stderr_and_exits_1(run, project: Path) -> 
     )
 
 
+def test_check_says_which_german_column_was_read_as_which(run, project: Path) -> None:
+    shutil.copy(CSV / "german_headers.csv", project / "members.csv")
+    result = run("subscribers", "check", "members.csv")
+    assert result.exit_code == 1  # line 5 is rejected
+    assert result.stdout.splitlines()[:2] == [
+        "members.csv: 4 rows (UTF-8 with BOM, delimiter ';'): 3 members to mail",
+        "  column 'E-Mail' read as email, 'Anrede' as salutation, 'Vorname' as first_name, "
+        "'Nachname' as last_name, 'Firma' as company, 'Sprache' as language",
+    ]
+    assert result.stderr.splitlines() == [
+        "members.csv:5: column E-Mail: 'not-an-address' is not a valid address: An email address must have an "
+        "@-sign.",
+        "members.csv:5: column Sprache: unknown language 'fr'; use one of de, en, pl (empty = de)",
+    ]
+
+
 def test_check_shows_duplicates_and_exits_0(run, project: Path) -> None:
     shutil.copy(CSV / "case-and-space-duplicates.csv", project / "dupes.csv")
     result = run("subscribers", "check", "dupes.csv")

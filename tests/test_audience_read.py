@@ -85,8 +85,62 @@ def test_header_without_email_is_refused(config: Config) -> None:
 
 def test_header_naming_a_column_twice_is_refused(config: Config) -> None:
     path = CSV / "header-names-email-twice.csv"
-    with pytest.raises(AudienceError, match=r":1: the header names column 'email' twice; keep one$"):
+    with pytest.raises(MemberFileError) as caught:
         read_members(path, config)
+    assert (
+        str(caught.value)
+        == f"{path}:1: the header names column 'email' twice ('email' and 'Email'); keep one"
+    )
+
+
+def test_german_headers_are_read_as_the_contract_columns(config: Config) -> None:
+    path = CSV / "german_headers.csv"
+    report = read_members(path, config)
+    assert report.header == (
+        "E-Mail", "Anrede", "Vorname", "Nachname", "Firma", "Sprache", "segments", "Mitgliedsnummer"
+    )  # fmt: skip
+    assert report.read_as == (
+        ("E-Mail", "email"),
+        ("Anrede", "salutation"),
+        ("Vorname", "first_name"),
+        ("Nachname", "last_name"),
+        ("Firma", "company"),
+        ("Sprache", "language"),
+    )
+    assert [
+        (m.line, m.address, m.salutation, m.first_name, m.last_name, m.company, m.language, dict(m.extra))
+        for m in report.members
+    ] == [
+        (2, "anna.schmidt@example.com", "Frau", "Anna", "Schmidt", "Schmidt Präzisionsteile GmbH", "de",
+         {"mitgliedsnummer": "1001"}),
+        (3, "piotr.nowak@example.com", "Pan", "Piotr", "Nowak", "Nowak Sp. z o.o.", "pl", {"mitgliedsnummer": "1002"}),
+        (4, "john.miller@example.com", "Mr", "John", "Miller", "Miller Mobility Inc.", "en",
+         {"mitgliedsnummer": "1003"}),
+    ]  # fmt: skip
+    assert [str(p) for p in report.rejected] == [  # a problem names the column as the file does
+        f"{path}:5: column E-Mail: 'not-an-address' is not a valid address: An email address must have an @-sign.",
+        f"{path}:5: column Sprache: unknown language 'fr'; use one of de, en, pl (empty = de)",
+    ]
+
+
+def test_lower_case_mail_and_german_names_are_aliases_too(config: Config) -> None:
+    report = read_members(CSV / "german_headers_lowercase_mail.csv", config)
+    assert report.read_as == (
+        ("mail", "email"), ("vorname", "first_name"), ("nachname", "last_name"), ("sprache", "language")
+    )  # fmt: skip
+    assert [(m.address, m.first_name, m.last_name, m.language) for m in report.members] == [
+        ("eve@example.org", "Eve", "Muster", "en")
+    ]
+
+
+def test_email_and_its_german_alias_together_name_the_column_twice(config: Config) -> None:
+    path = CSV / "header_email_and_e_mail.csv"
+    with pytest.raises(MemberFileError) as caught:
+        read_members(path, config)
+    assert (
+        str(caught.value)
+        == f"{path}:1: the header names column 'email' twice ('email' and 'E-Mail'); keep one"
+    )
 
 
 def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(config: Config) -> None:
