@@ -142,9 +142,37 @@ def test_extra_columns_are_kept_and_a_row_too_wide_is_rejected(config: Config) -
         (4, {"member_no": "1003", "region": "Zwickau"}),  # a trailing empty cell is fine
     ]
     assert [str(p) for p in report.rejected] == [
-        f"{path}:5: the row has 5 cells but the header has 4 columns; a value containing ',' must be in double quotes"
+        f"{path}:5: the row has 5 cells but the header has 4 columns: 'Dora, Müller' (column first_name) "
+        "probably contains ',' and must be in double quotes"
     ]
     assert report.rejections[0].cells == ("dora@example.com", "Dora", " Müller", "1004", "Leipzig")
+
+
+def test_an_unquoted_semicolon_in_a_value_is_named_not_reported_as_shifted_columns(config: Config) -> None:
+    """Excel writes every column, so the extra cell is empty: the tell is the shifted values after it."""
+    path = CSV / "unquoted_semicolon_in_company.csv"
+    report = read_members(path, config)
+    tail = "probably contains ';' and must be in double quotes"
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: the row has 9 cells but the header has 8 columns: 'Lange GmbH; Co. KG' (column company) {tail}",
+        f"{path}:4: the row has 9 cells but the header has 8 columns: 'Berg & Söhne;Werkzeugbau' (column company) "
+        f"{tail}",
+        f"{path}:5: the row has 9 cells but the header has 8 columns: 'Lange GmbH; Co. KG' (column company) {tail}",
+    ]
+    assert [m.address for m in report.members] == ["ben.kraus@example.com"]
+    assert report.rejections[0].cells == (
+        "anna.lange@example.com", "Anna", "Lange", "Lange GmbH", " Co. KG", "de", "poland", "", ""
+    )  # fmt: skip
+
+
+def test_a_row_wider_than_the_header_with_no_value_to_join_says_so(config: Config) -> None:
+    path = CSV / "row_wider_than_header_no_value_to_join.csv"
+    report = read_members(path, config)
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: the row has 4 cells but the header has 3 columns; a value containing ',' must be in double "
+        "quotes"
+    ]
+    assert [m.address for m in report.members] == ["frank@example.com"]
 
 
 def test_example_member_list_is_clean(config: Config) -> None:

@@ -1,0 +1,68 @@
+"""Checks of single cells of the member list: pure functions of the cell text.
+
+Each raises ``BadCell`` (or returns a reason) with a message that says what is wrong and what to
+write instead; the row reader adds ``CSV:line: column …:`` in front.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .zones import find_zone
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
+
+
+class BadCell(ValueError):
+    """A cell value that is not allowed; the message says why and what to write instead."""
+
+
+def might_inject(text: str) -> bool:
+    """A quick test over a whole row: only a row that might needs ``injection`` per cell."""
+    return "=?" in text or bool(_CONTROL.search(text))
+
+
+def injection(value: str) -> str | None:
+    """Why ``value`` could inject mail headers (CVE-2024-6923 on Python 3.11.7), or None."""
+    if _CONTROL.search(value):
+        return (
+            "contains a line break (CR/LF), NUL or another control character, which could inject "
+            "mail headers; remove it"
+        )
+    if _ENCODED_WORD.search(value):
+        return (
+            "contains an RFC 2047 encoded word (=?…?=), which could hide a line break and inject "
+            "mail headers; write the text plainly"
+        )
+    return None
+
+
+def timezone(value: str) -> str | None:
+    """The IANA spelling of the ``timezone`` cell (None when empty)."""
+    if not value:
+        return None
+    zone = find_zone(value)
+    if zone is None:
+        raise BadCell(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or America/New_York"
+        )
+    return zone
+
+
+def status(value: str) -> bool:
+    """True for subscribed (also empty), False for unsubscribed."""
+    status = value.lower()
+    if status in ("", "subscribed"):
+        return True
+    if status == "unsubscribed":
+        return False
+    raise BadCell(f"unknown status {value!r}; use subscribed or unsubscribed (empty = subscribed)")
+
+
+def show(value: str, limit: int = 60) -> str:
+    """A cell for a one-line message: quoted, control characters escaped, long ones cut."""
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+__all__ = ["BadCell", "injection", "might_inject", "show", "status", "timezone"]
