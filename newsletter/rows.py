@@ -80,7 +80,8 @@ class MemberRows:
 
     def add(self, line: int, cells: list[str]) -> None:
         self.rows += 1
-        member, problems, meant = None, [], cells
+        member, meant = None, cells
+        problems: list[tuple[str, str]] = []
         if len(cells) > len(self.columns):
             problems, meant = self._too_wide(cells)
         if not problems:
