@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .columns import COLUMNS, read_header
 from .config import Config
-from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe, write_spreadsheet
+from .csvfile import ENCODINGS, detect_encoding, open_csv, records, sniff, spreadsheet_safe, write_spreadsheet
 from .model import GENERAL, Member, MemberFileError, Problem, segment_key
 from .rows import MemberRows, Rejection
 
@@ -59,6 +59,8 @@ class AudienceReport:
     counts: Counts  # of ``members``
     # (header as written, column) of the columns taken via an alias, e.g. ("E-Mail", "email")
     read_as: tuple[tuple[str, str], ...] = ()
+    # about rows that are still mailed: a '?' that is probably a letter lost in a Windows-1252 export
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -89,7 +91,7 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
     """Read the subscriber CSV; raise MemberFileError (exit 2) only if the file cannot be read at all."""
     path = Path(path)
     try:
-        encoding = detect_encoding(path)
+        encoding, plain_ascii = sniff(path)
         with path.open(encoding=encoding, newline="") as text:
             delimiter, reader = open_csv(text)
             rows = records(reader, path)
@@ -98,7 +100,9 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
                 raise MemberFileError(
                     f"{path}: the file is empty; it needs a header row with at least 'email'"
                 )
-            rows_read = MemberRows(path, config, read_header(path, header_line, header), delimiter, check_dns)
+            columns = read_header(path, header_line, header)
+            cp1252 = encoding == "cp1252" or plain_ascii
+            rows_read = MemberRows(path, config, columns, delimiter, check_dns, cp1252=cp1252)
             for line, cells in rows:
                 rows_read.add(line, cells)
     except FileNotFoundError:
@@ -128,6 +132,7 @@ def _report(rows: MemberRows, encoding: str, delimiter: str) -> AudienceReport:
         duplicates=tuple(rows.duplicates),
         counts=count_members(members),
         read_as=rows.header.read_as,
+        warnings=tuple(rows.warnings),
     )
 
 

@@ -14,6 +14,10 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allo
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
 
 
+# A '?' next to a letter: what Excel writes for ł ś ż ą ę ń ź … when it saves as Windows-1252.
+_LOST_LETTER = re.compile(r"(?<=[^\W\d_])\?|\?(?=[^\W\d_])")
+
+
 class BadCell(ValueError):
     """A cell value that is not allowed; the message says why and what to write instead."""
 
@@ -60,9 +64,19 @@ def status(value: str) -> bool:
     raise BadCell(f"unknown status {value!r}; use subscribed or unsubscribed (empty = subscribed)")
 
 
+def lost_letter(value: str) -> str | None:
+    """Why a name cell of a Windows-1252 file probably lost a letter (``?ukasz``), or None."""
+    if "?" not in value or not _LOST_LETTER.search(value):
+        return None
+    return (
+        "has '?' inside a word: Windows-1252 has no ł, ś, ż, ą, ę, ń, ź …, so the export probably replaced "
+        'such a letter; export the file as "CSV UTF-8" instead'
+    )
+
+
 def show(value: str, limit: int = 60) -> str:
     """A cell for a one-line message: quoted, control characters escaped, long ones cut."""
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
-__all__ = ["BadCell", "injection", "might_inject", "show", "status", "timezone"]
+__all__ = ["BadCell", "injection", "lost_letter", "might_inject", "show", "status", "timezone"]

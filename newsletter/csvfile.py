@@ -40,6 +40,11 @@ _NOT_CSV = {
 
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; MemberFileError with the byte offset otherwise."""
+    return sniff(path)[0]
+
+
+def sniff(path: Path) -> tuple[str, bool]:
+    """(encoding as ``detect_encoding``, whether the file is plain ASCII and so may be Windows-1252 too)."""
     with path.open("rb") as f:
         start = f.read(8)
         kind = next((kind for magic, kind in _NOT_CSV.items() if start.startswith(magic)), None)
@@ -57,7 +62,7 @@ def detect_encoding(path: Path) -> str:
         f.seek(0)
         offset, non_ascii = _first_invalid_utf8(f)
         if offset is None:
-            return "utf-8-sig" if bom else "utf-8"
+            return ("utf-8-sig" if bom else "utf-8"), not (bom or non_ascii)
         if bom or non_ascii:  # UTF-8 up to here: a broken or mixed file, not Windows-1252
             byte, line = _byte_at(f, offset)
             raise MemberFileError(
@@ -67,7 +72,7 @@ def detect_encoding(path: Path) -> str:
         f.seek(0)
         bad = _first_cp1252_undefined(f)
         if bad is None:
-            return "cp1252"
+            return "cp1252", False
         byte, line = _byte_at(f, bad)
         raise MemberFileError(
             f"{path}:{line}: byte 0x{byte:02X} at byte offset {bad} is neither UTF-8 nor Windows-1252; "
@@ -201,4 +206,12 @@ def write_spreadsheet(
         ) from None
 
 
-__all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe", "write_spreadsheet"]
+__all__ = [
+    "ENCODINGS",
+    "detect_encoding",
+    "open_csv",
+    "records",
+    "sniff",
+    "spreadsheet_safe",
+    "write_spreadsheet",
+]

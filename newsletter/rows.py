@@ -26,6 +26,7 @@ from . import cells as cell
 from .address import AddressChecker, InvalidAddress
 from .columns import COLUMNS, Header
 from .config import Config
+from .limits import NAME_COLUMNS
 from .model import Member, Problem
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
@@ -47,7 +48,9 @@ class Rejection:
 class MemberRows:
     """Turns records into members, rejections and duplicate warnings."""
 
-    def __init__(self, path: Path, config: Config, header: Header, delimiter: str, check_dns: bool):
+    def __init__(
+        self, path: Path, config: Config, header: Header, delimiter: str, check_dns: bool, *, cp1252: bool
+    ):
         self.path, self.header, self.delimiter = path, header, delimiter
         self.columns = header.names
         self.index = {name: i for i, name in enumerate(self.columns) if name}
@@ -62,6 +65,9 @@ class MemberRows:
         self.by_address: dict[str, Member] = {}
         self.rejections: list[Rejection] = []
         self.duplicates: list[Problem] = []
+        self.warnings: list[Problem] = []  # about rows that are still used
+        # Windows-1252 (or plain ASCII, which may be it): the name cells where '?' may be a lost letter
+        self.lossy = tuple((n, self.index[n]) for n in NAME_COLUMNS if n in self.index) if cp1252 else ()
         self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
         self.rows = self.rejected_rows = 0
         self._sets: dict[frozenset[str], frozenset[str]] = {}
@@ -80,6 +86,8 @@ class MemberRows:
 
     def add(self, line: int, cells: list[str]) -> None:
         self.rows += 1
+        if self.lossy:
+            self._lost_letters(line, cells)
         member, meant = None, cells
         problems: list[tuple[str, str]] = []
         if len(cells) > len(self.columns):
@@ -94,6 +102,12 @@ class MemberRows:
             self._reject(line, cells, problems, meant)
         elif member is not None:
             self._keep(member)
+
+    def _lost_letters(self, line: int, cells: list[str]) -> None:
+        for name, i in self.lossy:
+            if i < len(cells) and (message := cell.lost_letter(cells[i])):
+                text = f"column {self.labels[name]}: {cell.show(cells[i].strip())} {message}"
+                self.warnings.append(Problem(str(self.path), line, text, severity="warning"))
 
     def _reject(self, line: int, cells: list[str], problems: list[tuple[str, str]], meant: list[str]) -> None:
         problems.sort(key=lambda problem: self.index.get(problem[0], -1))

@@ -96,6 +96,28 @@ def test_check_says_which_german_column_was_read_as_which(run, project: Path) ->
     ]
 
 
+def test_check_warns_of_letters_lost_in_a_cp1252_export_and_still_exits_0(run, project: Path) -> None:
+    shutil.copy(CSV / "cp1252_polish_question_marks.csv", project / "members.csv")
+    result = run("subscribers", "check", "members.csv")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[:2] == [
+        "members.csv:2: warning: column first_name: '?ukasz' has '?' inside a word: Windows-1252 has no ł, ś, ż, "
+        'ą, ę, ń, ź …, so the export probably replaced such a letter; export the file as "CSV UTF-8" instead',
+        "members.csv:3: warning: column first_name: 'Ma?gorzata' has '?' inside a word: Windows-1252 has no ł, "
+        'ś, ż, ą, ę, ń, ź …, so the export probably replaced such a letter; export the file as "CSV UTF-8" '
+        "instead",
+    ]
+    assert len(result.stderr.splitlines()) == 6
+    assert result.stdout.splitlines()[-6:] == [
+        "6 name or company cells have '?' inside a word (warnings on stderr). A Windows-1252",
+        '  export ("CSV (Trennzeichen-getrennt)") cannot hold Polish letters such as ł, ś, ż, ą, ę, ń, ź and',
+        """  writes '?' instead. In Excel use File → Save as → "CSV UTF-8 (Comma delimited)" and check the new""",
+        "  file. Warnings do not change the exit code.",
+        "",
+        "Every row is valid.",
+    ]
+
+
 def test_check_shows_duplicates_and_exits_0(run, project: Path) -> None:
     shutil.copy(CSV / "case-and-space-duplicates.csv", project / "dupes.csv")
     result = run("subscribers", "check", "dupes.csv")

@@ -40,6 +40,39 @@ def test_excel_exports_with_bom_or_cp1252_and_semicolons(config: Config, case: s
     assert report.rejected == ()
 
 
+LOST = (
+    "has '?' inside a word: Windows-1252 has no ł, ś, ż, ą, ę, ń, ź …, so the export probably replaced "
+    'such a letter; export the file as "CSV UTF-8" instead'
+)
+
+
+def test_cp1252_question_marks_inside_words_are_warned_at_row_and_column(config: Config) -> None:
+    path = CSV / "cp1252_polish_question_marks.csv"
+    report = read_members(path, config)
+    assert report.encoding == "cp1252"
+    assert [str(p) for p in report.warnings] == [
+        f"{path}:2: warning: column first_name: '?ukasz' {LOST}",
+        f"{path}:3: warning: column first_name: 'Ma?gorzata' {LOST}",
+        f"{path}:3: warning: column last_name: '?urawska' {LOST}",
+        f"{path}:3: warning: column company: 'Zak?ady Metalowe ?ód? S.A.' {LOST}",
+        f"{path}:5: warning: column first_name: 'Pawe?' {LOST}",
+        f"{path}:5: warning: column last_name: 'Kra?' {LOST}",
+    ]  # a '?' on its own (line 4's company, line 5's) is a question mark
+    assert not report.rejected and len(report.members) == 4  # warnings only: the rows are still mailed
+
+
+def test_an_ascii_file_may_be_a_cp1252_export_and_is_warned_too(config: Config) -> None:
+    path = CSV / "ascii_export_with_question_marks.csv"
+    report = read_members(path, config)
+    assert [str(p) for p in report.warnings] == [f"{path}:2: warning: column last_name: 'Wi?niewski' {LOST}"]
+
+
+def test_a_question_mark_in_a_utf8_file_is_what_was_written(config: Config) -> None:
+    report = read_members(CSV / "utf8_question_mark_in_a_name.csv", config)
+    assert report.encoding == "utf-8" and not report.warnings
+    assert [(m.first_name, m.last_name) for m in report.members] == [("?ukasz", "Łódź")]
+
+
 def test_blank_lines_and_header_names_in_any_case_with_spaces(config: Config) -> None:
     report = read_members(CSV / "blank-lines-and-header-case.csv", config)
     assert report.header == ("EMAIL", "First_Name", "Language")

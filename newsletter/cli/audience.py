@@ -56,6 +56,8 @@ def check(csv_file: Path | None, report: Path | None, check_dns: bool) -> None:
         click.echo(line)
     for problem in result.rejected:
         click.echo(str(problem), err=True)
+    for problem in result.warnings:
+        click.echo(str(problem), err=True)
     if report is not None:
         reasons = write_report(result, report)
         click.echo(
@@ -114,6 +116,8 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         ],
     )
     yield ""
+    if result.warnings:
+        yield from _lost_letters(result)
     if result.rejected:
         yield (
             f"{result.rejected_rows} rows rejected ({len(result.rejected)} reasons, listed on stderr as "
@@ -121,6 +125,14 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         )
     else:
         yield "Every row is valid."
+
+
+def _lost_letters(result: AudienceReport) -> Iterator[str]:
+    yield f"{len(result.warnings)} name or company cells have '?' inside a word (warnings on stderr). A Windows-1252"
+    yield '  export ("CSV (Trennzeichen-getrennt)") cannot hold Polish letters such as ł, ś, ż, ą, ę, ń, ź and'
+    yield """  writes '?' instead. In Excel use File → Save as → "CSV UTF-8 (Comma delimited)" and check the new"""
+    yield "  file. Warnings do not change the exit code."
+    yield ""
 
 
 def _table(members: list[Member], config: Config) -> Iterator[str]:
