@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .limits import NAME_MAX
 from .zones import find_zone
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
@@ -74,9 +75,19 @@ def lost_letter(value: str) -> str | None:
     )
 
 
+def too_long(value: str) -> str | None:
+    """Why a name, salutation or company cell cannot go into a message, or None."""
+    if len(value) <= NAME_MAX:
+        return None
+    return (
+        f"is {len(value):,} characters long; a name, salutation or company may have at most {NAME_MAX} "
+        "characters (it goes into a mail header); shorten it in the member database"
+    )
+
+
 def show(value: str, limit: int = 60) -> str:
     """A cell for a one-line message: quoted, control characters escaped, long ones cut."""
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
-__all__ = ["BadCell", "injection", "lost_letter", "might_inject", "show", "status", "timezone"]
+__all__ = ["BadCell", "injection", "lost_letter", "might_inject", "show", "status", "timezone", "too_long"]

@@ -26,7 +26,7 @@ from . import cells as cell
 from .address import AddressChecker, InvalidAddress
 from .columns import COLUMNS, Header
 from .config import Config
-from .limits import NAME_COLUMNS
+from .limits import NAME_COLUMNS, NAME_MAX
 from .model import Member, Problem
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
@@ -66,13 +66,14 @@ class MemberRows:
         self.rejections: list[Rejection] = []
         self.duplicates: list[Problem] = []
         self.warnings: list[Problem] = []  # about rows that are still used
-        # Windows-1252 (or plain ASCII, which may be it): the name cells where '?' may be a lost letter
-        self.lossy = tuple((n, self.index[n]) for n in NAME_COLUMNS if n in self.index) if cp1252 else ()
         self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
         self.rows = self.rejected_rows = 0
         self._sets: dict[frozenset[str], frozenset[str]] = {}
         self.email = self.index["email"]
         self.names = tuple(self.index.get(n) for n in ("first_name", "last_name", "salutation", "company"))
+        self.name_cells = tuple((n, self.index[n]) for n in NAME_COLUMNS if n in self.index)
+        # Windows-1252 (or plain ASCII, which may be it): the name cells where '?' may be a lost letter
+        self.lossy = self.name_cells if cp1252 else ()
         # column → (index or None, check, cache of results per cell text: the checks are pure functions)
         self.checks: dict[str, tuple[int | None, Any, dict[str, Any]]] = {
             column: (self.index.get(column), check, {})
@@ -168,6 +169,9 @@ class MemberRows:
             except InvalidAddress as exc:
                 label = self.labels["email"]
                 problems.append(("email", f"column {label}: {cell.show(cells[self.email])} {exc.reason}"))
+        for name, i in self.name_cells:  # the composer's limits (newsletter/limits.py)
+            if len(cells[i]) > NAME_MAX and name not in seen and (reason := cell.too_long(cells[i].strip())):
+                problems.append((name, f"column {self.labels[name]}: {cell.show(cells[i].strip())} {reason}"))
         language = self._value("language", cells, problems, seen)
         segments = self._value("segments", cells, problems, seen)
         timezone = self._value("timezone", cells, problems, seen)
