@@ -67,6 +67,7 @@ class MemberRows:
         self.duplicates: list[Problem] = []
         self.warnings: list[Problem] = []  # about rows that are still used
         self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
+        self.unsubscribed_at: dict[str, int] = {}  # address → first valid line saying unsubscribed
         self.rows = self.rejected_rows = 0
         self._sets: dict[frozenset[str], frozenset[str]] = {}
         self.email = self.index["email"]
@@ -245,6 +246,8 @@ class MemberRows:
                 self.withdrawn.add(self.addresses.check(cells[self.email]))
 
     def _keep(self, member: Member) -> None:
+        if not member.subscribed:  # the line to name when a duplicate of it is not mailed
+            self.unsubscribed_at.setdefault(member.address, member.line)
         first = self.by_address.get(member.address)
         if first is None:
             self.by_address[member.address] = member
@@ -255,7 +258,9 @@ class MemberRows:
             segments=self._sets.setdefault(segments, segments),
             subscribed=first.subscribed and member.subscribed,
         )
-        note = "" if member.subscribed == first.subscribed else "; unsubscribed in one of them, so not mailed"
+        # The warning is printed at this line, so name the line that says unsubscribed, whichever it is.
+        unsubscribed = self.unsubscribed_at.get(member.address)
+        note = f"; line {unsubscribed} says unsubscribed, so not mailed" if unsubscribed else ""
         self.duplicates.append(
             Problem(
                 str(self.path),

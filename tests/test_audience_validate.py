@@ -114,9 +114,24 @@ def test_unsubscribed_rows_are_counted_never_mailed_and_win_over_a_duplicate(con
     assert report.unsubscribed_count == 1
     assert [str(p) for p in report.duplicates] == [
         f"{path}:4: warning: duplicate of line 2 (anna@example.com): segments merged, the other fields of "
-        "line 2 kept; unsubscribed in one of them, so not mailed"
+        "line 2 kept; line 2 says unsubscribed, so not mailed"
     ]
     assert report.counts.total == 1
+
+
+def test_a_duplicate_names_the_line_that_says_unsubscribed(config: Config) -> None:
+    """The warning is printed at the later line: it must not read as if that line were the unsubscribed one."""
+    path = CSV / "duplicate_unsubscribed_in_the_later_row.csv"
+    report = read_members(path, config)
+    assert [m.address for m in report.members] == ["ben@example.com"]
+    assert [(m.line, m.address, sorted(m.segments)) for m in report.unsubscribed] == [
+        (2, "anna@example.com", ["poland", "usa"])
+    ]
+    merged = "segments merged, the other fields of line 2 kept"
+    assert [str(p) for p in report.duplicates] == [
+        f"{path}:4: warning: duplicate of line 2 (anna@example.com): {merged}; line 4 says unsubscribed, so not mailed",
+        f"{path}:5: warning: duplicate of line 2 (anna@example.com): {merged}; line 4 says unsubscribed, so not mailed",
+    ]
 
 
 def test_an_unsubscribed_row_rejected_for_another_column_still_unsubscribes(config: Config) -> None:
