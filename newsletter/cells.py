@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .limits import NAME_MAX
-from .zones import find_zone
+from .zones import did_you_mean, find_zone
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
@@ -43,14 +43,15 @@ def injection(value: str) -> str | None:
     return None
 
 
-def timezone(value: str) -> str | None:
-    """The IANA spelling of the ``timezone`` cell (None when empty)."""
+def timezone(value: str, *, suggest: bool = True) -> str | None:
+    """The IANA spelling of the ``timezone`` cell (None when empty); a typo gets a "did you mean"."""
     if not value:
         return None
     zone = find_zone(value)
     if zone is None:
+        guess = did_you_mean(value) if suggest else ""
         raise BadCell(
-            f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or America/New_York"
+            f"unknown time zone {value!r}{guess}; use an IANA name such as Europe/Berlin or America/New_York"
         )
     return zone
 

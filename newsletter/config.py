@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from .model import ConfigError, Segment
+from .zones import did_you_mean
 
 DEV_SINK_HOST = "127.0.0.1"
 DEV_SINK_PORT = 1025
@@ -289,7 +290,7 @@ def _check_zone(path: Path, tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: unknown time zone '{tz}'") from None
+        raise ConfigError(f"{path}: unknown time zone '{tz}'{did_you_mean(tz)}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

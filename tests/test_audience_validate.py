@@ -143,9 +143,21 @@ def test_an_unsubscribed_row_rejected_for_another_column_still_unsubscribes(conf
         (2, "anna@example.com", False)
     ]
     assert [str(p) for p in report.rejected] == [
-        f"{path}:3: column timezone: unknown time zone 'Europe/Berlinn'; use an IANA name such as "
-        "Europe/Berlin or America/New_York"
+        f"{path}:3: column timezone: unknown time zone 'Europe/Berlinn' (did you mean 'Europe/Berlin'?); use an "
+        "IANA name such as Europe/Berlin or America/New_York"
     ]
+
+
+def test_a_time_zone_typo_gets_a_did_you_mean(config: Config) -> None:
+    path = CSV / "timezone_typo_los_angles.csv"
+    report = read_members(path, config)
+    iana = "use an IANA name such as Europe/Berlin or America/New_York"
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: column timezone: unknown time zone 'America/Los_Angles' (did you mean 'America/Los_Angeles'?); "
+        + iana,
+        f"{path}:3: column timezone: unknown time zone 'Mars/Olympus'; {iana}",  # nothing close: no guess
+    ]
+    assert [(m.line, m.timezone) for m in report.members] == [(4, "America/Los_Angeles")]
 
 
 def test_extra_columns_are_kept_and_a_row_too_wide_is_rejected(config: Config) -> None:
