@@ -33,10 +33,14 @@ def test_did_you_mean_reads_like_the_other_suggestions() -> None:
     assert did_you_mean("Mars/Olympus") == ""
 
 
-def test_newsletter_toml_segment_zone_typo_gets_a_did_you_mean(project: Path, project_env: dict[str, str]) -> None:
+def test_newsletter_toml_segment_zone_typo_gets_a_did_you_mean(
+    project: Path, project_env: dict[str, str]
+) -> None:
     toml = project / "newsletter.toml"
     toml.write_text(
-        toml.read_text(encoding="utf-8").replace('timezone = "America/New_York"', 'timezone = "America/Los_Angles"'),
+        toml.read_text(encoding="utf-8").replace(
+            'timezone = "America/New_York"', 'timezone = "America/Los_Angles"'
+        ),
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
