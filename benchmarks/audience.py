@@ -11,6 +11,11 @@ duplicates and bad rows):
 - the whole CLI ``newsletter subscribers check FILE`` in a subprocess (interpreter start, imports
   and the suppression lookup included) and its peak RSS from ``getrusage(RUSAGE_CHILDREN)``
   (goal ≤ 200 MB).
+
+With --memory it also reports the peak RSS of ``subscribers check`` (each in its own measuring
+process) on --large-rows rows of the same kind (default 1,000,000), on a --large-mb MB file whose
+every row is rejected (with ``--report``: every rejected row must reach stderr and the report),
+and on a file whose one member row is a single --large-mb MB line (default 200 MB each).
 """
 
 from __future__ import annotations
@@ -127,11 +132,93 @@ def run_cli(path: Path, tmp: Path) -> tuple[float, float, int, float]:
     return usage.ru_utime + usage.ru_stime, wall, proc.returncode, usage.ru_maxrss / 1024
 
 
+_MEASURE = """\
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as out, open(sys.argv[2], "wb") as err:
+    code = subprocess.run(sys.argv[3:], stdout=out, stderr=err).returncode
+print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_rss(path: Path, tmp: Path, *extra: str) -> tuple[int, float, float, int]:
+    """(exit code, peak RSS in MB, wall seconds, stderr lines) of `subscribers check`, measured alone."""
+    env = dict(os.environ, NEWSLETTER_DATABASE=f"sqlite:///{tmp / 'state.db'}")
+    out, err = tmp / "stdout.txt", tmp / "stderr.txt"
+    command = [sys.executable, "-m", "newsletter", "subscribers", "check", str(path), *extra]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(out), str(err), *command],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    code, kilobytes = proc.stdout.split()
+    return int(code), int(kilobytes) / 1024, time.perf_counter() - start, count_lines(err)
+
+
+def count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def generate_rejected(path: Path, megabytes: int) -> int:
+    """A member list of about ``megabytes`` MB in which every row is rejected; returns the row count."""
+    rows, size, limit = 0, 0, megabytes * 1_000_000
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email;first_name;last_name;company;language;segments\r\n")
+        while size < limit:
+            block = "".join(
+                f"member{rows + i}(at)company{(rows + i) % 5000}.example.com;Małgorzata;Wiśniewska;"
+                f"Präzisionsguss GmbH;de;poland\r\n"
+                for i in range(10_000)
+            )
+            f.write(block)
+            rows, size = rows + 10_000, size + len(block.encode())
+    return rows
+
+
+def generate_single_line(path: Path, megabytes: int) -> None:
+    """A header and one member row whose company cell makes it a single ``megabytes`` MB line."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email;first_name;company\r\nanna@example.com;Anna;")
+        for _ in range(megabytes):
+            f.write("x" * 1_000_000)
+        f.write("\r\nben@example.com;Ben;Kraus AG\r\n")
+
+
+def memory(args: argparse.Namespace, tmp: Path) -> None:
+    print("peak RSS of `subscribers check` (each in its own process):")
+    path = tmp / "large.csv"
+    generate(path, args.large_rows, args.domains)
+    code, peak, wall, _ = peak_rss(path, tmp)
+    size = path.stat().st_size / 1e6
+    print(f"  {f'{args.large_rows:,} rows ({size:.0f} MB)':<44} {peak:8.1f} MB   {wall:6.1f} s   exit {code}")
+    rows = generate_rejected(path, args.large_mb)
+    code, peak, wall, errors = peak_rss(path, tmp, "--report", str(tmp / "report.csv"))
+    reported = count_lines(tmp / "report.csv") - 1
+    print(
+        f"  {f'{args.large_mb} MB, all {rows:,} rows rejected, --report':<44} {peak:8.1f} MB   {wall:6.1f} s   "
+        f"exit {code}; "
+        f"listed on stderr {errors:,}, in the report {reported:,}"
+    )
+    generate_single_line(path, args.large_mb)
+    code, peak, wall, errors = peak_rss(path, tmp)
+    print(
+        f"  {f'{args.large_mb} MB in a single line':<44} {peak:8.1f} MB   {wall:6.1f} s   exit {code}; "
+        f"stderr: {(tmp / 'stderr.txt').read_text(encoding='utf-8')[:300].strip()!r}"
+    )
+    path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--domains", type=int, default=5000, help="distinct mail domains in the list")
+    parser.add_argument("--memory", action="store_true", help="also measure the large files (a few minutes)")
+    parser.add_argument("--large-rows", type=int, default=1_000_000)
+    parser.add_argument("--large-mb", type=int, default=200)
     args = parser.parse_args()
     config = load_config(ROOT, {})
     with tempfile.TemporaryDirectory() as folder:
@@ -175,6 +262,9 @@ def main() -> None:
         f"  ratio CLI / bare loop          {cli_cpu / base[0]:8.2f}  (CPU; wall {cli_wall / base[1]:.2f})   goal ≤ 1.5"
     )
     print(f"  CLI peak RSS                   {peak_mb:8.1f} MB                 goal ≤ 200 MB")
+    if args.memory:
+        with tempfile.TemporaryDirectory() as folder:
+            memory(args, Path(folder))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ united, the first row's other fields kept, ``unsubscribed`` in either row wins.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from .config import Config
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, sniff, spreadsheet_safe, write_spreadsheet
 from .model import GENERAL, Member, MemberFileError, Problem, segment_key
 from .rows import MemberRows, Rejection
+from .spill import Mapped
 
 
 @dataclass(frozen=True)
@@ -53,22 +54,21 @@ class AudienceReport:
     rows: int  # records read, blank lines not counted
     members: tuple[Member, ...]  # the mailing list: valid, subscribed, de-duplicated, in file order
     unsubscribed: tuple[Member, ...]  # valid rows with status=unsubscribed: never mailed
-    rejected: tuple[Problem, ...]  # one per reason; a row may have several
-    rejections: tuple[Rejection, ...]  # the same, with column and original cells
-    duplicates: tuple[Problem, ...]  # warnings naming both lines
+    # The lists below may be long (every row of a broken export): held in memory up to a bound,
+    # the rest on disk (newsletter.spill). Iterate them; len() and bool() are cheap.
+    rejected: Collection[Problem]  # one per reason; a row may have several
+    rejections: Collection[Rejection]  # the same, with column and original cells
+    duplicates: Collection[Problem]  # warnings naming both lines
     counts: Counts  # of ``members``
     # (header as written, column) of the columns taken via an alias, e.g. ("E-Mail", "email")
     read_as: tuple[tuple[str, str], ...] = ()
     # about rows that are still mailed: a '?' that is probably a letter lost in a Windows-1252 export
-    warnings: tuple[Problem, ...] = ()
+    warnings: Collection[Problem] = ()
+    rejected_rows: int = 0  # rows with at least one rejection
 
     @property
     def ok(self) -> bool:
         return not self.rejected
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({r.line for r in self.rejections})
 
     @property
     def unsubscribed_count(self) -> int:
@@ -95,16 +95,21 @@ def read_members(path: Path, config: Config, *, check_dns: bool = False) -> Audi
         with path.open(encoding=encoding, newline="") as text:
             delimiter, reader = open_csv(text)
             rows = records(reader, path)
-            header_line, header = next(rows, (0, []))
+            header_line, header, cut = next(rows, (0, [], 0))
             if not header_line:
                 raise MemberFileError(
                     f"{path}: the file is empty; it needs a header row with at least 'email'"
                 )
+            if cut:
+                raise MemberFileError(
+                    f"{path}:{header_line}: the header line is {cut:,} characters long, which no header is; "
+                    'check that this is the member list, exported as "CSV UTF-8"'
+                )
             columns = read_header(path, header_line, header)
             cp1252 = encoding == "cp1252" or plain_ascii
             rows_read = MemberRows(path, config, columns, delimiter, check_dns, cp1252=cp1252)
-            for line, cells in rows:
-                rows_read.add(line, cells)
+            for line, cells, cut in rows:
+                rows_read.add(line, cells, cut)
     except FileNotFoundError:
         raise MemberFileError(
             f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
@@ -127,12 +132,13 @@ def _report(rows: MemberRows, encoding: str, delimiter: str) -> AudienceReport:
         rows=rows.rows,
         members=members,
         unsubscribed=tuple(m for m in everyone if not m.subscribed),
-        rejected=tuple(Problem(path, r.line, r.message) for r in rows.rejections),
-        rejections=tuple(rows.rejections),
-        duplicates=tuple(rows.duplicates),
+        rejected=Mapped(rows.rejections, lambda r: Problem(path, r.line, r.message)),
+        rejections=rows.rejections,
+        duplicates=rows.duplicates,
         counts=count_members(members),
         read_as=rows.header.read_as,
-        warnings=tuple(rows.warnings),
+        warnings=rows.warnings,
+        rejected_rows=rows.rejected_rows,
     )
 
 

@@ -26,8 +26,9 @@ from . import cells as cell
 from .address import AddressChecker, InvalidAddress
 from .columns import COLUMNS, Header
 from .config import Config
-from .limits import NAME_COLUMNS, NAME_MAX
+from .limits import LINE_MAX, NAME_COLUMNS, NAME_MAX
 from .model import Member, Problem
+from .spill import Spill
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 _UNSEEN = object()
@@ -63,9 +64,9 @@ class MemberRows:
             check_dns=check_dns, resolver=_caching_resolver() if check_dns else None
         )
         self.by_address: dict[str, Member] = {}
-        self.rejections: list[Rejection] = []
-        self.duplicates: list[Problem] = []
-        self.warnings: list[Problem] = []  # about rows that are still used
+        self.rejections: Spill[Rejection] = Spill()
+        self.duplicates: Spill[Problem] = Spill()
+        self.warnings: Spill[Problem] = Spill()  # about rows that are still used
         self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
         self.unsubscribed_at: dict[str, int] = {}  # address → first valid line saying unsubscribed
         self.rows = self.rejected_rows = 0
@@ -87,8 +88,16 @@ class MemberRows:
             )
         }
 
-    def add(self, line: int, cells: list[str]) -> None:
+    def add(self, line: int, cells: list[str], cut: int = 0) -> None:
+        """One record; ``cut`` is the length of its line when that was too long to be read whole."""
         self.rows += 1
+        if cut:
+            message = (
+                f"the line is {cut:,} characters long, far more than a member row (at most {LINE_MAX:,}): "
+                "only its start was read; check that the export holds only the member list"
+            )
+            self._reject(line, cells, [("", message)], cells)
+            return
         if self.lossy:
             self._lost_letters(line, cells)
         member, meant = None, cells

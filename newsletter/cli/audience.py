@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -102,7 +103,9 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
     )
     yield ""
     yield from _table(to_mail, config)
-    yield from _listing("Duplicates (merged into the first row)", [str(p) for p in result.duplicates])
+    yield from _listing(
+        "Duplicates (merged into the first row)", map(str, result.duplicates), len(result.duplicates)
+    )
     yield from _listing(
         "Unsubscribed in the file (never mailed)",
         [f"{path}:{m.line}: {m.address}" for m in result.unsubscribed],
@@ -162,15 +165,17 @@ def _table(members: list[Member], config: Config) -> Iterator[str]:
         yield f"  Editions: {editions}"
 
 
-def _listing(title: str, lines: list[str]) -> Iterator[str]:
-    if not lines:
+def _listing(title: str, lines: Iterable[str], count: int | None = None) -> Iterator[str]:
+    """A titled list of its first LIST_LIMIT lines (``count``: how many there are, when not a list)."""
+    total = len(lines) if count is None and isinstance(lines, list) else count or 0
+    if not total:
         return
     yield ""
-    yield f"{title}: {len(lines)}"
-    for line in lines[:LIST_LIMIT]:
+    yield f"{title}: {total}"
+    for line in itertools.islice(lines, LIST_LIMIT):
         yield f"  {line}"
-    if len(lines) > LIST_LIMIT:
-        yield f"  … and {len(lines) - LIST_LIMIT} more"
+    if total > LIST_LIMIT:
+        yield f"  … and {total - LIST_LIMIT} more"
 
 
 # ─────────────────────────────────── suppressions ───────────────────────────────────
