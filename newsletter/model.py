@@ -231,7 +231,7 @@ PLACEHOLDERS = (
 # ─────────────────────────────────── audience ───────────────────────────────────
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a member list may hold a million of them
 class Member:
     """One valid, de-duplicated row of the subscriber CSV."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import cells as cell
 from .address import AddressChecker, InvalidAddress
-from .columns import COLUMNS, Header
+from .columns import COLUMNS, Header, OtherColumns
 from .config import Config
 from .limits import LINE_MAX, NAME_COLUMNS, NAME_MAX
 from .model import Member, Problem
@@ -57,6 +57,7 @@ class MemberRows:
         self.index = {name: i for i, name in enumerate(self.columns) if name}
         self.labels = {name: header.label(name) for name in self.index}  # as the file names them
         self.extra = tuple((name, i) for name, i in self.index.items() if name not in COLUMNS)
+        self.extra_names = {name: k for k, (name, _) in enumerate(self.extra)}  # shared by every member
         self.languages = {lang.lower(): lang for lang in config.languages}
         self.default_language = config.default_language
         self.segments = {seg.lower(): seg for seg in config.segments}
@@ -203,7 +204,9 @@ class MemberRows:
             company=sys.intern(company),
             timezone=timezone,
             subscribed=subscribed,
-            extra={name: cells[i].strip() for name, i in self.extra} or _NO_EXTRA,
+            extra=OtherColumns(self.extra_names, tuple(cells[i].strip() for _, i in self.extra))
+            if self.extra
+            else _NO_EXTRA,
         )
 
     def _value(self, column: str, cells: list[str], problems: list[tuple[str, str]], seen: set[str]) -> Any:
