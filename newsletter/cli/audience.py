@@ -93,9 +93,9 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         f"{path}: {result.rows} rows ({ENCODINGS[result.encoding]}, delimiter '{result.delimiter}'): "
         f"{len(to_mail)} members to mail"
     )
-    if result.read_as:
-        taken = ", ".join(f"'{written}' as {name}" for written, name in result.read_as)
-        yield f"  column {taken.replace(' as ', ' read as ', 1)}"
+    if result.read_as:  # "column 'E-Mail' read as email, 'Vorname' as first_name, …"
+        (written, name), *others = result.read_as
+        yield f"  column '{written}' read as {name}" + "".join(f", '{w}' as {n}" for w, n in others)
     yield (
         f"  {len(result.members)} valid members, {len(suppressed)} of them suppressed · "
         f"{result.unsubscribed_count} unsubscribed in the file · {len(result.duplicates)} duplicates merged · "
