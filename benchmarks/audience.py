@@ -11,6 +11,11 @@ duplicates and bad rows):
 - the whole CLI ``newsletter subscribers check FILE`` in a subprocess (interpreter start, imports
   and the suppression lookup included) and its peak RSS from ``getrusage(RUSAGE_CHILDREN)``
   (goal ≤ 200 MB).
+
+With --memory it also reports the peak RSS of ``subscribers check`` (each in its own measuring
+process) on --large-rows rows of the same kind (default 1,000,000), on a --large-mb MB file whose
+every row is rejected (with ``--report``: every rejected row must reach stderr and the report),
+and on a file whose one member row is a single --large-mb MB line (default 200 MB each).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -111,20 +115,96 @@ def timed(fn, *args):  # type: ignore[no-untyped-def]
 
 def run_cli(path: Path, tmp: Path) -> tuple[float, float, int, float]:
     """(CPU seconds, wall seconds, exit code, peak RSS in MB) of `newsletter subscribers check` in a subprocess."""
-    env = dict(
-        os.environ, NEWSLETTER_DATABASE=f"sqlite:///{tmp / 'state.db'}", NEWSLETTER_SUBSCRIBERS=str(path)
-    )
+    code, peak, wall, cpu, _ = measured(path, tmp)
+    return cpu, wall, code, peak
+
+
+# Runs one command and reports its exit code, peak RSS (KiB) and CPU seconds: RUSAGE_CHILDREN of a
+# process with that one child, so the figures are that command's alone, however often we measure.
+_MEASURE = """\
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as out, open(sys.argv[2], "wb") as err:
+    code = subprocess.run(sys.argv[3:], stdout=out, stderr=err).returncode
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(code, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+"""
+
+
+def measured(path: Path, tmp: Path, *extra: str) -> tuple[int, float, float, float, int]:
+    """(exit code, peak RSS in MB, wall seconds, CPU seconds, stderr lines) of `subscribers check`."""
+    env = dict(os.environ, NEWSLETTER_DATABASE=f"sqlite:///{tmp / 'state.db'}")
+    out, err = tmp / "stdout.txt", tmp / "stderr.txt"
+    command = [sys.executable, "-m", "newsletter", "subscribers", "check", str(path), *extra]
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "newsletter", "subscribers", "check", str(path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", _MEASURE, str(out), str(err), *command],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    code, kilobytes, cpu = proc.stdout.split()
+    return int(code), int(kilobytes) / 1024, time.perf_counter() - start, float(cpu), count_lines(err)
+
+
+def peak_rss(path: Path, tmp: Path, *extra: str) -> tuple[int, float, float, int]:
+    """(exit code, peak RSS in MB, wall seconds, stderr lines) of `subscribers check`, measured alone."""
+    code, peak, wall, _, lines = measured(path, tmp, *extra)
+    return code, peak, wall, lines
+
+
+def count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def generate_rejected(path: Path, megabytes: int) -> int:
+    """A member list of about ``megabytes`` MB in which every row is rejected; returns the row count."""
+    rows, size, limit = 0, 0, megabytes * 1_000_000
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email;first_name;last_name;company;language;segments\r\n")
+        while size < limit:
+            block = "".join(
+                f"member{rows + i}(at)company{(rows + i) % 5000}.example.com;Małgorzata;Wiśniewska;"
+                f"Präzisionsguss GmbH;de;poland\r\n"
+                for i in range(10_000)
+            )
+            f.write(block)
+            rows, size = rows + 10_000, size + len(block.encode())
+    return rows
+
+
+def generate_single_line(path: Path, megabytes: int) -> None:
+    """A header and one member row whose company cell makes it a single ``megabytes`` MB line."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email;first_name;company\r\nanna@example.com;Anna;")
+        for _ in range(megabytes):
+            f.write("x" * 1_000_000)
+        f.write("\r\nben@example.com;Ben;Kraus AG\r\n")
+
+
+def memory(args: argparse.Namespace, tmp: Path) -> None:
+    print("peak RSS of `subscribers check` (each in its own process):")
+    path = tmp / "large.csv"
+    generate(path, args.large_rows, args.domains)
+    code, peak, wall, _ = peak_rss(path, tmp)
+    size = path.stat().st_size / 1e6
+    print(f"  {f'{args.large_rows:,} rows ({size:.0f} MB)':<44} {peak:8.1f} MB   {wall:6.1f} s   exit {code}")
+    rows = generate_rejected(path, args.large_mb)
+    code, peak, wall, errors = peak_rss(path, tmp, "--report", str(tmp / "report.csv"))
+    reported = count_lines(tmp / "report.csv") - 1
+    print(
+        f"  {f'{args.large_mb} MB, all {rows:,} rows rejected, --report':<44} {peak:8.1f} MB   {wall:6.1f} s   "
+        f"exit {code}; "
+        f"listed on stderr {errors:,}, in the report {reported:,}"
     )
-    wall = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime, wall, proc.returncode, usage.ru_maxrss / 1024
+    generate_single_line(path, args.large_mb)
+    code, peak, wall, errors = peak_rss(path, tmp)
+    print(
+        f"  {f'{args.large_mb} MB in a single line':<44} {peak:8.1f} MB   {wall:6.1f} s   exit {code}; "
+        f"stderr: {(tmp / 'stderr.txt').read_text(encoding='utf-8')[:300].strip()!r}"
+    )
+    path.unlink()
 
 
 def main() -> None:
@@ -132,6 +212,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--domains", type=int, default=5000, help="distinct mail domains in the list")
+    parser.add_argument("--memory", action="store_true", help="also measure the large files (a few minutes)")
+    parser.add_argument("--large-rows", type=int, default=1_000_000)
+    parser.add_argument("--large-mb", type=int, default=200)
     args = parser.parse_args()
     config = load_config(ROOT, {})
     with tempfile.TemporaryDirectory() as folder:
@@ -139,10 +222,9 @@ def main() -> None:
         path = tmp / "members.csv"
         cells = generate(path, args.rows, args.domains)
         size_mb = path.stat().st_size / 1e6
-        # The CLI first: it is this process's only child, so RUSAGE_CHILDREN is its peak alone.
-        cli_cpu, cli_wall, code, peak_mb = run_cli(path, tmp)
-        library, bare = [], []
-        for _ in range(args.repeat):  # alternate, so both see the same machine load
+        library, bare, cli = [], [], []
+        for _ in range(args.repeat):  # alternate, so all three see the same machine load
+            cli.append(run_cli(path, tmp))
             cpu, wall, report = timed(read_members, path, config)
             library.append((cpu, wall))
             found = (
@@ -155,6 +237,7 @@ def main() -> None:
             cpu, wall, valid = timed(bare_loop, cells)
             bare.append((cpu, wall))
     lib, base = min(library), min(bare)
+    cli_cpu, cli_wall, code, peak_mb = min(cli)
     print(
         f"audience benchmark: {args.rows:,} rows, up to {args.domains:,} mail domains, {size_mb:.1f} MB "
         f"(UTF-8 with BOM, ';'), best of {args.repeat}"
@@ -175,6 +258,9 @@ def main() -> None:
         f"  ratio CLI / bare loop          {cli_cpu / base[0]:8.2f}  (CPU; wall {cli_wall / base[1]:.2f})   goal ≤ 1.5"
     )
     print(f"  CLI peak RSS                   {peak_mb:8.1f} MB                 goal ≤ 200 MB")
+    if args.memory:
+        with tempfile.TemporaryDirectory() as folder:
+            memory(args, Path(folder))
 
 
 if __name__ == "__main__":

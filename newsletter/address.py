@@ -23,6 +23,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from .limits import ADDRESS_MAX
+
 
 class InvalidAddress(ValueError):
     """The text is not one usable address; ``reason`` says why in words for the office."""
@@ -93,6 +95,10 @@ def _precheck(text: str) -> str:
     value = text.strip()
     if not value:
         raise InvalidAddress("is empty; every row needs an address")
+    # Refused before email-validator spends time on a giant cell. Non-ASCII gets room for NFC
+    # normalisation, which can shorten it; the exact limit is email-validator's.
+    if len(value) > (ADDRESS_MAX if value.isascii() else 4 * ADDRESS_MAX):
+        raise InvalidAddress(f"is {len(value):,} characters long; an address has at most {ADDRESS_MAX}")
     if value.count("@") > 1:
         raise InvalidAddress("holds more than one address; put one address per row")
     if any(c in value for c in '<>"'):

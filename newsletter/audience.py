@@ -3,7 +3,7 @@
 The file is an export from the office's Excel or CRM: UTF-8 with or without BOM, or
 Windows-1252 (detected from the bytes); ``,`` or ``;`` between cells (detected from the header).
 It is streamed: the csv reader runs over a decoded text stream and each record becomes a
-``Member`` (or a rejection) at once; only the final members are held.
+``Member`` (or a rejection) at once (``newsletter.rows``); only the final members are held.
 
 Every rejected row is a ``Problem`` ``CSV:line: column …: what is wrong; what to do``, named by
 the physical line the record starts on (header = line 1), and the valid rows go on. A value that
@@ -19,39 +19,17 @@ united, the first row's other fields kept, ``unsubscribed`` in either row wins.
 
 from __future__ import annotations
 
-import re
-import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from contextlib import suppress
-from dataclasses import dataclass, replace
-from functools import cache
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
-from .address import AddressChecker, InvalidAddress
+from .columns import COLUMNS, read_header
 from .config import Config
-from .csvfile import ENCODINGS, detect_encoding, open_csv, records, spreadsheet_safe, write_spreadsheet
-from .model import GENERAL, AudienceError, Member, Problem, segment_key
-
-COLUMNS = ("email", "salutation", "first_name", "last_name", "company", "language", "segments", "timezone", "status")  # fmt: skip
-
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
-_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
-_SEGMENT_SEPARATORS = re.compile(r"[|;,]")
-_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
-_UNSEEN = object()
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """One reason a row was rejected, with the row's original cells (for the office's report)."""
-
-    line: int
-    column: str  # "" when the row as a whole is wrong
-    message: str  # without the "CSV:line: " prefix
-    cells: tuple[str, ...]
+from .csvfile import ENCODINGS, detect_encoding, open_csv, records, sniff, spreadsheet_safe, write_spreadsheet
+from .model import GENERAL, Member, MemberFileError, Problem, segment_key
+from .rows import MemberRows, Rejection
+from .spill import Mapped
 
 
 @dataclass(frozen=True)
@@ -76,18 +54,21 @@ class AudienceReport:
     rows: int  # records read, blank lines not counted
     members: tuple[Member, ...]  # the mailing list: valid, subscribed, de-duplicated, in file order
     unsubscribed: tuple[Member, ...]  # valid rows with status=unsubscribed: never mailed
-    rejected: tuple[Problem, ...]  # one per reason; a row may have several
-    rejections: tuple[Rejection, ...]  # the same, with column and original cells
-    duplicates: tuple[Problem, ...]  # warnings naming both lines
+    # The lists below may be long (every row of a broken export): held in memory up to a bound,
+    # the rest on disk (newsletter.spill). Iterate them; len() and bool() are cheap.
+    rejected: Collection[Problem]  # one per reason; a row may have several
+    rejections: Collection[Rejection]  # the same, with column and original cells
+    duplicates: Collection[Problem]  # warnings naming both lines
     counts: Counts  # of ``members``
+    # (header as written, column) of the columns taken via an alias, e.g. ("E-Mail", "email")
+    read_as: tuple[tuple[str, str], ...] = ()
+    # about rows that are still mailed: a '?' that is probably a letter lost in a Windows-1252 export
+    warnings: Collection[Problem] = ()
+    rejected_rows: int = 0  # rows with at least one rejection
 
     @property
     def ok(self) -> bool:
         return not self.rejected
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({r.line for r in self.rejections})
 
     @property
     def unsubscribed_count(self) -> int:
@@ -107,293 +88,58 @@ class AudienceReport:
 
 
 def read_members(path: Path, config: Config, *, check_dns: bool = False) -> AudienceReport:
-    """Read the subscriber CSV; raise AudienceError only if the file cannot be read at all."""
+    """Read the subscriber CSV; raise MemberFileError (exit 2) only if the file cannot be read at all."""
     path = Path(path)
     try:
-        encoding = detect_encoding(path)
+        encoding, plain_ascii = sniff(path)
         with path.open(encoding=encoding, newline="") as text:
             delimiter, reader = open_csv(text)
             rows = records(reader, path)
-            header_line, header = next(rows, (0, []))
+            header_line, header, cut = next(rows, (0, [], 0))
             if not header_line:
-                raise AudienceError(f"{path}: the file is empty; it needs a header row with at least 'email'")
-            builder = _Builder(path, config, _columns(path, header_line, header), delimiter, check_dns)
-            for line, cells in rows:
-                builder.add(line, cells)
+                raise MemberFileError(
+                    f"{path}: the file is empty; it needs a header row with at least 'email'"
+                )
+            if cut:
+                raise MemberFileError(
+                    f"{path}:{header_line}: the header line is {cut:,} characters long, which no header is; "
+                    'check that this is the member list, exported as "CSV UTF-8"'
+                )
+            columns = read_header(path, header_line, header)
+            cp1252 = encoding == "cp1252" or plain_ascii
+            rows_read = MemberRows(path, config, columns, delimiter, check_dns, cp1252=cp1252)
+            for line, cells, cut in rows:
+                rows_read.add(line, cells, cut)
     except FileNotFoundError:
-        raise AudienceError(
+        raise MemberFileError(
             f"{path}: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS"
         ) from None
     except (IsADirectoryError, PermissionError) as exc:
-        raise AudienceError(f"{path}: cannot be read ({exc.strerror})") from None
-    return builder.report(encoding, delimiter, tuple(c.strip() for c in header))
+        raise MemberFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    return _report(rows_read, encoding, delimiter)
 
 
-def _columns(path: Path, line: int, header: list[str]) -> tuple[str, ...]:
-    names = tuple(cell.strip().lower() for cell in header)
-    if "email" not in names:
-        found = ", ".join(repr(n) for n in names if n) or "nothing"
-        raise AudienceError(
-            f"{path}:{line}: the header has no 'email' column (found {found}); name the address column 'email'"
-        )
-    twice = sorted({n for n in names if n and names.count(n) > 1})
-    if twice:
-        raise AudienceError(f"{path}:{line}: the header names column '{twice[0]}' twice; keep one")
-    return names
-
-
-# ───────────────────────────────── rows → members ─────────────────────────────────
-
-
-class _Builder:
-    """Turns records into members, rejections and duplicate warnings, one record at a time."""
-
-    def __init__(self, path: Path, config: Config, columns: tuple[str, ...], delimiter: str, check_dns: bool):
-        self.path, self.columns, self.delimiter, self.check_dns = path, columns, delimiter, check_dns
-        self.index = {name: i for i, name in enumerate(columns) if name}
-        self.extra = tuple((name, i) for name, i in self.index.items() if name not in COLUMNS)
-        self.languages = {lang.lower(): lang for lang in config.languages}
-        self.default_language = config.default_language
-        self.segments = {seg.lower(): seg for seg in config.segments}
-        self.addresses = AddressChecker(
-            check_dns=check_dns, resolver=_caching_resolver() if check_dns else None
-        )
-        self.by_address: dict[str, Member] = {}
-        self.rejections: list[Rejection] = []
-        self.duplicates: list[Problem] = []
-        self.withdrawn: set[str] = set()  # addresses of rejected rows that say status=unsubscribed
-        self.rows = 0
-        self._sets: dict[frozenset[str], frozenset[str]] = {}
-        self.email = self.index["email"]
-        self.names = tuple(self.index.get(n) for n in ("first_name", "last_name", "salutation", "company"))
-        # column → (index or None, check, cache of results per cell text: the checks are pure functions)
-        self.checks: dict[str, tuple[int | None, Any, dict[str, Any]]] = {
-            column: (self.index.get(column), check, {})
-            for column, check in (
-                ("language", self._language),
-                ("segments", self._segments),
-                ("timezone", _timezone),
-                ("status", _status),
-            )
-        }
-
-    def add(self, line: int, cells: list[str]) -> None:
-        self.rows += 1
-        problems = self._shape(cells)
-        member = None
-        if not problems:
-            problems = self._check(cells)
-            padded = (
-                cells + [""] * (len(self.columns) - len(cells)) if len(cells) < len(self.columns) else cells
-            )
-            member = self._member(line, padded, problems)
-        if problems:
-            problems.sort(key=lambda problem: self.index.get(problem[0], -1))
-            cells_kept = tuple(cells)
-            self.rejections.extend(Rejection(line, col, msg, cells_kept) for col, msg in problems)
-            self._withdraw(cells)
-        elif member is not None:
-            self._keep(member)
-
-    def _shape(self, cells: list[str]) -> list[tuple[str, str]]:
-        width = len(self.columns)
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
-            message = (
-                f"the row has {len(cells)} cells but the header has {width} columns; "
-                f"a value containing {self.delimiter!r} must be in double quotes"
-            )
-            return [("", message)]
-        return []
-
-    def _check(self, cells: list[str]) -> list[tuple[str, str]]:
-        """Header-injection check over every named cell (one regex pass over the joined row first)."""
-        joined = "\t".join(cells)
-        if not _CONTROL.search(joined) and "=?" not in joined:
-            return []
-        problems = []
-        for name, i in self.index.items():
-            if i < len(cells) and (message := _injection(cells[i])):
-                problems.append((name, f"column {name}: {_show(cells[i])} {message}"))
-        return problems
-
-    def _member(self, line: int, cells: list[str], problems: list[tuple[str, str]]) -> Member | None:
-        """The member of a (padded) row, or None with its problems appended (columns already wrong skipped)."""
-        seen = {column for column, _ in problems}
-        address = ""
-        if "email" not in seen:
-            try:
-                address = self.addresses.check(cells[self.email])
-            except InvalidAddress as exc:
-                problems.append(("email", f"column email: {_show(cells[self.email])} {exc.reason}"))
-        language = self._value("language", cells, problems, seen)
-        segments = self._value("segments", cells, problems, seen)
-        timezone = self._value("timezone", cells, problems, seen)
-        subscribed = self._value("status", cells, problems, seen)
-        if problems:
-            return None
-        first_name, last_name, salutation, company = (
-            cells[i].strip() if i is not None else "" for i in self.names
-        )
-        return Member(
-            address=address,
-            line=line,
-            language=language,
-            segments=segments,
-            first_name=sys.intern(first_name),  # names repeat a lot in a member list: share them
-            last_name=sys.intern(last_name),
-            salutation=sys.intern(salutation),
-            company=sys.intern(company),
-            timezone=timezone,
-            subscribed=subscribed,
-            extra={name: cells[i].strip() for name, i in self.extra} or _NO_EXTRA,
-        )
-
-    def _value(self, column: str, cells: list[str], problems: list[tuple[str, str]], seen: set[str]) -> Any:
-        """The checked value of one column (cached per cell text), or None with a problem appended."""
-        i, check, cache = self.checks[column]
-        text = cells[i].strip() if i is not None else ""
-        result = cache.get(text, _UNSEEN)
-        if result is _UNSEEN:
-            try:
-                result = check(text)
-            except _Bad as bad:
-                result = bad
-            if len(cache) < 10_000:
-                cache[text] = result
-        if isinstance(result, _Bad):
-            if column not in seen:
-                problems.append((column, f"column {column}: {result}"))
-            return None
-        return result
-
-    def _language(self, value: str) -> str:
-        if not value:
-            return self.default_language
-        try:
-            return self.languages[value.lower()]
-        except KeyError:
-            known = ", ".join(self.languages)
-            raise _Bad(
-                f"unknown language {value!r}; use one of {known} (empty = {self.default_language})"
-            ) from None
-
-    def _segments(self, value: str) -> frozenset[str]:
-        wanted = [s.strip().lower() for s in _SEGMENT_SEPARATORS.split(value) if s.strip()]
-        unknown = [s for s in wanted if s not in self.segments]
-        if unknown:
-            names = ", ".join(repr(s) for s in unknown)
-            known = ", ".join(self.segments) or "none configured"
-            plural = "s" if len(unknown) > 1 else ""
-            raise _Bad(f"unknown segment{plural} {names}; known: {known} (several separated by |)")
-        found = frozenset(self.segments[s] for s in wanted)
-        return self._sets.setdefault(found, found)
-
-    def _withdraw(self, cells: list[str]) -> None:
-        """A rejected row still says 'unsubscribed': its address is not mailed from another row either."""
-        status = self.index.get("status")
-        if status is None or status >= len(cells) or cells[status].strip().lower() != "unsubscribed":
-            return
-        if self.email < len(cells) and not _injection(cells[self.email]):
-            with suppress(InvalidAddress):
-                self.withdrawn.add(self.addresses.check(cells[self.email]))
-
-    def _keep(self, member: Member) -> None:
-        first = self.by_address.get(member.address)
-        if first is None:
-            self.by_address[member.address] = member
-            return
-        segments = first.segments | member.segments
-        self.by_address[member.address] = replace(
-            first,
-            segments=self._sets.setdefault(segments, segments),
-            subscribed=first.subscribed and member.subscribed,
-        )
-        note = "" if member.subscribed == first.subscribed else "; unsubscribed in one of them, so not mailed"
-        self.duplicates.append(
-            Problem(
-                str(self.path),
-                member.line,
-                f"duplicate of line {first.line} ({member.address}): segments merged, "
-                f"the other fields of line {first.line} kept{note}",
-                severity="warning",
-            )
-        )
-
-    def report(self, encoding: str, delimiter: str, header: tuple[str, ...]) -> AudienceReport:
-        everyone = tuple(
-            replace(m, subscribed=False) if m.subscribed and m.address in self.withdrawn else m
-            for m in self.by_address.values()
-        )
-        self.by_address = {}
-        members = tuple(m for m in everyone if m.subscribed)
-        path = str(self.path)
-        return AudienceReport(
-            path=self.path,
-            encoding=encoding,
-            delimiter=delimiter,
-            header=header,
-            rows=self.rows,
-            members=members,
-            unsubscribed=tuple(m for m in everyone if not m.subscribed),
-            rejected=tuple(Problem(path, r.line, r.message) for r in self.rejections),
-            rejections=tuple(self.rejections),
-            duplicates=tuple(self.duplicates),
-            counts=count_members(members),
-        )
-
-
-class _Bad(ValueError):
-    """A cell value that is not allowed; the message says why and what to write instead."""
-
-
-def _injection(value: str) -> str | None:
-    if _CONTROL.search(value):
-        return (
-            "contains a line break (CR/LF), NUL or another control character, which could inject "
-            "mail headers; remove it"
-        )
-    if _ENCODED_WORD.search(value):
-        return (
-            "contains an RFC 2047 encoded word (=?…?=), which could hide a line break and inject "
-            "mail headers; write the text plainly"
-        )
-    return None
-
-
-def _timezone(value: str) -> str | None:
-    if not value:
-        return None
-    zone = _zones().get(value.lower())
-    if zone is None:
-        raise _Bad(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or America/New_York")
-    return zone
-
-
-def _status(value: str) -> bool:
-    status = value.lower()
-    if status in ("", "subscribed"):
-        return True
-    if status == "unsubscribed":
-        return False
-    raise _Bad(f"unknown status {value!r}; use subscribed or unsubscribed (empty = subscribed)")
-
-
-@cache
-def _zones() -> Mapping[str, str]:
-    from zoneinfo import available_timezones
-
-    return {name.lower(): name for name in available_timezones()}
-
-
-def _caching_resolver() -> Any:
-    from email_validator import caching_resolver
-
-    return caching_resolver(timeout=10)
-
-
-def _show(value: str, limit: int = 60) -> str:
-    """A cell for a one-line message: quoted, control characters escaped, long ones cut."""
-    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+def _report(rows: MemberRows, encoding: str, delimiter: str) -> AudienceReport:
+    everyone = rows.everyone()
+    rows.by_address = {}
+    members = tuple(m for m in everyone if m.subscribed)
+    path = str(rows.path)
+    return AudienceReport(
+        path=rows.path,
+        encoding=encoding,
+        delimiter=delimiter,
+        header=rows.header.written,
+        rows=rows.rows,
+        members=members,
+        unsubscribed=tuple(m for m in everyone if not m.subscribed),
+        rejected=Mapped(rows.rejections, lambda r: Problem(path, r.line, r.message)),
+        rejections=rows.rejections,
+        duplicates=rows.duplicates,
+        counts=count_members(members),
+        read_as=rows.header.read_as,
+        warnings=rows.warnings,
+        rejected_rows=rows.rejected_rows,
+    )
 
 
 # ─────────────────────────────── counts and reports ───────────────────────────────

@@ -25,6 +25,7 @@ from email.utils import format_datetime
 
 from .config import Config
 from .inline import image_part
+from .limits import HEADER_VALUE_MAX
 from .model import ALL, Edition, Member, NewsletterError, segment_key
 from .tokens import make_token
 
@@ -69,7 +70,7 @@ class ComposedMessage:
 
 def check_header_value(value: str, field: str, line: int | None = None) -> str:
     """``value`` unchanged, or ``HeaderInjection`` if it could end or split a header."""
-    if len(value) > 900:
+    if len(value) > HEADER_VALUE_MAX:  # the member list keeps names within it (newsletter/limits.py)
         raise HeaderInjection(field, f"is too long ({len(value)} characters)", line)
     bad = _CONTROL.search(value)
     if bad:

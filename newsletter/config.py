@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 from .model import ConfigError, Segment
 from .settings_schema import SECURITY_MODES, Checker, SettingsError, env_problems, with_defaults
 from .toml_lines import key_lines
+from .zones import did_you_mean
 
 DEV_SINK_HOST = "127.0.0.1"
 DEV_SINK_PORT = 1025
@@ -352,7 +353,7 @@ def _check_zone(path: Path, tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: unknown time zone '{tz}'") from None
+        raise ConfigError(f"{path}: unknown time zone '{tz}'{did_you_mean(tz)}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

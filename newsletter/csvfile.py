@@ -3,7 +3,10 @@
 Reading: UTF-8 with or without BOM or Windows-1252, told apart from the bytes (a file that is
 neither is refused with the byte offset and line); ``,`` or ``;`` detected from the header line;
 records named by the physical line they start on, so a quoted value with a line break does not
-shift the numbers after it; a quote that is never closed is refused, not read to the end of the file. Streamed in 1 MiB chunks: nothing but the current record is held.
+shift the numbers after it; a quote that is never closed is refused, not read to the end of the file.
+Memory stays bounded whatever the file: the encoding check reads 1 MiB chunks, and the csv reader
+gets physical lines of at most LINE_MAX characters (the rest of a longer line is skipped and the
+record reported) and records of at most RECORD_MAX (newsletter/limits.py).
 
 Writing: ``spreadsheet_safe`` neutralises cells a spreadsheet would run as a formula.
 """
@@ -16,9 +19,10 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from .model import AudienceError
+from .limits import LINE_MAX, RECORD_MAX
+from .model import AudienceError, MemberFileError
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252"}
 
@@ -27,34 +31,54 @@ _QUOTED = re.compile(r'"[^"]*"')
 _CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 _CHUNK = 1 << 20
 _SEP_LINE = re.compile(r"^sep=([;,\t|])\s*$", re.IGNORECASE)
+# What the office saves by mistake instead of a CSV export, by the file's first bytes.
+_NOT_CSV = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx or LibreOffice .ods workbook)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook",
+}
 
 
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; AudienceError with the byte offset otherwise."""
+    """``utf-8-sig`` (BOM), ``utf-8`` or ``cp1252``; MemberFileError with the byte offset otherwise."""
+    return sniff(path)[0]
+
+
+def sniff(path: Path) -> tuple[str, bool]:
+    """(encoding as ``detect_encoding``, whether the file is plain ASCII and so may be Windows-1252 too)."""
     with path.open("rb") as f:
-        start = f.read(3)
+        start = f.read(8)
+        kind = next((kind for magic, kind in _NOT_CSV.items() if start.startswith(magic)), None)
+        if kind:
+            raise MemberFileError(
+                f'{path}: the file is {kind}, not a CSV file; in Excel use File → Save as → "CSV UTF-8 '
+                '(Comma delimited)" and check that file'
+            )
         if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode Text"
-            raise AudienceError(
+            raise MemberFileError(
                 f"{path}:1: byte 0x{start[0]:02X} at byte offset 0 starts a UTF-16 file, which is neither "
                 f'UTF-8 nor Windows-1252; save the file as "CSV UTF-8" and try again'
             )
-        bom = start == codecs.BOM_UTF8
+        bom = start[:3] == codecs.BOM_UTF8
         f.seek(0)
         offset, non_ascii = _first_invalid_utf8(f)
         if offset is None:
-            return "utf-8-sig" if bom else "utf-8"
+            return ("utf-8-sig" if bom else "utf-8"), not (bom or non_ascii)
         if bom or non_ascii:  # UTF-8 up to here: a broken or mixed file, not Windows-1252
             byte, line = _byte_at(f, offset)
-            raise AudienceError(
+            raise MemberFileError(
                 f"{path}:{line}: invalid UTF-8 byte 0x{byte:02X} at byte offset {offset}, though the file "
                 f'is UTF-8 before it; save the whole file again as "CSV UTF-8"'
             )
         f.seek(0)
         bad = _first_cp1252_undefined(f)
         if bad is None:
-            return "cp1252"
+            return "cp1252", False
         byte, line = _byte_at(f, bad)
-        raise AudienceError(
+        raise MemberFileError(
             f"{path}:{line}: byte 0x{byte:02X} at byte offset {bad} is neither UTF-8 nor Windows-1252; "
             f'save the file as "CSV UTF-8" and try again'
         )
@@ -98,11 +122,12 @@ def _byte_at(f: IO[bytes], offset: int) -> tuple[int, int]:
     return f.read(1)[0], line
 
 
-def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
+def open_csv(text: IO[str]) -> tuple[str, _Reader]:
     """Detect the delimiter from the first non-blank line (the header) and return a csv reader."""
+    lines = _Lines(text)
     head: list[str] = []
     declared = None
-    for physical in text:
+    for physical in lines:
         sep = _SEP_LINE.match(physical) if declared is None else None
         if sep:  # Excel's "sep=;" line: it names the delimiter and is not the header
             declared = sep[1]
@@ -112,15 +137,76 @@ def open_csv(text: IO[str]) -> tuple[str, Iterator[list[str]]]:
             break
     sample = _QUOTED.sub("", head[-1]) if head else ""
     delimiter = declared or (";" if sample.count(";") > sample.count(",") else ",")
-    return delimiter, _Reader(itertools.chain(head, text), delimiter)
+    return delimiter, _Reader(itertools.chain(head, lines), lines, delimiter)
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _Lines:
+    """The physical lines of a text, none longer than LINE_MAX characters, so a giant line is never
+    held whole: the rest of a longer line is skipped (its length remembered in ``cut``) and a ``"``
+    added if the skipped part had an odd number of them, so the quoting after it stays as it was.
+    A record (lines since ``record_done``) longer than RECORD_MAX raises ``_RecordTooLong``."""
+
+    def __init__(self, text: IO[str]):
+        self._readline = text.readline
+        self._carry = ""  # a line read ahead while looking for the end of a cut one
+        self.line = 0
+        self.cut: dict[int, int] = {}  # physical line → its whole length, for lines that were cut
+        self._record = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line, self._carry = self._carry or self._readline(LINE_MAX), ""
+        if not line:
+            raise StopIteration
+        self.line += 1
+        if len(line) == LINE_MAX and line[-1] not in "\r\n":
+            line = self._skip_rest(line)
+        elif len(line) == LINE_MAX and line[-1] == "\r":
+            line = self._crlf(line)
+        self._record += len(line)
+        if self._record > RECORD_MAX:
+            raise _RecordTooLong
+        return line
+
+    def _skip_rest(self, head: str) -> str:
+        length, quotes, piece = len(head), 0, ""
+        while piece[-1:] not in ("\r", "\n"):
+            piece = self._readline(LINE_MAX)
+            if not piece:
+                break
+            length, quotes = length + len(piece), quotes + piece.count('"')
+        ending = piece[len(piece.rstrip("\r\n")) :]
+        if ending == "\r" and len(piece) == LINE_MAX:
+            ending = self._crlf(ending)
+        if length - len(ending) > LINE_MAX:
+            self.cut[self.line] = length - len(ending)
+        return head + '"' * (quotes % 2) + ending
+
+    def _crlf(self, line: str) -> str:
+        """A line that the read limit ended right after its "\r": take the "\n" that may follow."""
+        after = self._readline(LINE_MAX)
+        if after == "\n":
+            return line + after
+        self._carry = after
+        return line
+
+    def record_done(self) -> None:
+        self._record = 0
 
 
 class _Reader:
     """``csv.reader`` (lenient about stray quotes, like Excel) that still notices a quoted value
     running into the end of the file: the non-strict reader returns it as if it were complete."""
 
-    def __init__(self, lines: Iterator[str], delimiter: str):
+    def __init__(self, lines: Iterator[str], physical: _Lines, delimiter: str):
         self._lines = lines
+        self.physical = physical
         self._ended = False
         self._csv = csv.reader(self._next_line(), delimiter=delimiter)
 
@@ -142,26 +228,38 @@ class _Reader:
         return self._csv.line_num
 
 
-def records(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(physical start line, cells) of every record that is not blank."""
+def records(reader: _Reader, path: Path) -> Iterator[tuple[int, list[str], int]]:
+    """(physical start line, cells, length of its longest line if that was cut, else 0) of every
+    record that is not blank."""
     previous = 0
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            if str(exc) == "unexpected end of data":  # every line after the quote would be one value
-                raise AudienceError(
-                    f"{path}:{previous + 1}: a value in double quotes starting on this line is never closed, "
-                    f'so the rest of the file would be read as part of it; add the missing "'
-                ) from None
-            raise AudienceError(
-                f"{path}:{previous + 1}: cannot read the CSV ({exc}); check the quotes"
-            ) from None
+        except (_RecordTooLong, csv.Error) as exc:
+            raise _unreadable(path, previous + 1, exc) from None
         start, previous = previous + 1, reader.line_num
-        if any(cell.strip() for cell in cells):
-            yield start, cells
+        reader.physical.record_done()
+        cuts = reader.physical.cut
+        cut = max((cuts.pop(n) for n in range(start, previous + 1) if n in cuts), default=0) if cuts else 0
+        if cut or any(cell.strip() for cell in cells):
+            yield start, cells, cut
+
+
+def _unreadable(path: Path, line: int, exc: Exception) -> MemberFileError:
+    if isinstance(exc, _RecordTooLong) or "field larger than field limit" in str(exc):
+        limit = RECORD_MAX if isinstance(exc, _RecordTooLong) else csv.field_size_limit()
+        return MemberFileError(
+            f"{path}:{line}: the record starting on this line runs on for more than {limit:,} characters: "
+            'a value in double quotes is probably never closed; add the missing "'
+        )
+    if str(exc) == "unexpected end of data":  # every line after the quote would be one value
+        return MemberFileError(
+            f"{path}:{line}: a value in double quotes starting on this line is never closed, "
+            f'so the rest of the file would be read as part of it; add the missing "'
+        )
+    return MemberFileError(f"{path}:{line}: cannot read the CSV ({exc}); check the quotes")
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -186,4 +284,12 @@ def write_spreadsheet(
         ) from None
 
 
-__all__ = ["ENCODINGS", "detect_encoding", "open_csv", "records", "spreadsheet_safe", "write_spreadsheet"]
+__all__ = [
+    "ENCODINGS",
+    "detect_encoding",
+    "open_csv",
+    "records",
+    "sniff",
+    "spreadsheet_safe",
+    "write_spreadsheet",
+]

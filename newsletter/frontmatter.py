@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .model import Problem
+from .zones import did_you_mean
 
 KeyPath = tuple[Any, ...]
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -138,7 +139,9 @@ class FrontMatter:
             try:
                 zone = ZoneInfo(match["zone"])
             except (ZoneInfoNotFoundError, ValueError):
-                self.problem(where, f"unknown time zone '{match['zone']}' in {where[-1]}")
+                self.problem(
+                    where, f"unknown time zone '{match['zone']}' in {where[-1]}{did_you_mean(match['zone'])}"
+                )
                 return None
         try:
             value = datetime.fromisoformat(stamp)

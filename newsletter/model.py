@@ -67,9 +67,16 @@ class ContentError(NewsletterError):
 
 
 class AudienceError(NewsletterError):
-    """The subscriber file cannot be read at all (encoding, missing header …)."""
+    """A member-list or suppression operation cannot be done (bad address, report not writable …)."""
 
     exit_code = 1
+
+
+class MemberFileError(AudienceError):
+    """The subscriber file cannot be read at all (missing, not a CSV, encoding, header …): exit 2,
+    unlike rejected rows (exit 1), which leave the rest of the list usable."""
+
+    exit_code = 2
 
 
 class RefusedError(NewsletterError):
@@ -244,7 +251,7 @@ ARTICLE_PLACEHOLDERS = ("salutation", "first_name", "last_name", "company")
 # ─────────────────────────────────── audience ───────────────────────────────────
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a member list may hold a million of them
 class Member:
     """One valid, de-duplicated row of the subscriber CSV."""
 

@@ -106,6 +106,8 @@ class Suppressions:
             return found
         with self.engine.connect() as conn:
             size = conn.execute(select(func.count()).select_from(suppressions)).scalar_one()
+            if size == 0:  # nothing to match: spare hashing every address of the list
+                return found
             if size <= len(wanted):
                 listed = {row.address_hash: row for row in conn.execute(select(suppressions))}
                 for address in wanted:

@@ -80,6 +80,44 @@ def test_check_lists_every_bad_row_on_stderr_and_exits_1(run, project: Path) -> 
     )
 
 
+def test_check_says_which_german_column_was_read_as_which(run, project: Path) -> None:
+    shutil.copy(CSV / "german_headers.csv", project / "members.csv")
+    result = run("subscribers", "check", "members.csv")
+    assert result.exit_code == 1  # line 5 is rejected
+    assert result.stdout.splitlines()[:2] == [
+        "members.csv: 4 rows (UTF-8 with BOM, delimiter ';'): 3 members to mail",
+        "  column 'E-Mail' read as email, 'Anrede' as salutation, 'Vorname' as first_name, "
+        "'Nachname' as last_name, 'Firma' as company, 'Sprache' as language",
+    ]
+    assert result.stderr.splitlines() == [
+        "members.csv:5: column E-Mail: 'not-an-address' is not a valid address: An email address must have an "
+        "@-sign.",
+        "members.csv:5: column Sprache: unknown language 'fr'; use one of de, en, pl (empty = de)",
+    ]
+
+
+def test_check_warns_of_letters_lost_in_a_cp1252_export_and_still_exits_0(run, project: Path) -> None:
+    shutil.copy(CSV / "cp1252_polish_question_marks.csv", project / "members.csv")
+    result = run("subscribers", "check", "members.csv")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[:2] == [
+        "members.csv:2: warning: column first_name: '?ukasz' has '?' inside a word: Windows-1252 has no ł, ś, ż, "
+        'ą, ę, ń, ź …, so the export probably replaced such a letter; export the file as "CSV UTF-8" instead',
+        "members.csv:3: warning: column first_name: 'Ma?gorzata' has '?' inside a word: Windows-1252 has no ł, "
+        'ś, ż, ą, ę, ń, ź …, so the export probably replaced such a letter; export the file as "CSV UTF-8" '
+        "instead",
+    ]
+    assert len(result.stderr.splitlines()) == 6
+    assert result.stdout.splitlines()[-6:] == [
+        "6 name or company cells have '?' inside a word (warnings on stderr). A Windows-1252",
+        '  export ("CSV (Trennzeichen-getrennt)") cannot hold Polish letters such as ł, ś, ż, ą, ę, ń, ź and',
+        """  writes '?' instead. In Excel use File → Save as → "CSV UTF-8 (Comma delimited)" and check the new""",
+        "  file. Warnings do not change the exit code.",
+        "",
+        "Every row is valid.",
+    ]
+
+
 def test_check_shows_duplicates_and_exits_0(run, project: Path) -> None:
     shutil.copy(CSV / "case-and-space-duplicates.csv", project / "dupes.csv")
     result = run("subscribers", "check", "dupes.csv")
@@ -93,15 +131,23 @@ def test_check_shows_duplicates_and_exits_0(run, project: Path) -> None:
     ) in result.stdout
 
 
-def test_unreadable_file_is_one_line_on_stderr_and_exit_1(run, project: Path) -> None:
-    shutil.copy(CSV / "header-without-email.csv", project / "members.csv")
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("header-without-email", "members.csv:1: the header has no 'email' column (found 'e-mail-adresse', "
+         "'vorname', 'nachname'); name the address column 'email'"),
+        ("empty", "members.csv: the file is empty; it needs a header row with at least 'email'"),
+        ("png_image_saved_as_csv", "members.csv: the file is a PNG image, not a CSV file; in Excel use "
+         'File → Save as → "CSV UTF-8 (Comma delimited)" and check that file'),
+    ],
+)  # fmt: skip
+def test_a_file_that_cannot_be_read_at_all_is_one_line_on_stderr_and_exit_2(
+    run, project: Path, case: str, message: str
+) -> None:
+    """README exit codes: 1 = some row rejected; 2 = the file cannot be read at all (not "rows invalid")."""
+    shutil.copy(CSV / f"{case}.csv", project / "members.csv")
     result = run("subscribers", "check", "members.csv")
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == (
-        "members.csv:1: the header has no 'email' column (found 'e-mail-adresse', 'vorname', 'nachname'); "
-        "name the address column 'email'\n"
-    )
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message + "\n")
 
 
 def test_report_for_the_office_is_formula_safe_utf8_with_bom(run, project: Path) -> None:
@@ -239,7 +285,7 @@ def test_check_dns_flag_is_accepted_and_bad_cells_never_reach_dns(run, project: 
 
 def test_missing_member_list_names_what_to_do(run) -> None:
     result = run("subscribers", "check")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         "subscribers.csv: no such file; export the member list or set NEWSLETTER_SUBSCRIBERS\n"
     )

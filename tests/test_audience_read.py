@@ -8,7 +8,7 @@ import pytest
 
 from newsletter.audience import read_members
 from newsletter.config import Config
-from newsletter.model import AudienceError
+from newsletter.model import AudienceError, MemberFileError
 
 CSV = Path(__file__).resolve().parent / "fixtures" / "csv"
 
@@ -37,7 +37,40 @@ def test_excel_exports_with_bom_or_cp1252_and_semicolons(config: Config, case: s
     assert (report.encoding, report.delimiter, report.rows) == (encoding, ";", 3)
     assert report.header[0] == "email"  # no BOM left in the first column name
     assert rows(config, case) == EXCEL_MEMBERS
-    assert report.rejected == ()
+    assert not report.rejected
+
+
+LOST = (
+    "has '?' inside a word: Windows-1252 has no ł, ś, ż, ą, ę, ń, ź …, so the export probably replaced "
+    'such a letter; export the file as "CSV UTF-8" instead'
+)
+
+
+def test_cp1252_question_marks_inside_words_are_warned_at_row_and_column(config: Config) -> None:
+    path = CSV / "cp1252_polish_question_marks.csv"
+    report = read_members(path, config)
+    assert report.encoding == "cp1252"
+    assert [str(p) for p in report.warnings] == [
+        f"{path}:2: warning: column first_name: '?ukasz' {LOST}",
+        f"{path}:3: warning: column first_name: 'Ma?gorzata' {LOST}",
+        f"{path}:3: warning: column last_name: '?urawska' {LOST}",
+        f"{path}:3: warning: column company: 'Zak?ady Metalowe ?ód? S.A.' {LOST}",
+        f"{path}:5: warning: column first_name: 'Pawe?' {LOST}",
+        f"{path}:5: warning: column last_name: 'Kra?' {LOST}",
+    ]  # a '?' on its own (line 4's company, line 5's) is a question mark
+    assert not report.rejected and len(report.members) == 4  # warnings only: the rows are still mailed
+
+
+def test_an_ascii_file_may_be_a_cp1252_export_and_is_warned_too(config: Config) -> None:
+    path = CSV / "ascii_export_with_question_marks.csv"
+    report = read_members(path, config)
+    assert [str(p) for p in report.warnings] == [f"{path}:2: warning: column last_name: 'Wi?niewski' {LOST}"]
+
+
+def test_a_question_mark_in_a_utf8_file_is_what_was_written(config: Config) -> None:
+    report = read_members(CSV / "utf8_question_mark_in_a_name.csv", config)
+    assert report.encoding == "utf-8" and not report.warnings
+    assert [(m.first_name, m.last_name) for m in report.members] == [("?ukasz", "Łódź")]
 
 
 def test_blank_lines_and_header_names_in_any_case_with_spaces(config: Config) -> None:
@@ -85,8 +118,62 @@ def test_header_without_email_is_refused(config: Config) -> None:
 
 def test_header_naming_a_column_twice_is_refused(config: Config) -> None:
     path = CSV / "header-names-email-twice.csv"
-    with pytest.raises(AudienceError, match=r":1: the header names column 'email' twice; keep one$"):
+    with pytest.raises(MemberFileError) as caught:
         read_members(path, config)
+    assert (
+        str(caught.value)
+        == f"{path}:1: the header names column 'email' twice ('email' and 'Email'); keep one"
+    )
+
+
+def test_german_headers_are_read_as_the_contract_columns(config: Config) -> None:
+    path = CSV / "german_headers.csv"
+    report = read_members(path, config)
+    assert report.header == (
+        "E-Mail", "Anrede", "Vorname", "Nachname", "Firma", "Sprache", "segments", "Mitgliedsnummer"
+    )  # fmt: skip
+    assert report.read_as == (
+        ("E-Mail", "email"),
+        ("Anrede", "salutation"),
+        ("Vorname", "first_name"),
+        ("Nachname", "last_name"),
+        ("Firma", "company"),
+        ("Sprache", "language"),
+    )
+    assert [
+        (m.line, m.address, m.salutation, m.first_name, m.last_name, m.company, m.language, dict(m.extra))
+        for m in report.members
+    ] == [
+        (2, "anna.schmidt@example.com", "Frau", "Anna", "Schmidt", "Schmidt Präzisionsteile GmbH", "de",
+         {"mitgliedsnummer": "1001"}),
+        (3, "piotr.nowak@example.com", "Pan", "Piotr", "Nowak", "Nowak Sp. z o.o.", "pl", {"mitgliedsnummer": "1002"}),
+        (4, "john.miller@example.com", "Mr", "John", "Miller", "Miller Mobility Inc.", "en",
+         {"mitgliedsnummer": "1003"}),
+    ]  # fmt: skip
+    assert [str(p) for p in report.rejected] == [  # a problem names the column as the file does
+        f"{path}:5: column E-Mail: 'not-an-address' is not a valid address: An email address must have an @-sign.",
+        f"{path}:5: column Sprache: unknown language 'fr'; use one of de, en, pl (empty = de)",
+    ]
+
+
+def test_lower_case_mail_and_german_names_are_aliases_too(config: Config) -> None:
+    report = read_members(CSV / "german_headers_lowercase_mail.csv", config)
+    assert report.read_as == (
+        ("mail", "email"), ("vorname", "first_name"), ("nachname", "last_name"), ("sprache", "language")
+    )  # fmt: skip
+    assert [(m.address, m.first_name, m.last_name, m.language) for m in report.members] == [
+        ("eve@example.org", "Eve", "Muster", "en")
+    ]
+
+
+def test_email_and_its_german_alias_together_name_the_column_twice(config: Config) -> None:
+    path = CSV / "header_email_and_e_mail.csv"
+    with pytest.raises(MemberFileError) as caught:
+        read_members(path, config)
+    assert (
+        str(caught.value)
+        == f"{path}:1: the header names column 'email' twice ('email' and 'E-Mail'); keep one"
+    )
 
 
 def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(config: Config) -> None:
@@ -158,6 +245,24 @@ def test_utf8_split_across_read_chunks_is_still_utf8(config: Config, tmp_path: P
     path.write_text("email,first_name\nanna@example.com,Jörg Grüße Łódź\n", encoding="utf-8")
     [member] = read_members(path, config).members
     assert member.first_name == "Jörg Grüße Łódź"
+
+
+@pytest.mark.parametrize(
+    ("case", "kind"),
+    [
+        ("png_image_saved_as_csv", "a PNG image"),
+        ("excel_workbook_saved_as_csv", "a zip archive (an Excel .xlsx or LibreOffice .ods workbook)"),
+    ],
+)
+def test_a_png_or_a_workbook_is_refused_as_not_a_csv_file(config: Config, case: str, kind: str) -> None:
+    path = CSV / f"{case}.csv"
+    with pytest.raises(MemberFileError) as caught:
+        read_members(path, config)
+    assert str(caught.value) == (
+        f"{path}: the file is {kind}, not a CSV file; in Excel use File → Save as → "
+        '"CSV UTF-8 (Comma delimited)" and check that file'
+    )
+    assert caught.value.exit_code == 2
 
 
 def test_missing_file_names_what_to_do(config: Config, tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_case_and_space_duplicates_merge_into_the_first_row(config: Config) -> N
         f"{path}:3: warning: duplicate of line 2 (eve@example.com): segments merged, the other fields of line 2 kept",
         f"{path}:5: warning: duplicate of line 2 (eve@example.com): segments merged, the other fields of line 2 kept",
     ]
-    assert report.rejected == ()
+    assert not report.rejected
 
 
 def test_segments_languages_time_zones_and_status(config: Config) -> None:
@@ -114,9 +114,24 @@ def test_unsubscribed_rows_are_counted_never_mailed_and_win_over_a_duplicate(con
     assert report.unsubscribed_count == 1
     assert [str(p) for p in report.duplicates] == [
         f"{path}:4: warning: duplicate of line 2 (anna@example.com): segments merged, the other fields of "
-        "line 2 kept; unsubscribed in one of them, so not mailed"
+        "line 2 kept; line 2 says unsubscribed, so not mailed"
     ]
     assert report.counts.total == 1
+
+
+def test_a_duplicate_names_the_line_that_says_unsubscribed(config: Config) -> None:
+    """The warning is printed at the later line: it must not read as if that line were the unsubscribed one."""
+    path = CSV / "duplicate_unsubscribed_in_the_later_row.csv"
+    report = read_members(path, config)
+    assert [m.address for m in report.members] == ["ben@example.com"]
+    assert [(m.line, m.address, sorted(m.segments)) for m in report.unsubscribed] == [
+        (2, "anna@example.com", ["poland", "usa"])
+    ]
+    merged = "segments merged, the other fields of line 2 kept"
+    assert [str(p) for p in report.duplicates] == [
+        f"{path}:4: warning: duplicate of line 2 (anna@example.com): {merged}; line 4 says unsubscribed, so not mailed",
+        f"{path}:5: warning: duplicate of line 2 (anna@example.com): {merged}; line 4 says unsubscribed, so not mailed",
+    ]
 
 
 def test_an_unsubscribed_row_rejected_for_another_column_still_unsubscribes(config: Config) -> None:
@@ -128,9 +143,21 @@ def test_an_unsubscribed_row_rejected_for_another_column_still_unsubscribes(conf
         (2, "anna@example.com", False)
     ]
     assert [str(p) for p in report.rejected] == [
-        f"{path}:3: column timezone: unknown time zone 'Europe/Berlinn'; use an IANA name such as "
-        "Europe/Berlin or America/New_York"
+        f"{path}:3: column timezone: unknown time zone 'Europe/Berlinn' (did you mean 'Europe/Berlin'?); use an "
+        "IANA name such as Europe/Berlin or America/New_York"
     ]
+
+
+def test_a_time_zone_typo_gets_a_did_you_mean(config: Config) -> None:
+    path = CSV / "timezone_typo_los_angles.csv"
+    report = read_members(path, config)
+    iana = "use an IANA name such as Europe/Berlin or America/New_York"
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: column timezone: unknown time zone 'America/Los_Angles' (did you mean 'America/Los_Angeles'?); "
+        + iana,
+        f"{path}:3: column timezone: unknown time zone 'Mars/Olympus'; {iana}",  # nothing close: no guess
+    ]
+    assert [(m.line, m.timezone) for m in report.members] == [(4, "America/Los_Angeles")]
 
 
 def test_extra_columns_are_kept_and_a_row_too_wide_is_rejected(config: Config) -> None:
@@ -142,14 +169,42 @@ def test_extra_columns_are_kept_and_a_row_too_wide_is_rejected(config: Config) -
         (4, {"member_no": "1003", "region": "Zwickau"}),  # a trailing empty cell is fine
     ]
     assert [str(p) for p in report.rejected] == [
-        f"{path}:5: the row has 5 cells but the header has 4 columns; a value containing ',' must be in double quotes"
+        f"{path}:5: the row has 5 cells but the header has 4 columns: 'Dora, Müller' (column first_name) "
+        "probably contains ',' and must be in double quotes"
     ]
-    assert report.rejections[0].cells == ("dora@example.com", "Dora", " Müller", "1004", "Leipzig")
+    assert list(report.rejections)[0].cells == ("dora@example.com", "Dora", " Müller", "1004", "Leipzig")
+
+
+def test_an_unquoted_semicolon_in_a_value_is_named_not_reported_as_shifted_columns(config: Config) -> None:
+    """Excel writes every column, so the extra cell is empty: the tell is the shifted values after it."""
+    path = CSV / "unquoted_semicolon_in_company.csv"
+    report = read_members(path, config)
+    tail = "probably contains ';' and must be in double quotes"
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: the row has 9 cells but the header has 8 columns: 'Lange GmbH; Co. KG' (column company) {tail}",
+        f"{path}:4: the row has 9 cells but the header has 8 columns: 'Berg & Söhne;Werkzeugbau' (column company) "
+        f"{tail}",
+        f"{path}:5: the row has 9 cells but the header has 8 columns: 'Lange GmbH; Co. KG' (column company) {tail}",
+    ]
+    assert [m.address for m in report.members] == ["ben.kraus@example.com"]
+    assert list(report.rejections)[0].cells == (
+        "anna.lange@example.com", "Anna", "Lange", "Lange GmbH", " Co. KG", "de", "poland", "", ""
+    )  # fmt: skip
+
+
+def test_a_row_wider_than_the_header_with_no_value_to_join_says_so(config: Config) -> None:
+    path = CSV / "row_wider_than_header_no_value_to_join.csv"
+    report = read_members(path, config)
+    assert [str(p) for p in report.rejected] == [
+        f"{path}:2: the row has 4 cells but the header has 3 columns; a value containing ',' must be in double "
+        "quotes"
+    ]
+    assert [m.address for m in report.members] == ["frank@example.com"]
 
 
 def test_example_member_list_is_clean(config: Config) -> None:
     report = read_members(Path(__file__).resolve().parent.parent / "subscribers.example.csv", config)
-    assert report.rejected == () and report.duplicates == ()
+    assert not report.rejected and not report.duplicates
     assert (report.rows, len(report.members), report.unsubscribed_count) == (20, 19, 1)
     assert set(report.per_segment) == {"poland", "usa", "general"}
     assert set(report.per_language) == {"de", "en", "pl"}

@@ -81,6 +81,9 @@ EXPECTED: dict[str, list[str]] = {
         "articles/a.de.md:5: start '2022-07-07T14:00' has no time zone: add an offset "
         "(2022-05-30T09:00+02:00) or a zone (2022-05-30T09:00 Europe/Berlin)"
     ],
+    "event-zone-typo": [
+        "articles/a.de.md:5: unknown time zone 'America/Los_Angles' in start (did you mean 'America/Los_Angeles'?)"
+    ],
     "event-end-time-only": [
         "articles/a.de.md:6: invalid date and time '16:00' for end: "
         "use ISO format with a zone, e.g. 2022-05-30T09:00+02:00"

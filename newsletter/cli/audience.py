@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -56,6 +57,8 @@ def check(csv_file: Path | None, report: Path | None, check_dns: bool) -> None:
         click.echo(line)
     for problem in result.rejected:
         click.echo(str(problem), err=True)
+    for problem in result.warnings:
+        click.echo(str(problem), err=True)
     if report is not None:
         reasons = write_report(result, report)
         click.echo(
@@ -90,6 +93,9 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         f"{path}: {result.rows} rows ({ENCODINGS[result.encoding]}, delimiter '{result.delimiter}'): "
         f"{len(to_mail)} members to mail"
     )
+    if result.read_as:  # "column 'E-Mail' read as email, 'Vorname' as first_name, …"
+        (written, name), *others = result.read_as
+        yield f"  column '{written}' read as {name}" + "".join(f", '{w}' as {n}" for w, n in others)
     yield (
         f"  {len(result.members)} valid members, {len(suppressed)} of them suppressed · "
         f"{result.unsubscribed_count} unsubscribed in the file · {len(result.duplicates)} duplicates merged · "
@@ -97,7 +103,9 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
     )
     yield ""
     yield from _table(to_mail, config)
-    yield from _listing("Duplicates (merged into the first row)", [str(p) for p in result.duplicates])
+    yield from _listing(
+        "Duplicates (merged into the first row)", map(str, result.duplicates), len(result.duplicates)
+    )
     yield from _listing(
         "Unsubscribed in the file (never mailed)",
         [f"{path}:{m.line}: {m.address}" for m in result.unsubscribed],
@@ -111,6 +119,8 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         ],
     )
     yield ""
+    if result.warnings:
+        yield from _lost_letters(result)
     if result.rejected:
         yield (
             f"{result.rejected_rows} rows rejected ({len(result.rejected)} reasons, listed on stderr as "
@@ -118,6 +128,14 @@ def summary(result: AudienceReport, suppressed: dict[str, Suppression], config: 
         )
     else:
         yield "Every row is valid."
+
+
+def _lost_letters(result: AudienceReport) -> Iterator[str]:
+    yield f"{len(result.warnings)} name or company cells have '?' inside a word (warnings on stderr). A Windows-1252"
+    yield '  export ("CSV (Trennzeichen-getrennt)") cannot hold Polish letters such as ł, ś, ż, ą, ę, ń, ź and'
+    yield """  writes '?' instead. In Excel use File → Save as → "CSV UTF-8 (Comma delimited)" and check the new"""
+    yield "  file. Warnings do not change the exit code."
+    yield ""
 
 
 def _table(members: list[Member], config: Config) -> Iterator[str]:
@@ -147,15 +165,17 @@ def _table(members: list[Member], config: Config) -> Iterator[str]:
         yield f"  Editions: {editions}"
 
 
-def _listing(title: str, lines: list[str]) -> Iterator[str]:
-    if not lines:
+def _listing(title: str, lines: Iterable[str], count: int | None = None) -> Iterator[str]:
+    """A titled list of its first LIST_LIMIT lines (``count``: how many there are, when not a list)."""
+    total = len(lines) if count is None and isinstance(lines, list) else count or 0
+    if not total:
         return
     yield ""
-    yield f"{title}: {len(lines)}"
-    for line in lines[:LIST_LIMIT]:
+    yield f"{title}: {total}"
+    for line in itertools.islice(lines, LIST_LIMIT):
         yield f"  {line}"
-    if len(lines) > LIST_LIMIT:
-        yield f"  … and {len(lines) - LIST_LIMIT} more"
+    if total > LIST_LIMIT:
+        yield f"  … and {total - LIST_LIMIT} more"
 
 
 # ─────────────────────────────────── suppressions ───────────────────────────────────

@@ -1,0 +1,30 @@
+"""The size limits that the member list and the composer share.
+
+``subscribers check`` (and every send, which reads the list the same way) rejects a row that
+breaks one of them, naming the row; the composer relies on them, so a row that passed the check
+can always be built into a message. One place, so the two can never disagree again (a
+50,000-character name used to pass the check and fail in the send).
+"""
+
+from __future__ import annotations
+
+# A header value the composer accepts (before encoding); RFC 5322 allows 998 bytes per line and
+# the composer folds encoded words, so this leaves room for "To: " and the address.
+HEADER_VALUE_MAX = 900
+
+# A name cell (first_name, last_name, salutation, company): first and last name go into the To
+# header together ("first last"), so two of them and a space must fit one header value.
+NAME_MAX = 256
+NAME_COLUMNS = ("first_name", "last_name", "salutation", "company")
+
+# An e-mail address (RFC 5321 path limit, as email-validator enforces it).
+ADDRESS_MAX = 254
+
+# Reading: one physical line of the CSV, and one record (a quoted value may span lines). Longer
+# input is not a member list row; the reader never holds more than this of it.
+LINE_MAX = 65_536
+RECORD_MAX = 1 << 20
+
+assert 2 * NAME_MAX + 1 <= HEADER_VALUE_MAX, "first and last name must fit the To header"
+
+__all__ = ["ADDRESS_MAX", "HEADER_VALUE_MAX", "LINE_MAX", "NAME_COLUMNS", "NAME_MAX", "RECORD_MAX"]
