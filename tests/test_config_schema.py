@@ -72,7 +72,9 @@ EXPECTED = {
     "duplicate_segment_id": [
         'newsletter.toml:12: [[segments]] entry 2: id "Poland" is already the id of entry 1'
     ],
-    "newsletter_timezone": ["newsletter.toml:6: [newsletter] timezone: unknown time zone 'Europe/Berlinn' (did you mean 'Europe/Berlin'?)"],
+    "newsletter_timezone": [
+        "newsletter.toml:6: [newsletter] timezone: unknown time zone 'Europe/Berlinn' (did you mean 'Europe/Berlin'?)"
+    ],
     "unterminated_string": ["newsletter.toml:3: illegal character '\\n' (column 23)"],
     "many_problems_at_once": [
         "newsletter.toml:6: [newsletter] default_language fr is not in languages (de, en, pl)",
