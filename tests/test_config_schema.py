@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.config import load_config
-from newsletter.toml_lines import key_lines
+from newsletter.config.toml_lines import key_lines
 
 CASES = Path(__file__).resolve().parent / "fixtures" / "config"
 REPO = Path(__file__).resolve().parent.parent
@@ -245,8 +245,8 @@ def test_check_outside_the_project_says_where_it_looked(tmp_path: Path) -> None:
 
 
 def test_the_readme_documents_every_key_of_the_schema() -> None:
-    """The key table in the README (Operator's guide) and settings_schema.SCHEMA list the same keys."""
-    from newsletter.settings_schema import SCHEMA, Table
+    """The key table in the README (Operator's guide) and config.schema.SCHEMA list the same keys."""
+    from newsletter.config.schema import SCHEMA, Table
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("| table | key | value | default |") :].split("\n\n", 1)[0]

@@ -1,4 +1,10 @@
-"""``.env`` + ``newsletter.toml`` → one frozen ``Config``. The only reader of the environment."""
+"""Configuration: ``.env`` + the environment + ``newsletter.toml`` in, one frozen, checked ``Config`` out.
+
+The only reader of the environment. ``load_config`` checks the file against ``schema`` (types,
+ranges, defaults; cross-key rules in ``rules``, line numbers from ``toml_lines``) and reports every
+problem at once as ``newsletter.toml:LINE: message``; the typed ``Config`` (with ``SmtpSettings``,
+``Secret``, ``DkimSettings`` …) is then passed down to every stage.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from .model import ConfigError, Segment
-from .settings_schema import SECURITY_MODES, Checker, SettingsError, env_problems, with_defaults
+from ..model import ConfigError, Segment
+from ..zones import did_you_mean
+from .schema import SECURITY_MODES, Checker, SettingsError, env_problems, with_defaults
 from .toml_lines import key_lines
-from .zones import did_you_mean
 
 DEV_SINK_HOST = "127.0.0.1"
 DEV_SINK_PORT = 1025
@@ -149,7 +155,7 @@ def _project_folder(here: Path) -> Path | None:
 def load_config(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read ``.env`` (the environment wins) and ``newsletter.toml`` into one ``Config``.
 
-    The file and the numeric environment variables are checked against ``settings_schema``
+    The file and the numeric environment variables are checked against ``config.schema``
     first; every problem is reported at once (``SettingsError``, exit 2) before a command runs."""
     here = (root or Path.cwd()).resolve()
     environ = os.environ if environ is None else environ
@@ -292,7 +298,7 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
 
 
 def _smtp(sending: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings:
-    """The relay and sending limits; values were checked by settings_schema (file and environment)."""
+    """The relay and sending limits; values were checked by config.schema (file and environment)."""
     host = env.get("NEWSLETTER_SMTP_HOST", DEV_SINK_HOST)
     port = _int(env, "NEWSLETTER_SMTP_PORT", DEV_SINK_PORT)
     username = env.get("NEWSLETTER_SMTP_USERNAME") or None

@@ -2,7 +2,7 @@
 
 ``Checker(shown, lines, zone_problem).check(raw)`` returns every problem at once as
 ``newsletter.toml:LINE: message`` (lines from ``toml_lines.key_lines``; cross-key checks in
-``settings_rules``); ``with_defaults(raw)`` fills in the defaults. Types are
+``rules``); ``with_defaults(raw)`` fills in the defaults. Types are
 never coerced: ``resend_unknown = "false"`` is a string, not false (``bool("false")`` is True), so
 it is refused. Adding a key to newsletter.toml means adding it here, or it is reported as unknown.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from .model import ALL, GENERAL, ConfigError, Problem
+from ..model import ALL, GENERAL, ConfigError, Problem
 
 KeyPath = tuple[str | int, ...]
 Rule = Callable[[Any], str | None]  # the requirement a value breaks ("must be at least 1"), or None
@@ -230,7 +230,7 @@ class Checker:
     def check(self, raw: Mapping[str, Any]) -> list[Problem]:
         """Every problem, in line order. Keys across tables (languages, zones …) are checked on the
         values that passed, so one wrong type does not hide the other problems."""
-        from .settings_rules import cross_check
+        from .rules import cross_check
 
         clean: dict[str, Any] = {}
         for name, value in raw.items():

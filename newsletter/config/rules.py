@@ -7,7 +7,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .settings_schema import Checker
+    from .schema import Checker
 
 
 def cross_check(checker: Checker, settings: dict[str, Any], *, sender_in_env: bool) -> None:
