@@ -18,7 +18,7 @@ from . import inline
 from .compose import PLACEHOLDER
 from .config import Config
 from .content import Outline, read_issue, resolve_issue_path
-from .frontmatter import Problems
+from .content.frontmatter import Problems
 from .model import Edition, EditionImage, Issue, NewsletterError, Problem, RefusedError
 from .render import Renderer, build_editions
 from .sourcecheck import ALT as _ALT

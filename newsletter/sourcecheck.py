@@ -18,11 +18,11 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import markdown, paths
-from .articles import ARTICLE_FILE
 from .compose import SALUTATIONS, HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
-from .frontmatter import FrontMatter, Problems, parse_front_matter
+from .content.articles import ARTICLE_FILE
+from .content.frontmatter import FrontMatter, Problems, parse_front_matter
 from .localise import same_zone, zone_label
 from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from .. import paths
+from ..config import Config
+from ..model import ArticleVariants, ContentError, Issue, Problem
 from .articles import load_articles
-from .config import Config
 from .frontmatter import FrontMatter, Problems, parse_front_matter
-from .model import ArticleVariants, ContentError, Issue, Problem
 
 ISSUE_KEYS = {"title": True, "date": True, "number": False, "subject": False, "preheader": False,
               "articles": True, "languages": False}  # fmt: skip

@@ -1,4 +1,4 @@
-"""YAML front matter with line numbers: the parsing half of content.py.
+"""YAML front matter with line numbers: the parsing half of ``content``.
 
 The front matter is composed into PyYAML's node tree so every key and list item keeps the line it
 was written on; problems point there (``articles/x.de.md:7: unknown key 'teasr' …``). Timestamps
@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .model import Problem
-from .zones import did_you_mean
+from ..model import Problem
+from ..zones import did_you_mean
 
 KeyPath = tuple[Any, ...]
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"

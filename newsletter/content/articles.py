@@ -1,4 +1,4 @@
-"""Article files (``articles/<name>.<lang>.md``) → ``ArticleVariants``: the article half of content.py.
+"""Article files (``articles/<name>.<lang>.md``) → ``ArticleVariants``: the article half of ``content``.
 
 Every problem is added to the caller's ``Problems`` with the file and line it was found on.
 """
@@ -9,10 +9,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import paths
-from .config import Config
+from .. import paths
+from ..config import Config
+from ..model import Article, ArticleVariants, Contact, Event
 from .frontmatter import FrontMatter, Problems, parse_front_matter
-from .model import Article, ArticleVariants, Contact, Event
 
 ARTICLE_KEYS = {"title": True, "segments": False, "kicker": False, "teaser": False, "date": False,
                 "author": False, "image": False, "image_alt": False, "image_caption": False,
