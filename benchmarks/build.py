@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from newsletter.config import load_config  # noqa: E402
 from newsletter.content import load_issue  # noqa: E402
 from newsletter.model import ALL  # noqa: E402
-from newsletter.render import Renderer, build_editions  # noqa: E402
+from newsletter.render.renderer import Renderer, build_editions  # noqa: E402
 
 
 def _ms(seconds: float) -> str:

@@ -31,7 +31,7 @@ TARGET_HTML = 48_000
 def embedded_edition(config) -> Edition:  # type: ignore[no-untyped-def]
     """The example's edition with the Silesia map, rendered without a public URL: the map travels in the mail."""
     from newsletter.content import load_issue
-    from newsletter.render import Renderer
+    from newsletter.render.renderer import Renderer
 
     issue = load_issue(ROOT / "issues" / "2022-03-laenderfokus", config)
     return Renderer(config).render(issue, frozenset({"poland"}), "de")
@@ -40,7 +40,7 @@ def embedded_edition(config) -> Edition:  # type: ignore[no-untyped-def]
 def edition(config) -> Edition:  # type: ignore[no-untyped-def]
     try:
         from newsletter.content import load_issue
-        from newsletter.render import build_editions
+        from newsletter.render.renderer import build_editions
 
         issue = load_issue(ROOT / "issues" / "2022-03-laenderfokus", config)
         best = max(build_editions(issue, config), key=lambda e: len(e.html))

@@ -101,7 +101,7 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
     from newsletter.audience import read_members
     from newsletter.compose import MessageTemplate
     from newsletter.content import load_issue
-    from newsletter.render import Renderer
+    from newsletter.render.renderer import Renderer
     from newsletter.sendloop import compose
 
     members = read_members(config.subscribers, config).members
@@ -149,7 +149,7 @@ def bare_client(port: int, messages: list[tuple[str, str, bytes]]) -> float:
 def naive(port: int, config, issue: Path, count: int) -> float:
     from newsletter.audience import read_members
     from newsletter.content import load_issue
-    from newsletter.render import Renderer
+    from newsletter.render.renderer import Renderer
 
     members = read_members(config.subscribers, config).members[:count]
     edition = Renderer(config).render(load_issue(issue, config), frozenset({"poland"}), "de")

@@ -60,7 +60,7 @@ def segment_sets(config: Config) -> list[frozenset[str]]:
 def render_all_editions(issue: Issue, config: Config) -> list[Edition]:
     """Every edition any member could receive: every segment set × every language of the issue and
     of the configuration (a member's language decides the edition even when the issue lacks it)."""
-    from .render import Renderer  # content area; imported late so this module loads on its own
+    from .render.renderer import Renderer  # content area; imported late so this module loads on its own
 
     renderer = Renderer(config)
     languages = dict.fromkeys((*issue.languages, *config.languages))

@@ -1,6 +1,6 @@
 """``newsletter archive``: the static web archive behind ``NEWSLETTER_PUBLIC_URL``.
 
-Layout (the paths the mails link to, see render.py):
+Layout (the paths the mails link to, see render.renderer):
 
     index.html                  language chooser (hreflang alternates)
     <lang>/index.html           every issue in that language, newest first, with hreflang alternates
@@ -32,7 +32,7 @@ from .ical import CalendarEvent, calendar
 from .model import ALL, ContentError, Issue
 
 if TYPE_CHECKING:
-    from .render import Renderer
+    from .render.renderer import Renderer
 
 NEUTRAL_SALUTATION = {
     "de": "Sehr geehrte Damen und Herren,",
@@ -68,7 +68,7 @@ class _Entry:
 def build_archive(config: Config, out: Path) -> ArchiveReport:
     """Write the whole archive to ``out`` (existing files of the same names are replaced)."""
     from .content import load_issue
-    from .render import Renderer
+    from .render.renderer import Renderer
 
     report = ArchiveReport(out=out)
     if not config.public_url:
@@ -300,7 +300,7 @@ def _url(config: Config, path: str) -> str:
 
 
 def _localised(config: Config, values: Mapping[str, str], lang: str) -> str:
-    from .render import localised
+    from .render.renderer import localised
 
     return localised(values, config.language_chain(lang))
 

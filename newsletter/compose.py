@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from .config import Config
-from .inline import image_part
 from .limits import HEADER_VALUE_MAX
 from .model import ALL, Edition, Member, NewsletterError, segment_key
+from .render.images import image_part
 from .tokens import make_token
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")

@@ -227,7 +227,7 @@ def parse_edition_key(key: str) -> tuple[frozenset[str], str]:
 
 
 def _render(config: Config, issue: Issue, keys: Iterable[str]) -> dict[str, Edition]:
-    from .render import Renderer
+    from .render.renderer import Renderer
 
     renderer = Renderer(config)
     return {key: renderer.render(issue, *parse_edition_key(key)) for key in sorted(set(keys))}
@@ -388,7 +388,7 @@ def send_test(
     browser links: a colleague's click never unsubscribes the member the proof was made for."""
     from .compose import MessageTemplate
     from .content import load_issue, resolve_issue_path
-    from .render import Renderer
+    from .render.renderer import Renderer
 
     targets = []
     for text in addresses:

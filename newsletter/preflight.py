@@ -14,13 +14,13 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import inline
 from .compose import PLACEHOLDER
 from .config import Config
 from .content import Outline, read_issue, resolve_issue_path
 from .content.frontmatter import Problems
 from .model import Edition, EditionImage, Issue, NewsletterError, Problem, RefusedError
-from .render import Renderer, build_editions
+from .render.images import MESSAGE_WARNING, total_size
+from .render.renderer import Renderer, build_editions
 from .sourcecheck import ALT as _ALT
 from .sourcecheck import EMPTY_HREF as _EMPTY_HREF
 from .sourcecheck import IMG as _IMG
@@ -87,13 +87,13 @@ def _check_embedded_size(editions: list[Edition], found: Problems, path: Path) -
     """Embedded pictures (no public URL) make every mail bigger; one warning per set of pictures."""
     by_images: dict[tuple[EditionImage, ...], list[str]] = {}
     for edition in editions:
-        if inline.total_size(edition.images) > inline.MESSAGE_WARNING:
+        if total_size(edition.images) > MESSAGE_WARNING:
             by_images.setdefault(edition.images, []).append(edition.key)
     for images, keys in by_images.items():
         sizes = sorted({(len(i.data) * 4 // 3, i.src) for i in images}, reverse=True)
         listed = ", ".join(f"{src} {_kb(size)} KB" for size, src in sizes)
         found.add(path, 0, f"the images embedded in each mail of edition(s) {', '.join(keys)} add "
-                  f"{_kb(inline.total_size(images))} KB ({listed}); mail servers may refuse or cut messages much "
+                  f"{_kb(total_size(images))} KB ({listed}); mail servers may refuse or cut messages much "
                   "over 1 MB: make the pictures smaller, or set NEWSLETTER_PUBLIC_URL to link them", "warning")  # fmt: skip
 
 

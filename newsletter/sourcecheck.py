@@ -17,14 +17,15 @@ from difflib import get_close_matches
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import markdown, paths
+from . import paths
 from .compose import SALUTATIONS, HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
 from .content.articles import ARTICLE_FILE
 from .content.frontmatter import FrontMatter, Problems, parse_front_matter
-from .localise import same_zone, zone_label
 from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
+from .render import markdown
+from .render.localise import same_zone, zone_label
 
 SUBJECT_MAX = 70
 LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
@@ -263,7 +264,7 @@ def _check_front_matter(source: Source, found: Problems, issue_dir: Path) -> Non
         if source.path.name.startswith("issue") and where[:1] == ("subject",):
             continue  # the subject is not personalised: _check_subjects says so
         check_placeholders(source.path, source.front.line(where), text, found)
-        if where == ("teaser",):  # the one front matter value rendered as Markdown (render.py)
+        if where == ("teaser",):  # the one front matter value rendered as Markdown (render.renderer)
             check_images(source.path, source.front.line(where), markdown.inline_html(text), found, issue_dir)
 
 

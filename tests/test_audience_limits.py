@@ -16,7 +16,7 @@ from newsletter.compose import HeaderInjection, MessageTemplate
 from newsletter.config import Config
 from newsletter.limits import HEADER_VALUE_MAX, NAME_MAX
 from newsletter.model import Member
-from newsletter.render import Renderer
+from newsletter.render.renderer import Renderer
 
 CSV = Path(__file__).resolve().parent / "fixtures" / "csv"
 SHOWN = "'" + "E" * 59 + "…'"

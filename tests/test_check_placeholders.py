@@ -14,7 +14,7 @@ from newsletter.compose import MessageTemplate
 from newsletter.config import Config
 from newsletter.content import load_issue
 from newsletter.model import Member
-from newsletter.render import Renderer
+from newsletter.render.renderer import Renderer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 KNOWN = "[[nl:salutation]], [[nl:first_name]], [[nl:last_name]], [[nl:company]]"

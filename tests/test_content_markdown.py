@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from newsletter import markdown
+from newsletter.render import markdown
 
 DANGEROUS = """Ein Artikel mit [sicherem Link](https://www.amz-sachsen.example/netzwerk).
 

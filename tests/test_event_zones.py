@@ -15,9 +15,9 @@ from newsletter.archive import event_calendar
 from newsletter.cli import main
 from newsletter.config import Config
 from newsletter.content import load_issue
-from newsletter.localise import event_when
 from newsletter.model import Event
-from newsletter.render import Renderer
+from newsletter.render.localise import event_when
+from newsletter.render.renderer import Renderer
 
 CASE = "event-ends-in-another-zone"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "check" / CASE

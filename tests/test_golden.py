@@ -14,7 +14,7 @@ import pytest
 
 from newsletter.config import Config
 from newsletter.content import load_issue
-from newsletter.render import Renderer
+from newsletter.render.renderer import Renderer
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EDITION = ("poland", "de")

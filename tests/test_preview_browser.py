@@ -17,7 +17,7 @@ from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, wit
 from newsletter.config import load_config
 from newsletter.content import load_issue
 from newsletter.delivery import edition_key
-from newsletter.render import build_editions
+from newsletter.render.renderer import build_editions
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 smtp_sink = rig.smtp_sink

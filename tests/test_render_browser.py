@@ -9,7 +9,7 @@ import pytest
 
 from newsletter.config import Config
 from newsletter.content import load_issue
-from newsletter.render import Renderer
+from newsletter.render.renderer import Renderer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

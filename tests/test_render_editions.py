@@ -11,7 +11,7 @@ import pytest
 from newsletter.config import Config
 from newsletter.content import load_issue
 from newsletter.model import ALL, Edition, Fallback, Issue
-from newsletter.render import Renderer, build_editions, select_articles
+from newsletter.render.renderer import Renderer, build_editions, select_articles
 
 
 @pytest.fixture

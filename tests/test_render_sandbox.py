@@ -14,8 +14,8 @@ from jinja2.exceptions import SecurityError
 from newsletter.config import Config
 from newsletter.content import load_issue
 from newsletter.model import ALL, NewsletterError
-from newsletter.render import Renderer
-from newsletter.sandbox import TemplateProblem, TemplateRefused
+from newsletter.render.renderer import Renderer
+from newsletter.render.sandbox import TemplateProblem, TemplateRefused
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pytest
 from newsletter.config import Config
 from newsletter.content import load_issue
 from newsletter.model import ALL
-from newsletter.render import Renderer
+from newsletter.render.renderer import Renderer
 
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []

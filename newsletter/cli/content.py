@@ -16,7 +16,7 @@ from ..config import Config, load_config
 from ..content import issue_images, load_issue, resolve_issue_path
 from ..model import Edition, Issue, NewsletterError
 from ..preflight import check_issue
-from ..render import Renderer, build_editions
+from ..render.renderer import Renderer, build_editions
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # issue 10 item 18: editors wrote their own "Liebe Mitglieder," under the automatic salutation

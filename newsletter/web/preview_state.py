@@ -109,11 +109,12 @@ class PreviewState:
         return self.snapshot
 
     def _build(self) -> Snapshot:
-        from .. import content, render
+        from ..content import load_issue
+        from ..render.renderer import build_editions
 
         config = self.last_config = self._load_config()
-        issue = content.load_issue(self.issue_path, config)
-        editions = list(render.build_editions(issue, config))
+        issue = load_issue(self.issue_path, config)
+        editions = list(build_editions(issue, config))
         members, note = read_member_list(config)
         editions += _member_editions(issue, config, editions, members or ())
         cards = tuple(_card(e, config, members) for e in _ordered(editions, config))
@@ -159,14 +160,14 @@ def _member_editions(
     issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
 ) -> list[Edition]:
     """Editions members get that the standard set lacks (several segments, none, other language)."""
-    from .. import render
     from ..delivery import parse_edition_key
+    from ..render.renderer import Renderer
 
     keys = {e.key for e in have}
     wanted = sorted({member_edition_key(m) for m in members} - keys)
     if not wanted:
         return []
-    renderer = render.Renderer(config)
+    renderer = Renderer(config)
     return [renderer.render(issue, *parse_edition_key(key)) for key in wanted]
 
 

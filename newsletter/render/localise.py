@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from babel.dates import format_date, format_time, get_timezone_location, get_timezone_name
 
-from .model import Event
+from ..model import Event
 
 
 def long_date(value: date, language: str) -> str:

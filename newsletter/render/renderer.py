@@ -19,11 +19,11 @@ from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 from mjml import mjml2html
 
+from ..config import Config
+from ..model import ALL, Article, ArticleVariants, Edition, Fallback, Issue
 from . import markdown, textpart
-from .config import Config
-from .inline import edition_images
+from .images import edition_images
 from .localise import event_when, long_date
-from .model import ALL, Article, ArticleVariants, Edition, Fallback, Issue
 from .sandbox import NewsletterSandbox, TemplateProblem, TemplateRefused, render_capped
 
 TEMPLATE = "newsletter.mjml.j2"
@@ -103,7 +103,7 @@ class Renderer:
         view = self.view(issue, segments, language, [p.article for p in picked], subject, preheader)
         html = self.compile(self.render_mjml(view))
         text = textpart.edition_text(view)
-        # no public URL to link them from: the pictures travel in the mail (inline.py)
+        # no public URL to link them from: the pictures travel in the mail (images.py, mail.inline)
         images = () if self.config.public_url else edition_images(html, issue.path, self.config.mail_domain)
         return Edition(
             issue_slug=issue.slug,

@@ -18,7 +18,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .model import NewsletterError
+from ..model import NewsletterError
 
 MAX_OUTPUT = 5_000_000  # characters of one rendered template
 MAX_ITEM = 1_000_000  # characters/items one expression may produce

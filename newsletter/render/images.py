@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import paths
-from .model import EditionImage
+from .. import paths
+from ..model import EditionImage
 
 TYPES = {
     ".png": "image/png",
