@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
-from .address import address_hash, canonical
+from .audience.address import address_hash, canonical
 from .clock import SystemClock
 from .db import deliveries, sends, suppressions
 from .lease import Lease, LeaseHeld, holder_is_dead, new_holder

@@ -318,7 +318,7 @@ def _segment_members(config: Config, segment_id: str, default_zone: str) -> list
     own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
     else ``default_zone``."""
     from . import audience  # imported late so the CLI loads without it
-    from .targets import member_in
+    from .audience.targets import member_in
 
     report = audience.read_members(config.subscribers, config)
     return [

@@ -111,7 +111,7 @@ def test_rejected_rows_are_not_all_held_in_memory(
     config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: 17.5 MB for 20,000 rejected rows, 35 MB for 40,000 (and 2.3 GB RSS for a 200 MB file)."""
-    import newsletter.csvfile as csvfile
+    import newsletter.audience.csvfile as csvfile
 
     monkeypatch.setattr(csvfile, "_CHUNK", 1 << 16)  # the encoding check's chunk, so both files exceed it
     _, small = peak_of(read_members, rejected_rows_file(tmp_path / "small.csv", 5_000), config)

@@ -238,7 +238,7 @@ def test_every_byte_undefined_in_cp1252_is_refused(config: Config, tmp_path: Pat
 
 
 def test_utf8_split_across_read_chunks_is_still_utf8(config: Config, tmp_path: Path, monkeypatch) -> None:
-    import newsletter.csvfile as csvfile
+    import newsletter.audience.csvfile as csvfile
 
     monkeypatch.setattr(csvfile, "_CHUNK", 7)  # every multi-byte character risks a split
     path = tmp_path / "members.csv"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.address import address_hash, canonical, normalise_address
+from newsletter.audience.address import address_hash, canonical, normalise_address
+from newsletter.audience.suppressions import Suppressions
 from newsletter.db import engine_for
 from newsletter.model import AudienceError
-from newsletter.suppression import Suppressions
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from delivery_rig import (
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
+from newsletter.audience.suppressions import Suppressions
 from newsletter.clock import FakeClock
 from newsletter.db import deliveries, engine_for
 from newsletter.delivery import run_send
 from newsletter.ledger import Ledger
 from newsletter.model import DeliveryError, RefusedError
-from newsletter.suppression import Suppressions
 
 
 @pytest.fixture

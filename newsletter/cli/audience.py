@@ -12,13 +12,13 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..address import InvalidAddress, normalise_address
 from ..audience import AudienceReport, count_members, read_members, write_report
+from ..audience.address import InvalidAddress, normalise_address
+from ..audience.csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
+from ..audience.suppressions import REASONS, Suppression, Suppressions
 from ..config import Config, load_config
-from ..csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
 from ..db import engine_for
 from ..model import GENERAL, AudienceError, Member
-from ..suppression import REASONS, Suppression, Suppressions
 
 LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are always all shown)
 

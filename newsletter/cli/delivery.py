@@ -172,8 +172,8 @@ def _send_test(
 def _proof_member(config: Config, text: str) -> Member:
     """The member of the list with this address: a proof is personalised from the list, never from
     what was typed (only the address is taken from the command line)."""
-    from ..address import InvalidAddress, normalise_address
     from ..audience import read_members
+    from ..audience.address import InvalidAddress, normalise_address
     from ..model import AudienceError
 
     where = _shown(config.subscribers)

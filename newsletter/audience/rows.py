@@ -22,12 +22,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ..config import Config
+from ..limits import LINE_MAX, NAME_COLUMNS, NAME_MAX
+from ..model import Member, Problem
 from . import cells as cell
 from .address import AddressChecker, InvalidAddress
 from .columns import COLUMNS, Header, OtherColumns
-from .config import Config
-from .limits import LINE_MAX, NAME_COLUMNS, NAME_MAX
-from .model import Member, Problem
 from .spill import Spill
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})

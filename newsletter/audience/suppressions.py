@@ -25,9 +25,9 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..db import suppressions, utcnow
+from ..model import AudienceError
 from .address import address_hash, canonical
-from .db import suppressions, utcnow
-from .model import AudienceError
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
 _CHUNK = 500  # hashes per IN (...) query; well below every database's parameter limit

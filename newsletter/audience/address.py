@@ -23,7 +23,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from .limits import ADDRESS_MAX
+from ..limits import ADDRESS_MAX
 
 
 class InvalidAddress(ValueError):

@@ -3,7 +3,7 @@
 The file is an export from the office's Excel or CRM: UTF-8 with or without BOM, or
 Windows-1252 (detected from the bytes); ``,`` or ``;`` between cells (detected from the header).
 It is streamed: the csv reader runs over a decoded text stream and each record becomes a
-``Member`` (or a rejection) at once (``newsletter.rows``); only the final members are held.
+``Member`` (or a rejection) at once (``audience.rows``); only the final members are held.
 
 Every rejected row is a ``Problem`` ``CSV:line: column …: what is wrong; what to do``, named by
 the physical line the record starts on (header = line 1), and the valid rows go on. A value that
@@ -11,7 +11,7 @@ could end up in a mail header and carries a line break, NUL, another control cha
 RFC 2047 encoded word (``=?UTF-8?Q?=0A?=Bcc: …``) rejects its row: on Python 3.11.7 such a value
 becomes a real header at the receiver (CVE-2024-6923), so it never gets near the composer.
 
-``Member.address`` is the normalised, lower-case envelope address (see ``newsletter.address``):
+``Member.address`` is the normalised, lower-case envelope address (see ``audience.address``):
 the one key that the member list, the suppression list, tokens and the ledger share.
 Duplicates (same address after trimming, any case) are merged into the first row: segments
 united, the first row's other fields kept, ``unsubscribed`` in either row wins.
@@ -24,10 +24,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config
+from ..model import GENERAL, Member, MemberFileError, Problem, segment_key
 from .columns import COLUMNS, read_header
-from .config import Config
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, sniff, spreadsheet_safe, write_spreadsheet
-from .model import GENERAL, Member, MemberFileError, Problem, segment_key
 from .rows import MemberRows, Rejection
 from .spill import Mapped
 
@@ -55,7 +55,7 @@ class AudienceReport:
     members: tuple[Member, ...]  # the mailing list: valid, subscribed, de-duplicated, in file order
     unsubscribed: tuple[Member, ...]  # valid rows with status=unsubscribed: never mailed
     # The lists below may be long (every row of a broken export): held in memory up to a bound,
-    # the rest on disk (newsletter.spill). Iterate them; len() and bool() are cheap.
+    # the rest on disk (audience.spill). Iterate them; len() and bool() are cheap.
     rejected: Collection[Problem]  # one per reason; a row may have several
     rejections: Collection[Rejection]  # the same, with column and original cells
     duplicates: Collection[Problem]  # warnings naming both lines

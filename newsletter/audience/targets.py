@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 
-from .config import Config
-from .model import ALL, GENERAL, ConfigError, Member, segment_key
+from ..config import Config
+from ..model import ALL, GENERAL, ConfigError, Member, segment_key
 
 
 def member_in(wanted: Collection[str], member: Member) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import MemberFileError
+from ..model import MemberFileError
 
 COLUMNS = ("email", "salutation", "first_name", "last_name", "company", "language", "segments", "timezone", "status")  # fmt: skip
 ALIASES = {

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from .limits import LINE_MAX, RECORD_MAX
-from .model import AudienceError, MemberFileError
+from ..limits import LINE_MAX, RECORD_MAX
+from ..model import AudienceError, MemberFileError
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252"}
 

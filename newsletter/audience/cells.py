@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .limits import NAME_MAX
-from .zones import did_you_mean, find_zone
+from ..limits import NAME_MAX
+from ..zones import did_you_mean, find_zone
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # tab is allowed
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
