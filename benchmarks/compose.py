@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsletter.compose import MessageTemplate  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
+from newsletter.mail.compose import MessageTemplate  # noqa: E402
+from newsletter.mail.tokens import make_token  # noqa: E402
 from newsletter.model import Edition, Member  # noqa: E402
-from newsletter.tokens import make_token  # noqa: E402
 
 TARGET_HTML = 48_000
 

@@ -99,8 +99,8 @@ def make_project(folder: Path, members: int, port: int) -> dict[str, str]:
 def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
     """The pipeline's own message bytes for every member (what the bare client sends)."""
     from newsletter.audience import read_members
-    from newsletter.compose import MessageTemplate
     from newsletter.content import load_issue
+    from newsletter.mail.compose import MessageTemplate
     from newsletter.render.renderer import Renderer
     from newsletter.sendloop import compose
 

@@ -289,7 +289,7 @@ def _send(
     no_wait: bool = False,
 ) -> SendReport:
     from .audience.suppressions import Suppressions
-    from .compose import MessageTemplate
+    from .mail.compose import MessageTemplate
 
     slug, now = prep.issue.slug, clock.now()
     addressed = {m.address: m for m in prep.members}
@@ -386,8 +386,8 @@ def send_test(
     Personalised as ``member`` (salutation, names, company, other columns) when given, else as the
     placeholder member. Each proof is addressed to its recipient, and so are its unsubscribe and
     browser links: a colleague's click never unsubscribes the member the proof was made for."""
-    from .compose import MessageTemplate
     from .content import load_issue, resolve_issue_path
+    from .mail.compose import MessageTemplate
     from .render.renderer import Renderer
 
     targets = []

@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .compose import PLACEHOLDER
 from .config import Config
 from .content import Outline, read_issue, resolve_issue_path
 from .content.frontmatter import Problems
+from .mail.compose import PLACEHOLDER
 from .model import Edition, EditionImage, Issue, NewsletterError, Problem, RefusedError
 from .render.images import MESSAGE_WARNING, total_size
 from .render.renderer import Renderer, build_editions

@@ -14,7 +14,7 @@ from .ledger import Row
 from .model import Member
 
 if TYPE_CHECKING:
-    from .compose import MessageTemplate
+    from .mail.compose import MessageTemplate
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import paths
-from .compose import SALUTATIONS, HeaderInjection, check_header_value
 from .config import Config
 from .content import Outline
 from .content.articles import ARTICLE_FILE
 from .content.frontmatter import FrontMatter, Problems, parse_front_matter
+from .mail.compose import SALUTATIONS
+from .mail.headers import HeaderInjection, check_header_value
 from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
 from .render import markdown
 from .render.localise import same_zone, zone_label

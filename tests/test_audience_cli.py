@@ -292,7 +292,7 @@ def test_missing_member_list_names_what_to_do(run) -> None:
 
 
 def test_suppress_a_mailto_unsubscribe_by_its_subject(run, config: Config) -> None:
-    from newsletter.tokens import make_token
+    from newsletter.mail.tokens import make_token
 
     token = make_token("piotr.nowak@example.com", "poland", config)
     result = run("suppress", "--token", f"unsubscribe {token}", "--reason", "unsubscribed")

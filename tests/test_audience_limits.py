@@ -12,9 +12,10 @@ from delivery_rig import SLUG, copy_issue, run_cli, sink_env
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.audience import read_members
-from newsletter.compose import HeaderInjection, MessageTemplate
 from newsletter.config import Config
 from newsletter.limits import HEADER_VALUE_MAX, NAME_MAX
+from newsletter.mail.compose import MessageTemplate
+from newsletter.mail.headers import HeaderInjection
 from newsletter.model import Member
 from newsletter.render.renderer import Renderer
 

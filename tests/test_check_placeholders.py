@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import main
-from newsletter.compose import MessageTemplate
 from newsletter.config import Config
 from newsletter.content import load_issue
+from newsletter.mail.compose import MessageTemplate
 from newsletter.model import Member
 from newsletter.render.renderer import Renderer
 

@@ -14,8 +14,6 @@ from newsletter.config import load_config
 from newsletter.content import load_issue
 from newsletter.model import ALL, Edition, RefusedError
 
-pytest.importorskip("newsletter.render")
-
 SLUG = "2022-03-laenderfokus"
 WHEN = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
 

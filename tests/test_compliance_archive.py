@@ -16,8 +16,6 @@ from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.model import Event
 
-pytest.importorskip("newsletter.render")
-
 SLUG = "2022-03-laenderfokus"
 PUBLIC = "https://news.example.org/newsletter"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

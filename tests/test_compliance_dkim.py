@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from newsletter import dkim
 from newsletter.config import DkimSettings
+from newsletter.mail import dkim
 from newsletter.model import ConfigError
 
 MESSAGE = (

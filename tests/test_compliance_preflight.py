@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import preflight
 from newsletter.config import load_config
+from newsletter.delivery import run_send
 from newsletter.model import RefusedError
 
-preflight = pytest.importorskip("newsletter.preflight")
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -75,11 +76,10 @@ def test_public_url_missing_for_a_real_relay_is_a_warning(project, project_env, 
 
 
 def test_send_to_a_real_relay_refuses_without_secret(project, project_env, example_issue):
-    delivery = pytest.importorskip("newsletter.delivery")
     (project / "subscribers.csv").write_text("email,segments\na@example.org,usa\n", encoding="utf-8")
     env = {**project_env, "NEWSLETTER_SMTP_HOST": "smtp.example.org", "NEWSLETTER_SMTP_PORT": "587",
            "NEWSLETTER_PUBLIC_URL": "https://news.example.org"}  # fmt: skip
     config = load_config(project, env)
     assert config.secret is None
     with pytest.raises(RefusedError, match="NEWSLETTER_SECRET is not set"):
-        delivery.run_send(config, example_issue, ["usa"])
+        run_send(config, example_issue, ["usa"])

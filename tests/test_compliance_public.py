@@ -16,6 +16,7 @@ from test_compliance_archive import WellFormed
 from newsletter.audience.suppressions import Suppressions
 from newsletter.config import load_config
 from newsletter.db import engine_for
+from newsletter.mail import tokens
 from newsletter.model import ConfigError
 from newsletter.web.public import accept_language, create_app, mask, read_claims, safe_path
 
@@ -49,10 +50,6 @@ def service(tmp_path_factory):
     config = load_config(root, env)
     with serve_app(create_app(config)) as url:
         yield config, url, env, root
-
-
-def _tokens():
-    return pytest.importorskip("newsletter.tokens")
 
 
 class Forms(HTMLParser):
@@ -150,7 +147,6 @@ def test_accept_language_and_mask():
 
 
 def test_post_one_click_suppresses_without_redirect(service):
-    tokens = _tokens()
     config, url, _, _ = service
     address = "one-click@example.org"
     token = tokens.make_token(address, "list", config)
@@ -164,7 +160,6 @@ def test_post_one_click_suppresses_without_redirect(service):
 
 
 def test_rfc8058_multipart_body_and_replay_are_idempotent(service):
-    tokens = _tokens()
     config, url, _, _ = service
     address = "Replay@Example.org"
     token = tokens.make_token(address, "list", config)
@@ -178,7 +173,6 @@ def test_rfc8058_multipart_body_and_replay_are_idempotent(service):
 
 
 def test_get_changes_nothing(service):
-    tokens = _tokens()
     config, url, _, _ = service
     address = "prefetch@example.org"
     token = tokens.make_token(address, "list", config)
@@ -193,7 +187,6 @@ def test_get_changes_nothing(service):
 
 
 def test_confirmation_page_languages_and_its_button(service):
-    tokens = _tokens()
     config, url, _, _ = service
     address = "button@example.org"
     token = tokens.make_token(address, "list", config)
@@ -224,7 +217,6 @@ def test_confirmation_page_languages_and_its_button(service):
 
 
 def test_ten_thousand_forged_tokens_are_rejected(service):
-    tokens = _tokens()
     config, url, _, _ = service
     rng = random.Random(8058)
     genuine = tokens.make_token("victim@example.org", "list", config)
@@ -260,7 +252,6 @@ def test_ten_thousand_forged_tokens_are_rejected(service):
 
 
 def test_rotated_key_works_while_listed_and_not_after(service):
-    tokens = _tokens()
     config, _, env, root = service
     old_only = load_config(root, {**env, "NEWSLETTER_SECRET": OLD_SECRET})
     token = tokens.make_token("rotated@example.org", "list", old_only)
@@ -315,7 +306,6 @@ def test_archive_page_images_load_in_a_browser(tmp_path, service):
 
 def test_forged_one_click_with_the_dev_key_changes_nothing(service):
     """tokens.DEV_SECRET is public: a token made with it must never unsubscribe anyone."""
-    tokens = _tokens()
     config, url, env, root = service
     dev = load_config(root, {k: v for k, v in env.items() if k != "NEWSLETTER_SECRET"})
     assert dev.secret is None and dev.smtp.is_dev_sink
@@ -331,7 +321,6 @@ def test_forged_one_click_with_the_dev_key_changes_nothing(service):
 
 @pytest.mark.parametrize("secret", [None, "dev-key"], ids=["no_secret", "secret_is_the_dev_key"])
 def test_public_app_refuses_to_start_without_a_real_secret(service, secret):
-    tokens = _tokens()
     _, _, env, root = service
     env = {k: v for k, v in env.items() if k != "NEWSLETTER_SECRET"}
     if secret:

@@ -16,14 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
-from newsletter import dkim
 from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.db import deliveries, engine_for
-
-delivery = pytest.importorskip("newsletter.delivery")
-tokens = pytest.importorskip("newsletter.tokens")
-pytest.importorskip("newsletter.compose")
+from newsletter.delivery import run_send
+from newsletter.mail import dkim, tokens
 
 smtp_sink = rig.smtp_sink
 SLUG = "2022-03-laenderfokus"
@@ -82,7 +79,7 @@ def test_one_click_then_the_next_send_mails_nothing_to_that_address(
     with serve_app(create_app(config)) as url, httpx.Client(base_url=url) as client:
         response = client.post(f"/u/{token}", data=ONE_CLICK)
     assert response.status_code == 200 and "location" not in response.headers
-    report = delivery.run_send(config, example_issue, ["all"])
+    report = run_send(config, example_issue, ["all"])
     received = smtp_sink.received_by_address()
     assert received[target] == 0
     assert sum(received.values()) == 29 and ledger_state(config, target) == "suppressed"
@@ -97,9 +94,7 @@ def test_unsubscribe_during_a_running_3000_member_send(project, project_env, exa
     addresses = write_members(project, 3000)
     config = load_config(project, env_for(project_env, smtp_sink))
     result: dict[str, object] = {}
-    sender = threading.Thread(
-        target=lambda: result.update(report=delivery.run_send(config, example_issue, ["all"]))
-    )
+    sender = threading.Thread(target=lambda: result.update(report=run_send(config, example_issue, ["all"])))
     with serve_app(create_app(config)) as url, httpx.Client(base_url=url) as client:
         sender.start()
         smtp_sink.wait_for(500, timeout=60)
@@ -176,7 +171,7 @@ def test_every_message_of_a_send_is_dkim_signed_and_verifies(project, project_en
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
         return record if name == b"nl2026._domainkey.amz-sachsen.example." else None
 
-    delivery.run_send(config, example_issue, ["all"])
+    run_send(config, example_issue, ["all"])
     messages = smtp_sink.wait_for(24)
     assert len(messages) == 24
     for m in messages:

@@ -9,8 +9,9 @@ import pytest
 import smtp_sink as rig
 from smtp_sink import SmtpSink
 
-from newsletter.compose import HeaderInjection, MessageTemplate, check_header_value
 from newsletter.config import Config
+from newsletter.mail.compose import MessageTemplate
+from newsletter.mail.headers import HeaderInjection, check_header_value
 from newsletter.model import Edition, Member
 
 smtp_sink = rig.smtp_sink

@@ -12,10 +12,10 @@ from email.parser import BytesParser
 
 import pytest
 
-from newsletter.compose import MessageTemplate, salutation
 from newsletter.config import Config, Secret
+from newsletter.mail.compose import MessageTemplate, salutation
+from newsletter.mail.tokens import read_token
 from newsletter.model import ALL, Edition, Member
-from newsletter.tokens import read_token
 
 HTML = (
     "<html><body><p>[[nl:salutation]]</p>\n<p>Hallo [[nl:first_name]] [[nl:last_name]] ([[nl:company]])</p>\n"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.compose import MessageTemplate
 from newsletter.config import Config
 from newsletter.devsmtp import read_outbox, start_dev_sink
+from newsletter.mail.compose import MessageTemplate
 from newsletter.model import Edition, Member, RefusedError
 
 EDITION = Edition(

@@ -10,8 +10,8 @@ import string
 import pytest
 
 from newsletter.config import Config, Secret
+from newsletter.mail.tokens import InvalidToken, TokenClaims, make_token, read_token
 from newsletter.model import ConfigError
-from newsletter.tokens import InvalidToken, TokenClaims, make_token, read_token
 
 
 def _with(config: Config, *secrets: str) -> Config:

@@ -245,7 +245,7 @@ def _unsuppress(config: Config, address: str) -> None:
 
 def _address_in(token: str, config: Config) -> str:
     """The address in an unsubscribe token; accepts the whole subject line 'unsubscribe <token>'."""
-    from ..tokens import read_token  # delivery's module; only needed here
+    from ..mail.tokens import read_token  # delivery's module; only needed here
 
     text = token.strip()
     if text.lower().startswith("unsubscribe"):

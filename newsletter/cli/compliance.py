@@ -28,8 +28,8 @@ def serve(host: str, port: int, site: Path | None) -> None:
     """
     import uvicorn
 
+    from ..mail.tokens import require_real_secret
     from ..model import ConfigError
-    from ..tokens import require_real_secret
     from ..web.public import create_app
 
     config = load_config()

@@ -3,13 +3,13 @@
 A relative ``<img src="images/karte.png">`` works in the preview (it serves the issue folder) and
 nowhere in a mailbox (PITFALLS). Without a public URL every such image of an edition is read once,
 through the containment rule of ``paths`` (no links, nothing outside the issue), and becomes an
-``EditionImage``; compose.py sends it as an inline part (``multipart/related``, ``Content-ID``)
-that the HTML references as ``cid:…``. The bytes are the file the preview showed.
+``EditionImage`` (its Content-ID derived from the bytes); ``mail.inline`` sends it as an inline
+part (``multipart/related``, ``Content-ID``) that the HTML references as ``cid:…``. The bytes are
+the file the preview showed.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import re
@@ -46,7 +46,7 @@ def edition_images(edition_html: str, issue_dir: Path, domain: str) -> tuple[Edi
         if kind is None or data is None:
             continue  # check reports a missing or refused file; the src stays as it is
         name = Path(relative).name
-        cid = f"{hashlib.sha256(data).hexdigest()[:20]}.{_safe(name)}@{_safe(domain)}"
+        cid = f"{hashlib.sha256(data).hexdigest()[:20]}.{safe_name(name)}@{safe_name(domain)}"
         found[src] = EditionImage(src=src, cid=cid, content_type=kind, filename=name, data=data)
     return tuple(found.values())
 
@@ -57,19 +57,6 @@ def total_size(images: tuple[EditionImage, ...]) -> int:
     return sum(unique.values()) * 4 // 3
 
 
-def image_part(image: EditionImage) -> bytes:
-    """Headers and base64 body of one inline part (CRLF, 76-character lines, no final line break)."""
-    name = _safe(image.filename) or "image"
-    head = (
-        f'Content-Type: {image.content_type}; name="{name}"\r\n'
-        "Content-Transfer-Encoding: base64\r\n"
-        f"Content-ID: <{image.cid}>\r\n"
-        f'Content-Disposition: inline; filename="{name}"\r\n\r\n'
-    )
-    encoded = base64.b64encode(image.data)
-    return head.encode() + b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
-
-
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
     """Only characters that need no quoting or encoding in a header (file names are the editor's)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")

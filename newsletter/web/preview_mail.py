@@ -66,7 +66,7 @@ def member_label(member: Member) -> str:
 def personalised(edition: Edition, config: Config, member: Member) -> MailView:
     """The message this member gets, built by compose exactly as a send would build it."""
     try:
-        from ..compose import MessageTemplate
+        from ..mail.compose import MessageTemplate
 
         raw = MessageTemplate.for_edition(edition, config).personalise(member).data
     except (ImportError, NewsletterError) as exc:

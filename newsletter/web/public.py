@@ -97,7 +97,7 @@ def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ..
     """The ASGI app for ``newsletter serve`` (and for tests, run by uvicorn in a thread).
 
     Refuses (ConfigError) without a real NEWSLETTER_SECRET: see ``tokens.require_real_secret``."""
-    from ..tokens import require_real_secret
+    from ..mail.tokens import require_real_secret
 
     require_real_secret(config)
     service = _Service(config, site if site is not None else config.root / "site")
@@ -274,7 +274,7 @@ def read_claims(token: str, config: Config) -> Any | None:
     """The token's claims, or None for anything ``tokens.read_token`` does not accept.
 
     Never with the public development key, whatever the relay settings say."""
-    from .. import tokens
+    from ..mail import tokens
 
     if not token or len(token) > 1024:
         return None

@@ -1,20 +1,18 @@
 """Edition + member → the bytes of one mail.
 
 The MIME structure (multipart/alternative: text/plain then text/html, UTF-8, quoted-printable,
-CRLF; the html inside a multipart/related with the issue's pictures when they are embedded) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the same
-for all members is encoded then, and each body is cut into pre-encoded blocks and the few lines
-that hold ``[[nl:…]]`` placeholders. ``personalise(member)`` only encodes those lines and the
-per-member headers (To, Date, Message-ID, List-Unsubscribe) and joins bytes: ≈ 15× cheaper than
-building an ``email.message.EmailMessage`` per member (see benchmarks/compose.py).
-
-Header safety does not rely on the interpreter (Python 3.11.7 is vulnerable, CVE-2024-6923):
-every header value is checked for CR, LF, NUL, other control and line-separator characters, and
-for RFC 2047 encoded-words that decode to them, and refused with ``HeaderInjection``.
+CRLF; the html inside a multipart/related with the issue's pictures when they are embedded,
+``inline``) is built ONCE per edition by ``MessageTemplate.for_edition``: every header that is the
+same for all members is checked and encoded then (``headers``), and each body is cut into
+pre-encoded blocks and the few lines that hold ``[[nl:…]]`` placeholders. ``personalise(member)``
+only encodes those lines and the per-member headers (To, Date, Message-ID, List-Unsubscribe),
+joins bytes and signs them (``dkim``, when configured): ≈ 15× cheaper than building an
+``email.message.EmailMessage`` per member (see benchmarks/compose.py). The result is one frozen
+``ComposedMessage``, what the send engine hands to the transport.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import html
 import re
@@ -23,20 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from .config import Config
-from .limits import HEADER_VALUE_MAX
-from .model import ALL, Edition, Member, NewsletterError, segment_key
-from .render.images import image_part
+from ..config import Config
+from ..model import ALL, Edition, Member, segment_key
+from .headers import HeaderInjection, check_header_value, encode_phrase, encode_text, fold, mailbox
+from .inline import image_part
 from .tokens import make_token
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([^?\s]*)\?([^?\s]*)\?=")
-_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _MSGID = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>?")
-_WORD_BYTES = 39  # raw bytes per B encoded-word: 12 + 52 base64 characters, so "Subject: " + word ≤ 78
 
 FEMALE = frozenset({"frau", "ms", "mrs", "miss", "pani", "f", "w", "female", "weiblich"})
 MALE = frozenset({"herr", "mr", "pan", "m", "male", "männlich"})
@@ -47,15 +39,6 @@ SALUTATIONS = {  # language → (female, male, anyone); {last} is the last name
 }
 
 
-class HeaderInjection(NewsletterError):
-    """A header value would break the header block (line break, NUL, encoded newline …)."""
-
-    def __init__(self, field: str, problem: str, line: int | None = None):
-        self.field, self.problem, self.line = field, problem, line
-        where = f"line {line}: " if line else ""
-        super().__init__(f"{where}{field} {problem}; remove it from the source and try again")
-
-
 @dataclass(frozen=True)
 class ComposedMessage:
     envelope_from: str
@@ -63,92 +46,6 @@ class ComposedMessage:
     message_id: str  # as in the header, with angle brackets
     data: bytes  # CRLF line ends, every line ≤ 998 bytes, not dot-stuffed
     smtputf8: bool = False  # the recipient's local part is not ASCII: the relay must offer SMTPUTF8
-
-
-# ───────────────────────────── header values ─────────────────────────────
-
-
-def check_header_value(value: str, field: str, line: int | None = None) -> str:
-    """``value`` unchanged, or ``HeaderInjection`` if it could end or split a header."""
-    if len(value) > HEADER_VALUE_MAX:  # the member list keeps names within it (newsletter/limits.py)
-        raise HeaderInjection(field, f"is too long ({len(value)} characters)", line)
-    bad = _CONTROL.search(value)
-    if bad:
-        raise HeaderInjection(field, f"contains the control character U+{ord(bad.group()):04X}", line)
-    for word in _ENCODED_WORD.finditer(value):
-        if _decodes_to_control(*word.groups()):
-            raise HeaderInjection(
-                field, f"contains an encoded line break or control character ({word.group()})", line
-            )
-    return value
-
-
-def _decodes_to_control(charset: str, encoding: str, text: str) -> bool:
-    try:
-        if encoding.upper() == "Q":
-            raw = binascii.a2b_qp(text.encode("ascii"), header=True)
-        elif encoding.upper() == "B":
-            raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        else:
-            return True  # not a valid encoded-word: a decoder may still try, refuse it
-    except (ValueError, binascii.Error):
-        return True
-    if _CONTROL_BYTES.search(raw):
-        return True
-    try:
-        return bool(_CONTROL.search(raw.decode(charset.partition("*")[0] or "ascii", "replace")))
-    except LookupError:
-        return False  # unknown charset: the bytes were checked above
-
-
-def encode_text(value: str) -> str:
-    """An unstructured header value: ASCII as is, anything else as UTF-8 B encoded-words.
-
-    ASCII that contains ``=?`` is encoded too, so a literal "=?UTF-8?Q?…?=" reaches the reader as typed.
-    """
-    if value.isascii() and "=?" not in value:
-        return value
-    raw = value.encode("utf-8")
-    if len(raw) <= _WORD_BYTES:
-        return f"=?utf-8?b?{base64.b64encode(raw).decode('ascii')}?="
-    words, chunk = [], b""
-    for char in value:
-        raw = char.encode("utf-8")
-        if len(chunk) + len(raw) > _WORD_BYTES:
-            words.append(chunk)
-            chunk = b""
-        chunk += raw
-    words.append(chunk)
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words if w)
-
-
-def encode_phrase(value: str) -> str:
-    """A display name: bare atoms, a quoted string, or encoded-words."""
-    if not value.isascii() or "=?" in value:
-        return encode_text(value)
-    if _ATOM_PHRASE.fullmatch(value) and value.strip() == value:
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def mailbox(name: str, address: str, field: str, line: int | None = None) -> str:
-    check_header_value(name, f"{field} name", line)
-    check_header_value(address, f"{field} address", line)
-    if not _ADDRESS.fullmatch(address):
-        raise HeaderInjection(field, f"address '{address}' is not one plain address", line)
-    return f"{encode_phrase(name.strip())} <{address}>" if name.strip() else address
-
-
-def _fold(name: str, value: str) -> str:
-    """``Name: value`` with ASCII values folded at spaces to ≈ 78 columns, ending in CRLF."""
-    line, out = f"{name}:", []
-    for word in value.split(" ") if "\r\n" not in value else [value]:
-        if len(line) + 1 + len(word) > 78 and line.strip() and not line.endswith(":"):
-            out.append(line)
-            line = ""
-        line += " " + word
-    out.append(line)
-    return "\r\n".join(out) + "\r\n"
 
 
 # ───────────────────────────── bodies ─────────────────────────────
@@ -232,10 +129,10 @@ class MessageTemplate:
         subject = check_header_value(subject_prefix + edition.subject, "Subject")
         list_key = segment_key(edition.segments)
         boundary = "=_nl_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable text
-        head = _fold("From", sender)
-        middle = _fold("Subject", encode_text(subject.strip()))
-        before = _fold("Reply-To", mailbox("", config.reply_to, "Reply-To")) if config.reply_to else ""
-        before += _fold("List-Id", _list_id(edition, config, list_key))
+        head = fold("From", sender)
+        middle = fold("Subject", encode_text(subject.strip()))
+        before = fold("Reply-To", mailbox("", config.reply_to, "Reply-To")) if config.reply_to else ""
+        before += fold("List-Id", _list_id(edition, config, list_key))
         tail = "".join(
             [
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" if config.public_url else "",
@@ -284,7 +181,7 @@ class MessageTemplate:
         }
         parts = [
             self.head,
-            _fold("To", to).encode(),
+            fold("To", to).encode(),
             self.middle,
             f"Date: {_date(now)}\r\nMessage-ID: {mid}\r\n".encode(),
             self.before_unsubscribe,

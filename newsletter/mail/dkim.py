@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim.crypto import RSASSA_PKCS1_v1_5_sign as _python_rsa_sign
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
-from .config import DkimSettings
-from .model import ConfigError
+from ..config import DkimSettings
+from ..model import ConfigError
 
 # Signed when present (dkimpy signs an absent header as empty, which also forbids adding it).
 SIGNED_HEADERS: tuple[str, ...] = (

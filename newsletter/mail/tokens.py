@@ -24,8 +24,8 @@ from cryptography.fernet import InvalidToken as _FernetInvalid
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .config import Config
-from .model import ConfigError, NewsletterError
+from ..config import Config
+from ..model import ConfigError, NewsletterError
 
 DEV_SECRET = "newsletter-dev-sink-only-NOT-A-SECRET"  # noqa: S105 - public on purpose, dev sink only
 _INFO = b"newsletter unsubscribe token v1"
