@@ -1,4 +1,4 @@
-"""Issue point 5: the pre-flight gate (helper A's preflight.py) and send's secret refusal, as compliance sees them."""
+"""Issue point 5: the pre-flight gate (newsletter.preflight) and send's secret refusal, as compliance sees them."""
 
 from __future__ import annotations
 

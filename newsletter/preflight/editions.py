@@ -1,31 +1,30 @@
-"""The pre-flight gate (`newsletter check`, and `send` before the first message).
+"""The pre-flight checks of the rendered editions, after the checks of the files as written.
 
-``check_issue`` returns every finding as a ``Problem`` with severity ``error`` or ``warning``, all
-at once: content errors, the checks of the files as written (sourcecheck.py: subjects, missing
-translations, links, images, template syntax), then per rendered edition: size (Gmail clips at
-~102 KB), images without alt text, empty links, leftover template syntax, a footer without
-Impressum or unsubscribe link; and a missing public URL.
+Per edition: size (Gmail clips at ~102 KB), a footer without Impressum or unsubscribe link; across
+editions, one message per finding: template syntax left over, unknown placeholders, empty links
+and images without alt text that the issue's files do not explain (those come from the templates
+or newsletter.toml), and embedded pictures that make every mail too big.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from .config import Config
-from .content import Outline, read_issue, resolve_issue_path
-from .content.frontmatter import Problems
-from .mail.compose import PLACEHOLDER
-from .model import Edition, EditionImage, Issue, NewsletterError, Problem, RefusedError
-from .render.images import MESSAGE_WARNING, total_size
-from .render.renderer import Renderer, build_editions
-from .sourcecheck import ALT as _ALT
-from .sourcecheck import EMPTY_HREF as _EMPTY_HREF
-from .sourcecheck import IMG as _IMG
-from .sourcecheck import LEFTOVER as _LEFTOVER
-from .sourcecheck import PLACEHOLDER_NAMES, Explained, check_sources, explained, sources
+from ..config import Config
+from ..content import Outline
+from ..content.frontmatter import Problems
+from ..mail.compose import PLACEHOLDER
+from ..model import Edition, EditionImage, Issue, NewsletterError, Problem
+from ..render.images import MESSAGE_WARNING, total_size
+from ..render.renderer import Renderer, build_editions
+from .sources import ALT as _ALT
+from .sources import EMPTY_HREF as _EMPTY_HREF
+from .sources import IMG as _IMG
+from .sources import LEFTOVER as _LEFTOVER
+from .sources import PLACEHOLDER_NAMES, Explained, explained, sources
 
 SIZE_ERROR = 90 * 1024
 SIZE_WARNING = 75 * 1024
@@ -33,39 +32,7 @@ _STYLE = re.compile(r"<style\b.*?</style>", re.DOTALL | re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(r"""<a\b[^>]*href=["']\[\[nl:unsubscribe_url\]\]["'][^>]*>\s*[^<\s][^<]*</a>""")
 
 
-class PreflightRefused(RefusedError):
-    """``send`` or ``schedule`` refuses an issue that fails the pre-flight check: every error
-    as ``path:line: message``, then one line saying what was refused and what to do."""
-
-    def __init__(self, problems: Sequence[Problem], summary: str):
-        self.problems = tuple(problems)
-        super().__init__(summary)
-
-    def lines(self) -> list[str]:
-        return [str(p) for p in self.problems] + [str(self)]
-
-
-def has_errors(problems: list[Problem]) -> bool:
-    return any(p.severity == "error" for p in problems)
-
-
-def check_issue(issue_path: Path, config: Config) -> list[Problem]:
-    """Every error and warning of an issue at once: content errors, the checks of the files as
-    written (also when the content has errors), then the checks of the rendered editions."""
-    path = resolve_issue_path(issue_path, config)
-    reading = read_issue(path, config)
-    found = Problems(config.root, sorted(reading.problems))
-    found.items += check_sources(path, config, reading.outline)
-    if reading.issue is not None:
-        _check_editions(reading.issue, reading.outline, config, found, path)
-    if not config.public_url and not config.smtp.is_dev_sink:
-        found.add(config.root / "newsletter.toml", 0, "NEWSLETTER_PUBLIC_URL is not set: mails to a real relay "
-                  "get no web unsubscribe, browser view or calendar links (and carry their pictures inside); "
-                  "set it in .env", "warning")  # fmt: skip
-    return _dedupe(found.items)
-
-
-def _check_editions(issue: Issue, outline: Outline, config: Config, found: Problems, path: Path) -> None:
+def check_editions(issue: Issue, outline: Outline, config: Config, found: Problems, path: Path) -> None:
     try:
         editions = build_editions(issue, config, Renderer(config))
     except NewsletterError as exc:
@@ -155,7 +122,3 @@ def _as_problem(line: str, default_path: str) -> Problem:
     if match and ("/" in match["path"] or "." in match["path"]):
         return Problem(match["path"], int(match["line"] or 0), match["message"])
     return Problem(default_path, 0, line)
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))

@@ -17,16 +17,16 @@ from difflib import get_close_matches
 from pathlib import Path
 from urllib.parse import unquote
 
-from . import paths
-from .config import Config
-from .content import Outline
-from .content.articles import ARTICLE_FILE
-from .content.frontmatter import FrontMatter, Problems, parse_front_matter
-from .mail.compose import SALUTATIONS
-from .mail.headers import HeaderInjection, check_header_value
-from .model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
-from .render import markdown
-from .render.localise import same_zone, zone_label
+from .. import paths
+from ..config import Config
+from ..content import Outline
+from ..content.articles import ARTICLE_FILE
+from ..content.frontmatter import FrontMatter, Problems, parse_front_matter
+from ..mail.compose import SALUTATIONS
+from ..mail.headers import HeaderInjection, check_header_value
+from ..model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
+from ..render import markdown
+from ..render.localise import same_zone, zone_label
 
 SUBJECT_MAX = 70
 LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}")
