@@ -1,14 +1,15 @@
-"""Four-eyes approval: who approved which rendered content, and when.
+"""Four-eyes approval: the hashes of the rendered content, and the check that nothing changed since.
 
 ``newsletter approve ISSUE --by NAME`` renders every edition any member could receive — every
 non-empty combination of the configured segments, the general edition (members without a
 segment) and the ``all`` edition, each in every language of the issue and of the configuration
-(members get their own language's edition, with fallbacks, even when the issue lacks it) — and stores one SHA-256
-per edition in ``db.approvals``. Each hash covers the edition's subject, preheader, HTML and text
-(with the personalisation placeholders still in them) and the subscriber-independent headers
-(From, Reply-To, List-Id). With ``require_approval = true`` in ``newsletter.toml`` the send path
-(``delivery.run_send``, so also scheduled jobs) calls :func:`verify`, which refuses (exit 2) when
-there is no approval or when an edition it is about to send differs from the approved one.
+(members get their own language's edition, with fallbacks, even when the issue lacks it) — and
+stores one SHA-256 per edition (the SQL is in ``store.approvals``, imported where it is used
+because it takes ``Approval`` from here). Each hash covers the edition's subject, preheader, HTML
+and text (with the personalisation placeholders still in them) and the subscriber-independent
+headers (From, Reply-To, List-Id). With ``require_approval = true`` in ``newsletter.toml`` the send
+path (``send.run.run_send``, so also scheduled jobs) calls :func:`verify`, which refuses (exit 2)
+when there is no approval or when an edition it is about to send differs from the approved one.
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from datetime import datetime
 from itertools import combinations
 from pathlib import Path
 
-from sqlalchemy import insert, select
-
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import approvals, engine_for
 from .model import ALL, Edition, Issue, NewsletterError, RefusedError
 
 MAX_SEGMENTS = 10  # 2**10 - 1 segment combinations × languages is the most we render for an approval
@@ -121,40 +119,16 @@ def approve(
     if not by or any(c in by for c in "\r\n\0"):
         raise RefusedError("--by needs the approver's name, e.g. --by 'Anna Schmidt'")
     from .content import load_issue
+    from .store.approvals import record
 
     issue = load_issue(issue_path, config)
     if editions is None:
         editions = render_all_editions(issue, config)
     hashes = {edition.key: edition_hash(edition, config) for edition in editions}
     now = (clock or SystemClock()).now()
-    with engine_for(config.database_url).begin() as conn:
-        conn.execute(
-            insert(approvals).values(
-                issue=issue.slug,
-                approved_by=by[:200],
-                content_hash=content_hash(hashes),
-                editions=json.dumps(hashes, sort_keys=True),
-                created_at=now,
-            )
-        )
-    return Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
-
-
-def latest(config: Config, issue_slug: str) -> Approval | None:
-    """The most recent approval of the issue, or None."""
-    with engine_for(config.database_url).connect() as conn:
-        row = conn.execute(
-            select(approvals)
-            .where(approvals.c.issue == issue_slug)
-            .order_by(approvals.c.created_at.desc(), approvals.c.id.desc())
-            .limit(1)
-        ).first()
-    if row is None:
-        return None
-    m = row._mapping
-    return Approval(
-        m["issue"], m["approved_by"], m["created_at"], m["content_hash"], json.loads(m["editions"])
-    )
+    approval = Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
+    record(config, approval)
+    return approval
 
 
 def changed_editions(approval: Approval, editions: Iterable[Edition], config: Config) -> list[str]:
@@ -166,6 +140,8 @@ def changed_editions(approval: Approval, editions: Iterable[Edition], config: Co
 def verify(config: Config, issue: Issue | str, editions: Iterable[Edition]) -> Approval:
     """Refuse (RefusedError, exit 2) unless every edition about to be sent is the approved one."""
     slug = issue if isinstance(issue, str) else issue.slug
+    from .store.approvals import latest
+
     again = f"run `newsletter approve {slug} --by NAME`"
     approval = latest(config, slug)
     if approval is None:
@@ -186,6 +162,8 @@ def verify(config: Config, issue: Issue | str, editions: Iterable[Edition]) -> A
 
 def describe_approval(config: Config, issue_slug: str, *, check_content: bool = True) -> str:
     """One line for ``newsletter status``: who approved when, and whether the content changed since."""
+    from .store.approvals import latest
+
     approval = latest(config, issue_slug)
     required = "required" if config.require_approval else "not required"
     if approval is None:

@@ -23,8 +23,6 @@ from .audience.address import InvalidAddress, normalise_address
 from .audience.targets import left_out, member_in, segment_id
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import engine_for
-from .ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
 from .model import (
     ALL,
     GENERAL,
@@ -39,6 +37,8 @@ from .model import (
 )
 from .sendloop import CrashHook, Job, Progress, SendLoop, compose
 from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
+from .store.db import engine_for
+from .store.ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -241,7 +241,7 @@ def _dry_run(
     keys: Mapping[str, str],
     retry_failed: bool,
 ) -> SendReport:
-    from .audience.suppressions import Suppressions
+    from .store.suppressions import Suppressions
 
     existing = {r.address: r for r in ledger.rows(prep.issue.slug)}
     suppressed = Suppressions(ledger.engine).filter(keys)
@@ -288,8 +288,8 @@ def _send(
     should_stop: Callable[[], bool | str | None] | None,
     no_wait: bool = False,
 ) -> SendReport:
-    from .audience.suppressions import Suppressions
     from .mail.compose import MessageTemplate
+    from .store.suppressions import Suppressions
 
     slug, now = prep.issue.slug, clock.now()
     addressed = {m.address: m for m in prep.members}

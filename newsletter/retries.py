@@ -21,10 +21,10 @@ from sqlalchemy import Engine, func, select
 
 from .clock import Clock
 from .config import Config
-from .db import deliveries, sends
-from .lease import is_alive
-from .ledger import OPEN_STATES, lease_name
 from .model import NewsletterError
+from .store.leases import is_alive
+from .store.ledger import OPEN_STATES, lease_name
+from .store.tables import deliveries, sends
 
 if TYPE_CHECKING:
     from .delivery import SendReport

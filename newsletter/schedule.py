@@ -1,6 +1,6 @@
-"""Schedules: the editor's local time → one absolute UTC instant, stored in ``db.schedules``.
+"""Schedules: the editor's local time → one absolute UTC instant, stored in ``tables.schedules``.
 
-``db.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
+``tables.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
 rows through APScheduler). Local times are resolved in ``localtime.py``: a wall-clock time that
 happens twice (the autumn DST night) or never (the spring night) is refused, never guessed.
 A schedule is for one segment, for ``all`` (every member, at ``[newsletter] timezone``) or for
@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import ACTIVE_SCHEDULE_STATES, engine_for, schedules
 from .localtime import fmt_local, parse_at, to_utc, zone
 from .localtime import resolve_at as resolve_at  # re-exported: callers import times from here
 from .model import ALL, GENERAL, NewsletterError, RefusedError, Segment
+from .store.db import engine_for
+from .store.tables import ACTIVE_SCHEDULE_STATES, schedules
 
 BERLIN = "Europe/Berlin"
 ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
@@ -36,7 +37,7 @@ BY_HAND = "by `newsletter send "  # message of a schedule made needless by a sen
 
 @dataclass(frozen=True)
 class ScheduleInfo:
-    """One row of ``db.schedules``."""
+    """One row of ``tables.schedules``."""
 
     id: int
     issue: str  # issue slug (folder name), as in the ledger
@@ -356,7 +357,7 @@ def settle_by_hand(
     """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
     has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
     in the message; the scheduler drops them. Those with members still to mail stay as they are."""
-    from .ledger import OPEN_STATES, Ledger
+    from .store.ledger import OPEN_STATES, Ledger
 
     engine = engine_for(config.database_url)
     finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}

@@ -1,9 +1,9 @@
-"""The scheduler process (``newsletter scheduler``): fires ``db.schedules`` rows at their UTC instants.
+"""The scheduler process (``newsletter scheduler``): fires ``tables.schedules`` rows at their UTC instants.
 
 APScheduler 3.11 does the firing (BackgroundScheduler, SQLAlchemyJobStore in the state
 database, DateTrigger at the stored instant, explicit misfire grace = staleness window,
-coalesce, max_instances=1); ``db.schedules`` stays the source of truth: at start-up and every
-poll the jobs are synced from it. A lease in ``db.locks`` keeps a second scheduler out.
+coalesce, max_instances=1); ``tables.schedules`` stays the source of truth: at start-up and every
+poll the jobs are synced from it. A lease in ``tables.locks`` keeps a second scheduler out.
 Each job calls ``delivery.run_send`` — the same path as ``newsletter send`` — so a double
 fire is harmless and a crash mid-send resumes from the ledger when the job is re-run.
 On every poll it also resumes sends whose retries fell due (``retries.py``), e.g. after a
@@ -33,8 +33,6 @@ from sqlalchemy import and_, or_, select
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import engine_for, schedules
-from .lease import Lease
 from .model import NewsletterError
 from .retries import RetryPoller
 from .schedule import (
@@ -46,6 +44,9 @@ from .schedule import (
     scheduled_zones,
     set_state,
 )
+from .store.db import engine_for
+from .store.leases import Lease
+from .store.tables import schedules
 
 log = logging.getLogger("newsletter.scheduler")
 
@@ -150,10 +151,10 @@ class SchedulerService:
             except Exception:  # a busy database must not kill the scheduler; try again next poll
                 log.exception("scheduler poll failed; retrying")
 
-    # ───────────────────────────── syncing from db.schedules ─────────────────────────────
+    # ───────────────────────────── syncing from tables.schedules ─────────────────────────────
 
     def startup(self) -> int:
-        """Reconcile the job store with db.schedules: resume, run late-but-fresh, hold stale."""
+        """Reconcile the job store with tables.schedules: resume, run late-but-fresh, hold stale."""
         now = self.clock.now()
         wanted: set[str] = set()
         for info in list_schedules(self.config):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .ledger import Row
 from .model import Member
+from .store.ledger import Row
 
 if TYPE_CHECKING:
     from .mail.compose import MessageTemplate

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .config import SmtpSettings
-from .ledger import Ledger, LedgerSession, Row
 from .model import ConfigError
 from .pacing import (
     RELAY_SILENCE_LIMIT,
@@ -35,6 +34,7 @@ from .pacing import (
 from .sendjob import CrashHook, Job, LoopResult, Progress, compose
 from .sendslots import Connections, Slot
 from .smtp import Attempt, Connection, Outcome, Transport
+from .store.ledger import Ledger, LedgerSession, Row
 
 if TYPE_CHECKING:
     pass

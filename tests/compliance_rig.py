@@ -11,7 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from sqlalchemy import select
 
-from newsletter.db import engine_for, suppressions
+from newsletter.store.db import engine_for
+from newsletter.store.tables import suppressions
 
 
 @contextmanager

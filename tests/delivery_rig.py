@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from newsletter.config import Config, load_config
-from newsletter.db import deliveries, engine_for
+from newsletter.store.db import engine_for
+from newsletter.store.tables import deliveries
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "issues" / "2022-03-laenderfokus"

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from newsletter.audience import read_members
-from newsletter.audience.suppressions import Suppressions
 from newsletter.cli import main
 from newsletter.config import Config
-from newsletter.db import engine_for
+from newsletter.store.db import engine_for
+from newsletter.store.suppressions import Suppressions
 
 REPO = Path(__file__).resolve().parent.parent
 CSV = Path(__file__).resolve().parent / "fixtures" / "csv"

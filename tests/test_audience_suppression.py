@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.audience.address import address_hash, canonical, normalise_address
-from newsletter.audience.suppressions import Suppressions
-from newsletter.db import engine_for
 from newsletter.model import AudienceError
+from newsletter.store.db import engine_for
+from newsletter.store.suppressions import Suppressions
 
 
 @pytest.fixture
@@ -60,7 +60,8 @@ def test_filter_is_bulk_and_returns_addresses_as_given(store: Suppressions) -> N
 def test_lookup_in_chunks_when_the_suppression_list_is_the_longer_one(store: Suppressions) -> None:
     from sqlalchemy import insert
 
-    from newsletter.db import suppressions, utcnow
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import suppressions
 
     listed = [f"gone{i}@example.net" for i in range(1500)]
     now = utcnow()

@@ -13,6 +13,7 @@ from newsletter.clock import FakeClock
 from newsletter.config import load_config
 from newsletter.content import load_issue
 from newsletter.model import ALL, Edition, RefusedError
+from newsletter.store import approvals
 
 SLUG = "2022-03-laenderfokus"
 WHEN = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
@@ -121,7 +122,7 @@ def test_cli_approve(project, project_env, example_issue, monkeypatch):
     assert "(15 editions, content " in result.output and "note:" not in result.output
     config = load_config(project, project_env)
     assert config.require_approval
-    assert approval.latest(config, SLUG).approved_by == "Anna Schmidt"
+    assert approvals.latest(config, SLUG).approved_by == "Anna Schmidt"
     result = runner.invoke(main, ["approve", SLUG, "--by", "  "], env=project_env)
     assert result.exit_code == 2 and "--by needs the approver's name" in result.output
     result = runner.invoke(main, ["approve", "no-such-issue", "--by", "Anna"], env=project_env)

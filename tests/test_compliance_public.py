@@ -13,11 +13,11 @@ import pytest
 from compliance_rig import serve_app, suppression_rows, wait_until
 from test_compliance_archive import WellFormed
 
-from newsletter.audience.suppressions import Suppressions
 from newsletter.config import load_config
-from newsletter.db import engine_for
 from newsletter.mail import tokens
 from newsletter.model import ConfigError
+from newsletter.store.db import engine_for
+from newsletter.store.suppressions import Suppressions
 from newsletter.web.public import accept_language, create_app, mask, read_claims, safe_path
 
 SECRET = "s3cr3t-key-for-tests-0123456789abcdef"

@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 from newsletter.cli import main
 from newsletter.config import load_config
-from newsletter.db import deliveries, engine_for
 from newsletter.delivery import run_send
 from newsletter.mail import dkim, tokens
+from newsletter.store.db import engine_for
+from newsletter.store.tables import deliveries
 
 smtp_sink = rig.smtp_sink
 SLUG = "2022-03-laenderfokus"

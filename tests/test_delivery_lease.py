@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from newsletter.config import Config
-from newsletter.db import engine_for
-from newsletter.ledger import Ledger
 from newsletter.model import RefusedError
+from newsletter.store.db import engine_for
+from newsletter.store.ledger import Ledger
 
 
 def test_issues_with_a_long_common_prefix_do_not_block_each_other(config: Config) -> None:

@@ -30,8 +30,9 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
-from newsletter.db import deliveries, engine_for
 from newsletter.delivery import run_send
+from newsletter.store.db import engine_for
+from newsletter.store.tables import deliveries
 
 SHUTTING_DOWN = "421 4.3.2 Service not available, closing transmission channel"
 

@@ -24,9 +24,10 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
-from newsletter.db import deliveries, engine_for, suppressions
 from newsletter.delivery import run_send
 from newsletter.smtp import Outcome, classify
+from newsletter.store.db import engine_for
+from newsletter.store.tables import deliveries, suppressions
 
 UNABLE_TO_RELAY = "550 5.7.1 Unable to relay"
 SPAMHAUS = (

@@ -18,7 +18,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.config import load_config
 from newsletter.delivery import run_send
-from newsletter.ledger import FailedRow
+from newsletter.store.ledger import FailedRow
 
 
 @pytest.fixture

@@ -18,12 +18,13 @@ from delivery_rig import (
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
-from newsletter.audience.suppressions import Suppressions
 from newsletter.clock import FakeClock
-from newsletter.db import deliveries, engine_for
 from newsletter.delivery import run_send
-from newsletter.ledger import Ledger
 from newsletter.model import DeliveryError, RefusedError
+from newsletter.store.db import engine_for
+from newsletter.store.ledger import Ledger
+from newsletter.store.suppressions import Suppressions
+from newsletter.store.tables import deliveries
 
 
 @pytest.fixture
@@ -316,7 +317,7 @@ def test_a_lost_send_lease_stops_the_send(project, project_env, issue, smtp_sink
     from sqlalchemy import update
 
     from newsletter import sendloop
-    from newsletter.db import locks
+    from newsletter.store.tables import locks
 
     write_members(project, 60)
     set_sending(project, connections=1)

@@ -29,7 +29,8 @@ from delivery_rig import (
 from smtp_sink import read_spool, smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import select
 
-from newsletter.db import engine_for, locks, sends
+from newsletter.store.db import engine_for
+from newsletter.store.tables import locks, sends
 
 RESUME = ["send", SLUG, "--to", "all", "--yes"]
 

@@ -14,7 +14,8 @@ from delivery_rig import SLUG, config_for, copy_issue, run_cli, sink_env, states
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import select
 
-from newsletter.db import engine_for, locks, sends
+from newsletter.store.db import engine_for
+from newsletter.store.tables import locks, sends
 
 NOT_A_DATABASE = FIXTURES / "database" / "state-db-that-is-a-csv-file.db"
 

@@ -37,9 +37,10 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import select
 
 from newsletter.cli.progress import plain_line
-from newsletter.db import deliveries, engine_for
-from newsletter.ledger import Ledger
 from newsletter.sendloop import Progress
+from newsletter.store.db import engine_for
+from newsletter.store.ledger import Ledger
+from newsletter.store.tables import deliveries
 
 REPO = Path(__file__).resolve().parent.parent
 ZONE = "Europe/Berlin"  # the operator's local time in these tests (TZ of the subprocess)

@@ -158,7 +158,7 @@ def test_the_running_scheduler_drops_a_schedule_sent_by_hand(make_rig) -> None: 
 def _jobs(r) -> list[str]:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from newsletter.db import engine_for
+    from newsletter.store.db import engine_for
 
     with engine_for(r.config().database_url).connect() as conn:
         return [row.id for row in conn.execute(text("SELECT id FROM apscheduler_jobs ORDER BY id"))]

@@ -1,4 +1,4 @@
-"""The scheduler's lease in db.locks: one holder, expiry, takeover of a dead holder's lease."""
+"""The scheduler's lease in tables.locks: one holder, expiry, takeover of a dead holder's lease."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from newsletter.clock import FakeClock
 from newsletter.config import Config
-from newsletter.db import engine_for
-from newsletter.lease import Lease, LeaseHeld, holder_is_dead, is_alive
+from newsletter.store.db import engine_for
+from newsletter.store.leases import Lease, LeaseHeld, holder_is_dead, is_alive
 
 
 def _dead_pid() -> int:

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import Config, load_config
-from newsletter.db import engine_for, schedules
 from newsletter.model import RefusedError
 from newsletter.schedule import Request, create_schedule, list_schedules
+from newsletter.store.db import engine_for
+from newsletter.store.tables import schedules
 
 ACTIVE = ("scheduled", "running", "held")
 

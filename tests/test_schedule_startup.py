@@ -1,4 +1,4 @@
-"""Scheduler start-up against db.schedules with a fake clock: run late-but-fresh, hold stale, resume running."""
+"""Scheduler start-up against tables.schedules with a fake clock: run late-but-fresh, hold stale, resume running."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from sqlalchemy import insert
 
 from newsletter.clock import FakeClock
 from newsletter.config import Config
-from newsletter.db import engine_for, schedules
 from newsletter.schedule import get_schedule, list_schedules
 from newsletter.scheduler import SchedulerService, fire, job_id
+from newsletter.store.db import engine_for
+from newsletter.store.tables import schedules
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

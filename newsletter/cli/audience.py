@@ -15,10 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..audience import AudienceReport, count_members, read_members, write_report
 from ..audience.address import InvalidAddress, normalise_address
 from ..audience.csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
-from ..audience.suppressions import REASONS, Suppression, Suppressions
+from ..audience.suppressions import REASONS, Suppression
 from ..config import Config, load_config
-from ..db import engine_for
 from ..model import GENERAL, AudienceError, Member
+from ..store.db import engine_for
+from ..store.suppressions import Suppressions
 
 LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are always all shown)
 

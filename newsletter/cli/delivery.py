@@ -16,8 +16,8 @@ from .signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..delivery import SendReport
-    from ..ledger import Ledger
     from ..schedule import ScheduleInfo
+    from ..store.ledger import Ledger
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
 
@@ -289,8 +289,8 @@ def _print_report(r: SendReport) -> None:
 )
 def status(issue: str, show_failed: bool) -> None:
     """Per segment and overall: sent, failed, bounced, unknown, pending, suppressed."""
-    from ..db import engine_for
-    from ..ledger import Ledger
+    from ..store.db import engine_for
+    from ..store.ledger import Ledger
 
     config = load_config()
     slug = _slug(issue, config)
@@ -328,8 +328,9 @@ def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
 
 def _echo_schedule_and_approval(config: Config, slug: str) -> None:
     """What is planned and who approved, next to the delivery counts."""
-    from ..approval import describe_approval, latest
+    from ..approval import describe_approval
     from ..schedule import describe_schedules
+    from ..store.approvals import latest
 
     for info in describe_schedules(config, slug):
         click.echo(f"schedule {info}")

@@ -97,9 +97,9 @@ def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_ti
 
 def _scheduler_running(config: object) -> bool:
     from ..clock import SystemClock
-    from ..db import engine_for
-    from ..lease import is_alive
     from ..scheduler import LOCK_NAME
+    from ..store.db import engine_for
+    from ..store.leases import is_alive
 
     return is_alive(engine_for(config.database_url), LOCK_NAME, SystemClock())  # type: ignore[attr-defined]
 

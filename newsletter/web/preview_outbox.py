@@ -175,14 +175,14 @@ async def _find(preview: Preview, message_id: str) -> OutboxEntry | None:
 
 @lru_cache(maxsize=4)
 def _engine(url: str) -> Any:
-    from .. import db
+    from ..store import db
 
     return db.engine_for(url)
 
 
 def _delivery_values(config: Config | None, issue: str) -> dict[str, Any]:
     """Ledger counts and failed rows of this issue, or a note why there are none."""
-    from .. import ledger
+    from ..store import ledger
 
     empty: dict[str, Any] = {"counts": {}, "per_edition": [], "failed": []}
     if config is None:

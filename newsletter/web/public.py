@@ -28,9 +28,9 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from .. import paths
-from ..audience.suppressions import Suppressions
 from ..config import Config
-from ..db import engine_for
+from ..store.db import engine_for
+from ..store.suppressions import Suppressions
 
 MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
 SECURITY_HEADERS = {

@@ -1,5 +1,5 @@
-"""The send ledger: one row per (issue, member address) in ``db.deliveries``, plus the send
-runs (``db.sends``) and a per-issue lease (``db.locks``).
+"""The send ledger: one row per (issue, member address) in ``tables.deliveries``, plus the send
+runs (``tables.sends``) and a per-issue lease (``tables.locks``).
 
 Row states: ``pending → sending → sent | failed | bounced | unknown | suppressed``.
 A row becomes ``sent`` only after the relay's 250 to the final dot, in its own commit; a
@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
-from .audience.address import address_hash, canonical
-from .clock import SystemClock
-from .db import deliveries, sends, suppressions
-from .lease import Lease, LeaseHeld, holder_is_dead, new_holder
-from .model import ALL, GENERAL, RefusedError
+from ..audience.address import address_hash, canonical
+from ..clock import SystemClock
+from ..model import ALL, GENERAL, RefusedError
+from .leases import Lease, LeaseHeld, holder_is_dead, new_holder
+from .tables import deliveries, sends, suppressions
 
 STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppressed")
 OPEN_STATES = ("pending", "sending")
@@ -416,7 +416,7 @@ class LedgerSession:
 
 
 def lease_name(issue: str) -> str:
-    """The name of an issue's send lease in ``db.locks``."""
+    """The name of an issue's send lease in ``tables.locks``."""
     name = f"send:{issue}"
     if len(name) > 50:  # locks.name holds 50 characters: long slugs get a digest, never a clash
         name = f"send:{issue[:28]}:{hashlib.sha256(issue.encode()).hexdigest()[:16]}"

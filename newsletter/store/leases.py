@@ -1,4 +1,4 @@
-"""A named lease in ``db.locks``: at most one holder per database, renewed by a heartbeat.
+"""A named lease in ``tables.locks``: at most one holder per database, renewed by a heartbeat.
 
 The holder is ``host:pid:uuid``. A lease nobody renews expires (a killed process does not
 block forever); on the same host a holder whose pid is gone is taken over at once.
@@ -17,9 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .clock import Clock
-from .db import locks
-from .model import NewsletterError
+from ..clock import Clock
+from ..model import NewsletterError
+from .tables import locks
 
 DEFAULT_TTL = 30.0  # seconds a lease lives without a heartbeat
 

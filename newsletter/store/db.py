@@ -1,4 +1,4 @@
-"""The state database: one SQLAlchemy engine and every table (ledger, suppressions, schedules …).
+"""The state database: one SQLAlchemy engine per URL, the schema set up on first use (tables in ``tables``).
 
 SQLite by default (WAL, synchronous=NORMAL, busy timeout: survives a kill without losing a
 commit and lets the scheduler, the sender and the unsubscribe service share one file);
@@ -15,31 +15,19 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import (
-    Column,
     DateTime,
     Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     create_engine,
     event,
-    func,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeDecorator
 
-from .model import ConfigError
+from ..model import ConfigError
 
 log = logging.getLogger("newsletter.db")
-metadata = MetaData()
-# Schedule states that still send (schedule.py): at most one such row per issue, segment and zone.
-ACTIVE_SCHEDULE_STATES = ("scheduled", "running", "held")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -63,106 +51,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-# Addresses that must never be mailed again, whatever the CSV says.
-suppressions = Table(
-    "suppressions",
-    metadata,
-    Column("address_hash", String(64), primary_key=True),  # sha256 of the normalised address
-    Column("address", String(320), nullable=True),  # kept so the office can update its database
-    Column("reason", String(20), nullable=False),  # unsubscribed | bounced | complained | manual
-    Column("source", String(200), nullable=False),  # e.g. "one-click", "smtp 550 5.1.1", "cli"
-    Column("created_at", UtcDateTime, nullable=False),
-)
-
-# One run of `newsletter send` (or a scheduled job) for an issue.
-sends = Table(
-    "sends",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue", String(200), nullable=False, index=True),
-    Column("segments", String(200), nullable=False),  # what --to asked for, "poland,usa"
-    Column("state", String(20), nullable=False),  # running | paused | finished | stopped | interrupted
-    Column("reason", Text, nullable=True),  # why paused/stopped
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-
-# The ledger: one row per (issue, member address), created when the send starts.
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue", String(200), nullable=False),
-    Column("address", String(320), nullable=False),  # normalised envelope address
-    Column("send_id", Integer, nullable=False),
-    Column("edition", String(200), nullable=False),  # Edition.key, e.g. "poland+usa.de"
-    Column("member_line", Integer, nullable=True),  # CSV line when the audience was frozen
-    # pending → sending → sent | failed | bounced | unknown | suppressed
-    Column("state", String(20), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_code", Integer, nullable=True),
-    Column("last_reply", Text, nullable=True),
-    Column("message_id", String(200), nullable=True),
-    Column("claimed_by", String(64), nullable=True),
-    Column("next_attempt_at", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime, nullable=True),
-    UniqueConstraint("issue", "address", name="uq_delivery_issue_address"),
-)
-
-# Persistent schedules: one absolute UTC instant per (issue, segment[, zone]).
-schedules = Table(
-    "schedules",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue", String(200), nullable=False),
-    Column("segment", String(100), nullable=False),
-    Column("issue_path", Text, nullable=True),  # the issue folder the job sends (schedule area)
-    Column("member_timezone", String(64), nullable=True),  # per-member-timezone jobs
-    Column("at_utc", UtcDateTime, nullable=False),
-    Column("local_zone", String(64), nullable=False),  # zone the editor meant
-    Column("state", String(20), nullable=False),  # scheduled | running | done | held | cancelled | failed
-    Column("message", Text, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-# The database, not a check-then-insert, keeps a second active schedule of one issue and segment
-# out (two `newsletter schedule` commands racing): a partial unique index, which SQLite and
-# PostgreSQL both have, so cancelled and done rows never block a new schedule. Per-member-timezone
-# jobs differ by zone; plain ones have none (NULLs are distinct in a unique index, hence coalesce).
-schedules_active = Index(
-    "uq_schedules_active",
-    schedules.c.issue,
-    schedules.c.segment,
-    func.coalesce(schedules.c.member_timezone, ""),
-    unique=True,
-    sqlite_where=schedules.c.state.in_(ACTIVE_SCHEDULE_STATES),
-    postgresql_where=schedules.c.state.in_(ACTIVE_SCHEDULE_STATES),
-)
-
-# A lease so only one scheduler process works on a database at a time.
-locks = Table(
-    "locks",
-    metadata,
-    Column("name", String(50), primary_key=True),
-    Column("holder", String(200), nullable=False),  # host:pid:uuid
-    Column("expires_at", UtcDateTime, nullable=False),
-)
-
-# Four-eyes approval of an issue's rendered content.
-approvals = Table(
-    "approvals",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue", String(200), nullable=False, index=True),
-    Column("approved_by", String(200), nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("editions", Text, nullable=False),  # JSON: edition key → hash
-    Column("created_at", UtcDateTime, nullable=False),
-)
 
 
 @lru_cache(maxsize=8)
@@ -214,9 +102,11 @@ def _set_wal(cur: sqlite3.Cursor, timeout: float = 30.0) -> None:
 def _create_schema(engine: Engine, attempts: int = 6) -> None:
     """create_all checks, then creates: two processes opening a new database at once both see
     "no table" and the slower one gets "already exists". That only means the other won; look again."""
+    from . import tables  # the tables use UtcDateTime from here
+
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine)
+            tables.metadata.create_all(engine)
             _add_missing_indexes(engine)
             return
         except DBAPIError as exc:
@@ -234,9 +124,11 @@ def _lost_creation_race(exc: DBAPIError) -> bool:
 
 def _add_missing_indexes(engine: Engine) -> None:
     """Indexes added after a database was created (create_all skips existing tables)."""
+    from . import tables
+
     try:  # IF NOT EXISTS: reflection cannot see expression indexes, so checkfirst would not do
         with engine.begin() as conn:
-            conn.execute(CreateIndex(schedules_active, if_not_exists=True))
+            conn.execute(CreateIndex(tables.schedules_active, if_not_exists=True))
     except IntegrityError as exc:
         if _lost_creation_race(exc):
             return
@@ -299,18 +191,4 @@ def _explain(url: str, reason: str) -> str:
     return f"{reason} ({path}); check that this user may read and write it and its folder"
 
 
-__all__ = [
-    "ACTIVE_SCHEDULE_STATES",
-    "approvals",
-    "deliveries",
-    "engine_for",
-    "locks",
-    "metadata",
-    "schedules",
-    "schedules_active",
-    "sends",
-    "shown_url",
-    "suppressions",
-    "utcnow",
-    "UniqueConstraint",
-]
+__all__ = ["UtcDateTime", "engine_for", "shown_url", "utcnow"]

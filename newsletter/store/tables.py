@@ -1,0 +1,127 @@
+"""Every table of the state database (ledger, send runs, suppressions, schedules, leases, approvals).
+
+SQLAlchemy Core ``Table`` definitions on one ``MetaData``; ``db.engine_for`` creates them (and the
+indexes added later) on first use. Times are ``db.UtcDateTime``: aware UTC in, aware UTC out.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, func
+
+from .db import UtcDateTime
+
+metadata = MetaData()
+# Schedule states that still send (schedule.plans): at most one such row per issue, segment and zone.
+ACTIVE_SCHEDULE_STATES = ("scheduled", "running", "held")
+
+# Addresses that must never be mailed again, whatever the CSV says.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),  # sha256 of the normalised address
+    Column("address", String(320), nullable=True),  # kept so the office can update its database
+    Column("reason", String(20), nullable=False),  # unsubscribed | bounced | complained | manual
+    Column("source", String(200), nullable=False),  # e.g. "one-click", "smtp 550 5.1.1", "cli"
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One run of `newsletter send` (or a scheduled job) for an issue.
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue", String(200), nullable=False, index=True),
+    Column("segments", String(200), nullable=False),  # what --to asked for, "poland,usa"
+    Column("state", String(20), nullable=False),  # running | paused | finished | stopped | interrupted
+    Column("reason", Text, nullable=True),  # why paused/stopped
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The ledger: one row per (issue, member address), created when the send starts.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue", String(200), nullable=False),
+    Column("address", String(320), nullable=False),  # normalised envelope address
+    Column("send_id", Integer, nullable=False),
+    Column("edition", String(200), nullable=False),  # Edition.key, e.g. "poland+usa.de"
+    Column("member_line", Integer, nullable=True),  # CSV line when the audience was frozen
+    # pending → sending → sent | failed | bounced | unknown | suppressed
+    Column("state", String(20), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_code", Integer, nullable=True),
+    Column("last_reply", Text, nullable=True),
+    Column("message_id", String(200), nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    UniqueConstraint("issue", "address", name="uq_delivery_issue_address"),
+)
+
+# Persistent schedules: one absolute UTC instant per (issue, segment[, zone]).
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue", String(200), nullable=False),
+    Column("segment", String(100), nullable=False),
+    Column("issue_path", Text, nullable=True),  # the issue folder the job sends (schedule area)
+    Column("member_timezone", String(64), nullable=True),  # per-member-timezone jobs
+    Column("at_utc", UtcDateTime, nullable=False),
+    Column("local_zone", String(64), nullable=False),  # zone the editor meant
+    Column("state", String(20), nullable=False),  # scheduled | running | done | held | cancelled | failed
+    Column("message", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+# The database, not a check-then-insert, keeps a second active schedule of one issue and segment
+# out (two `newsletter schedule` commands racing): a partial unique index, which SQLite and
+# PostgreSQL both have, so cancelled and done rows never block a new schedule. Per-member-timezone
+# jobs differ by zone; plain ones have none (NULLs are distinct in a unique index, hence coalesce).
+schedules_active = Index(
+    "uq_schedules_active",
+    schedules.c.issue,
+    schedules.c.segment,
+    func.coalesce(schedules.c.member_timezone, ""),
+    unique=True,
+    sqlite_where=schedules.c.state.in_(ACTIVE_SCHEDULE_STATES),
+    postgresql_where=schedules.c.state.in_(ACTIVE_SCHEDULE_STATES),
+)
+
+# A lease so only one scheduler process works on a database at a time.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:uuid
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Four-eyes approval of an issue's rendered content.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue", String(200), nullable=False, index=True),
+    Column("approved_by", String(200), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("editions", Text, nullable=False),  # JSON: edition key → hash
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+__all__ = [
+    "ACTIVE_SCHEDULE_STATES",
+    "approvals",
+    "deliveries",
+    "locks",
+    "metadata",
+    "schedules",
+    "schedules_active",
+    "sends",
+    "suppressions",
+]
