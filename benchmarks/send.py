@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from newsletter.config import load_config  # noqa: E402
-from newsletter.delivery import edition_key, parse_edition_key, run_send  # noqa: E402
-from newsletter.smtp import _stuff  # noqa: E402
+from newsletter.send.run import edition_key, parse_edition_key, run_send  # noqa: E402
+from newsletter.smtp.transaction import dot_stuff  # noqa: E402
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 
@@ -102,7 +102,7 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
     from newsletter.content import load_issue
     from newsletter.mail.compose import MessageTemplate
     from newsletter.render.renderer import Renderer
-    from newsletter.sendloop import compose
+    from newsletter.send.loop import compose
 
     members = read_members(config.subscribers, config).members
     issue_obj = load_issue(issue, config)
@@ -116,7 +116,7 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
                 renderer.render(issue_obj, *parse_edition_key(key)), config
             )
         sender, rcpt, _mid, data = compose(templates[key], m)
-        out.append((sender, rcpt, _stuff(data)))
+        out.append((sender, rcpt, dot_stuff(data)))
     return out
 
 

@@ -27,7 +27,7 @@ from .store.ledger import OPEN_STATES, lease_name
 from .store.tables import deliveries, sends
 
 if TYPE_CHECKING:
-    from .delivery import SendReport
+    from .send.run import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
 REST_SECONDS = 60.0  # after a resumption that could not start (relay down, issue broken): wait this long
@@ -94,8 +94,8 @@ class RetryPoller:
                 self._running.discard(item.issue)
 
     def _resume(self, item: DueRetries, should_stop: Callable[[], bool]) -> None:
-        from .delivery import run_send
         from .scheduler import describe_report
+        from .send.run import run_send
 
         log.info(
             "retry: %s: %d due retries (segments %s); resuming the send",

@@ -4,7 +4,7 @@ APScheduler 3.11 does the firing (BackgroundScheduler, SQLAlchemyJobStore in the
 database, DateTrigger at the stored instant, explicit misfire grace = staleness window,
 coalesce, max_instances=1); ``tables.schedules`` stays the source of truth: at start-up and every
 poll the jobs are synced from it. A lease in ``tables.locks`` keeps a second scheduler out.
-Each job calls ``delivery.run_send`` — the same path as ``newsletter send`` — so a double
+Each job calls ``send.run.run_send`` — the same path as ``newsletter send`` — so a double
 fire is harmless and a crash mid-send resumes from the ledger when the job is re-run.
 On every poll it also resumes sends whose retries fell due (``retries.py``), e.g. after a
 ``newsletter send --no-wait``.
@@ -336,7 +336,7 @@ class SchedulerService:
         )
 
     def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
-        from . import delivery  # C2's module: the one send path
+        from .send.run import run_send  # the one send path
 
         only: frozenset[str] | None = None
         if info.member_timezone:
@@ -344,7 +344,7 @@ class SchedulerService:
             zones = scheduled_zones(self.config, info.issue, segment.id)
             only = members_in_zone(self.config, segment.id, segment.timezone, info.member_timezone, zones)
         issue_path = Path(info.issue_path or self.config.issues_dir / info.issue)
-        return delivery.run_send(
+        return run_send(
             self.config,
             issue_path,
             (info.segment,),
@@ -355,7 +355,7 @@ class SchedulerService:
 
 
 def describe_report(report: Any) -> str:
-    """``audience 120: sent 118, failed 2`` from a delivery.SendReport, for the log and the row."""
+    """``audience 120: sent 118, failed 2`` from a send.run.SendReport, for the log and the row."""
     outcomes = getattr(report, "outcomes", None) or {}
     parts = [f"{state} {n}" for state, n in sorted(outcomes.items()) if n]
     text = f"audience {getattr(report, 'audience', '?')}: " + (", ".join(parts) or "nothing left to send")

@@ -10,8 +10,8 @@ import pytest
 
 from newsletter import preflight
 from newsletter.config import load_config
-from newsletter.delivery import run_send
 from newsletter.model import RefusedError
+from newsletter.send.run import run_send
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from newsletter.cli import main
 from newsletter.config import load_config
-from newsletter.delivery import run_send
 from newsletter.mail import dkim, tokens
+from newsletter.send.run import run_send
 from newsletter.store.db import engine_for
 from newsletter.store.tables import deliveries
 

@@ -11,8 +11,8 @@ from delivery_rig import SLUG, config_for, copy_issue, run_cli, sink_env, states
 from preview_rig import MEMBERS_CSV
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
-from newsletter.delivery import placeholder_member, send_test
 from newsletter.model import Member
+from newsletter.send.run import placeholder_member, send_test
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
-from newsletter.delivery import run_send
+from newsletter.send.run import run_send
 from newsletter.store.db import engine_for
 from newsletter.store.tables import deliveries
 

@@ -24,8 +24,9 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
-from newsletter.delivery import run_send
-from newsletter.smtp import Outcome, classify
+from newsletter.send.outcomes import Outcome
+from newsletter.send.run import run_send
+from newsletter.smtp.replies import classify
 from newsletter.store.db import engine_for
 from newsletter.store.tables import deliveries, suppressions
 

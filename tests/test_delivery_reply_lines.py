@@ -17,7 +17,7 @@ from preview_rig import PreviewServer, with_members
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.config import load_config
-from newsletter.delivery import run_send
+from newsletter.send.run import run_send
 from newsletter.store.ledger import FailedRow
 
 

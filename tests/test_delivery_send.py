@@ -19,8 +19,8 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
-from newsletter.delivery import run_send
 from newsletter.model import DeliveryError, RefusedError
+from newsletter.send.run import run_send
 from newsletter.store.db import engine_for
 from newsletter.store.ledger import Ledger
 from newsletter.store.suppressions import Suppressions
@@ -316,12 +316,12 @@ def test_a_lost_send_lease_stops_the_send(project, project_env, issue, smtp_sink
     ``sending`` rows and sends them, so we must stop instead of mailing on in parallel."""
     from sqlalchemy import update
 
-    from newsletter import sendloop
+    from newsletter.send import loop
     from newsletter.store.tables import locks
 
     write_members(project, 60)
     set_sending(project, connections=1)
-    monkeypatch.setattr(sendloop, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(loop, "HEARTBEAT_SECONDS", 0.0)
     sink = smtp_sink_factory(keep_data=False)
     config = config_for(project, sink_env(project_env, sink))
     engine = engine_for(config.database_url)

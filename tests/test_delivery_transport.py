@@ -10,7 +10,10 @@ import pytest
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.config import Secret, SmtpSettings
-from newsletter.smtp import Outcome, SmtpTransport, TransportError, classify, is_quota
+from newsletter.send.outcomes import Outcome, is_quota
+from newsletter.send.protocols import TransportError
+from newsletter.smtp.replies import classify
+from newsletter.smtp.transport import SmtpTransport
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello\r\n.leading dot\r\n"
 

@@ -37,7 +37,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import select
 
 from newsletter.cli.progress import plain_line
-from newsletter.sendloop import Progress
+from newsletter.send.loop import Progress
 from newsletter.store.db import engine_for
 from newsletter.store.ledger import Ledger
 from newsletter.store.tables import deliveries

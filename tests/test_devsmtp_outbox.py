@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import Config
-from newsletter.devsmtp import read_outbox, start_dev_sink
 from newsletter.mail.compose import MessageTemplate
 from newsletter.model import Edition, Member, RefusedError
+from newsletter.smtp.devsink import read_outbox, start_dev_sink
 
 EDITION = Edition(
     "2022-03",

@@ -16,8 +16,8 @@ from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, wit
 
 from newsletter.config import load_config
 from newsletter.content import load_issue
-from newsletter.delivery import edition_key
 from newsletter.render.renderer import build_editions
+from newsletter.send.run import edition_key
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 smtp_sink = rig.smtp_sink
@@ -289,7 +289,7 @@ def test_proof_is_personalised_as_the_member_shown(proof_rig) -> None:
 @pytest.fixture
 def outbox_rig(browser, project: Path, project_env: dict[str, str], example_issue: Path):
     """The embedded dev sink writing to the project's outbox, and a preview sending to it."""
-    from newsletter.devsmtp import start_dev_sink
+    from newsletter.smtp.devsink import start_dev_sink
 
     sink = start_dev_sink(load_config(project, project_env), port=0)
     env = {

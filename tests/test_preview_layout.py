@@ -15,7 +15,7 @@ import pytest
 from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, make_project, with_members
 
 from newsletter.config import load_config
-from newsletter.delivery import send_test
+from newsletter.send.run import send_test
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ FRAME_JS = """() => {
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PreviewServer, str]]:
     """A preview of the example issue with the example members, and one proof in the outbox."""
-    from newsletter.devsmtp import start_dev_sink
+    from newsletter.smtp.devsink import start_dev_sink
 
     project, issue, env = make_project(tmp_path_factory.mktemp("layout"))
     with_members(project)

@@ -13,7 +13,7 @@ import smtp_sink as rig
 from preview_rig import PreviewServer, with_members
 
 from newsletter.config import load_config
-from newsletter.delivery import run_send
+from newsletter.send.run import run_send
 
 smtp_sink = rig.smtp_sink
 

@@ -15,8 +15,8 @@ from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
-    from ..delivery import SendReport
     from ..schedule import ScheduleInfo
+    from ..send.run import SendReport
     from ..store.ledger import Ledger
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
@@ -62,7 +62,7 @@ def send(
     no_wait: bool,
 ) -> None:
     """Send ISSUE to the members of the --to segments (each member once, all their segments in one mail)."""
-    from ..delivery import run_send
+    from ..send.run import run_send
 
     config = load_config()
     segments = _split(to)
@@ -150,7 +150,7 @@ def _send_test(
     as_address: str | None,
 ) -> None:
     """Proofs; with --as personalised as that member, in their edition unless --to / --language say otherwise."""
-    from ..delivery import send_test
+    from ..send.run import send_test
 
     member = _proof_member(config, as_address) if as_address else None
     if member is None:
@@ -201,7 +201,7 @@ def _shown(path: Path) -> str:
 
 
 def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool) -> None:
-    from ..delivery import run_send
+    from ..send.run import run_send
 
     if not sys.stdin.isatty():
         raise RefusedError("not asking for confirmation without a terminal; add --yes to send (or --dry-run)")

@@ -24,7 +24,7 @@ def register(main: click.Group) -> None:
 @click.option("--host", default=DEV_SINK_HOST, show_default=True, help="Address to listen on.")
 def dev_smtp(port: int, host: str) -> None:
     """Run a local SMTP sink that stores every message for the preview's outbox (delivers nothing)."""
-    from ..devsmtp import serve_forever
+    from ..smtp.devsink import serve_forever
 
     config = load_config()
     if not _is_loopback(host):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ..sendloop import Progress
+    from ..send.loop import Progress
 
 PLAIN_EVERY = 2.0  # s between plain lines while messages go out
 PLAIN_HEARTBEAT = 30.0  # s: a plain line even when nothing changed (the run is alive)

@@ -74,8 +74,8 @@ def preview(issue: str, port: int, host: str | None, open_page: str | None, dev_
 
 
 def _start_dev_sink(stack: contextlib.ExitStack, config: Config) -> None:
-    from ..devsmtp import start_dev_sink
     from ..model import RefusedError
+    from ..smtp.devsink import start_dev_sink
 
     where = f"{config.smtp.host}:{config.smtp.port}"
     try:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, s
 from ..audience.address import address_hash, canonical
 from ..clock import SystemClock
 from ..model import ALL, GENERAL, RefusedError
+from ..send.job import Row
 from .leases import Lease, LeaseHeld, holder_is_dead, new_holder
 from .tables import deliveries, sends, suppressions
 
@@ -30,18 +31,6 @@ STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppres
 OPEN_STATES = ("pending", "sending")
 DONE_STATES = ("sent", "bounced", "suppressed")
 LEASE_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Row:
-    """What the send loop needs of one ledger row."""
-
-    id: int
-    address: str
-    edition: str
-    state: str
-    attempts: int
-    next_attempt_at: datetime | None
 
 
 @dataclass(frozen=True)

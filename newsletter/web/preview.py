@@ -218,7 +218,7 @@ class Preview:
         return None
 
     async def _send_proof(self, snap: Snapshot, card: Card, raw: str, member: Member) -> Flash:
-        from .. import delivery
+        from ..send.run import send_test
 
         addresses = list(dict.fromkeys(a for a in _ADDRESS_SPLIT.split(raw.strip()) if a))
         if not addresses:
@@ -228,7 +228,7 @@ class Preview:
         edition, config = card.edition, snap.config
         assert config is not None
         try:
-            proof = functools.partial(delivery.send_test, member=member)
+            proof = functools.partial(send_test, member=member)
             results = await anyio.to_thread.run_sync(
                 proof, config, self.state.issue_path, edition.segments, edition.language, addresses
             )

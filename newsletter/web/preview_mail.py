@@ -40,7 +40,7 @@ class InlineImage:
 
 
 def placeholder_member(edition: Edition) -> Member:
-    from ..delivery import placeholder_member as invented
+    from ..send.run import placeholder_member as invented
 
     segments = frozenset() if ALL in edition.segments else edition.segments
     return invented("erika.mustermann@example.org", edition.language, segments, salutation="Frau")

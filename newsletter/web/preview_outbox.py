@@ -48,11 +48,11 @@ class OutboxEntry:
 
 def read_entries(outbox: Path, limit: int = OUTBOX_LIMIT) -> list[OutboxEntry]:
     """Messages in the dev sink's Maildir, newest first."""
-    from .. import devsmtp
+    from ..smtp.devsink import read_outbox
 
     return [
         _entry(m.key, m.received_at, m.raw, MailView(m.html, m.text, m.headers, m.raw), m.recipients)
-        for m in devsmtp.read_outbox(outbox, limit=limit)
+        for m in read_outbox(outbox, limit=limit)
     ]
 
 

@@ -151,7 +151,7 @@ def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
 
 def member_edition_key(member: Member) -> str:
     """The edition a member receives (as the send builds it): all their segments, their language."""
-    from ..delivery import edition_key
+    from ..send.run import edition_key
 
     return edition_key(member)
 
@@ -160,8 +160,8 @@ def _member_editions(
     issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
 ) -> list[Edition]:
     """Editions members get that the standard set lacks (several segments, none, other language)."""
-    from ..delivery import parse_edition_key
     from ..render.renderer import Renderer
+    from ..send.run import parse_edition_key
 
     keys = {e.key for e in have}
     wanted = sorted({member_edition_key(m) for m in members} - keys)

@@ -1,4 +1,4 @@
-"""The SMTP transport behind the small ``Transport``/``Connection`` interface the send loop uses.
+"""The SMTP transport: the ``Transport``/``Connection`` interfaces of ``send.protocols`` over smtplib.
 
 Built on the standard library's ``smtplib`` (one blocking connection per worker thread):
 connection set-up and STARTTLS use smtplib's tested code, AUTH (PLAIN/LOGIN, UTF-8) is one
@@ -14,156 +14,27 @@ Security rules (PITFALLS.md, Mail):
 - a timeout on connect and on every reply; ``set_debuglevel`` is never used, the AUTH
   exchange is never logged.
 
-Every reply is classified by code, enhanced status and wording into an ``Outcome``.
+Every reply is classified by code, enhanced status and wording into an ``Outcome``
+(``replies``); the send loop drives each connection without blocking (``transaction``).
 """
 
 from __future__ import annotations
 
 import base64
-import enum
 import functools
 import logging
-import re
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
-from typing import Protocol
 
-from .config import SmtpSettings
-from .model import ConfigError, DeliveryError
+from ..config import SmtpSettings
+from ..model import ConfigError
+from ..send.outcomes import Attempt, Outcome
+from ..send.protocols import TransportError
+from .replies import classify, reply_text
+from .transaction import MuxConnection, dot_stuff
 
 log = logging.getLogger("newsletter.smtp")
-
-
-class Outcome(enum.Enum):
-    SENT = "sent"  # 250 to the final dot
-    DEFER = "defer"  # 4xx: retry later with backoff
-    RETRY = "retry"  # 421 "come back later": the connection backs off; the member's attempts are not spent
-    LOST = "lost"  # no reply in time / connection lost before the final dot: the relay has nothing
-    BOUNCE = "bounce"  # the mailbox or domain does not exist (5.1.x, "user unknown"): suppress
-    FAILED = "failed"  # other permanent error for this message
-    UNKNOWN = "unknown"  # connection lost after the final dot: the relay may have stored it
-    PAUSE = "pause"  # quota, throttling, a refusal about the sender (5.7.x), relay unreachable: pause
-    FATAL = "fatal"  # TLS or AUTH failure: stop, nothing changed
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """What happened to one message (or to a connection attempt)."""
-
-    outcome: Outcome
-    code: int | None
-    reply: str
-    stage: str  # connect, tls, auth, mail, rcpt, data, dot (or connection)
-    timed_out: bool = False  # LOST because no reply came within the timeout (not a close)
-
-    def describe(self) -> str:
-        code = f"{self.code} " if self.code else ""
-        return f"{code}{self.reply}".strip() + f" (at {self.stage})"
-
-
-class Connection(Protocol):
-    sent: int  # messages attempted on this connection
-
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt: ...
-
-    def close(self) -> None: ...
-
-
-class Transport(Protocol):
-    per_connection: int
-
-    def connect(self) -> Connection:
-        """Open, secure and authenticate one connection; raises TransportError."""
-        ...
-
-
-class TransportError(DeliveryError):
-    """A connection could not be opened, secured or authenticated."""
-
-    def __init__(self, attempt: Attempt, message: str):
-        super().__init__(message)
-        self.attempt = attempt
-
-
-# ─────────────────────────────── classification ───────────────────────────────
-
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_RELAY_DENIED = re.compile(
-    r"relay(ing)? (access )?(denied|not permitted|prohibited)|unable to relay|authentication required"
-    r"|not authenticated|sender address rejected",
-    re.I,
-)
-_QUOTA_WORDS = re.compile(r"throttl|quota|limit exceeded|rate limit|sending rate|exceeded .*limit", re.I)
-# A plain 5xx (no enhanced status) that says the mailbox does not exist; "mailbox unavailable"
-# alone is RFC 5321's stock text for any 550, policy refusals included, so it is not enough.
-_NO_SUCH_MAILBOX = re.compile(
-    r"user unknown|unknown (user|recipient|mailbox)|recipient unknown|no such (user|mailbox|recipient|address|account)"
-    r"|(does not|doesn't|not) exist|invalid (recipient|mailbox)|mailbox not found|address not found",
-    re.I,
-)
-_SENDER_STATUS = ("5.1.7", "5.1.8")  # bad sender mailbox / sender's system address: about us
-
-
-def enhanced_status(reply: str) -> str | None:
-    match = _ENHANCED.search(reply)
-    return match.group(0) if match else None
-
-
-def is_quota(code: int, reply: str) -> bool:
-    """Quota or throttling replies: not about the recipient, about the whole send."""
-    status = enhanced_status(reply)
-    if status == "5.4.5":
-        return True
-    if status is not None and status.split(".")[1] in ("1", "2"):
-        return False  # x.1.x address / x.2.x mailbox status ("4.2.2 … over quota"): this recipient only
-    if _QUOTA_WORDS.search(reply):
-        return True
-    return code == 421 and re.search(r"\brate\b", reply, re.I) is not None
-
-
-def refuses_sender(code: int, reply: str) -> bool:
-    """A permanent refusal about us, not the member: policy, reputation, relaying, authentication
-    (5.7.x, e.g. "Unable to relay", "blocked using zen.spamhaus.org") or our sender address."""
-    status = enhanced_status(reply) or ""
-    return (
-        status.startswith("5.7.")
-        or status in _SENDER_STATUS
-        or code == 530
-        or bool(_RELAY_DENIED.search(reply))
-    )
-
-
-def names_dead_mailbox(reply: str) -> bool:
-    """Only a status naming the mailbox or domain (5.1.x), or a plain 5xx saying the user is
-    unknown, makes a bounce — the one outcome that suppresses the member for ever."""
-    status = enhanced_status(reply)
-    if status is not None and status.startswith("5.1."):
-        return True
-    return status in (None, "5.0.0") and bool(_NO_SUCH_MAILBOX.search(reply))
-
-
-def classify(stage: str, code: int, reply: str) -> Outcome:
-    """One SMTP reply at one stage of a transaction → what the send loop does about it."""
-    if 200 <= code < 400:
-        return Outcome.SENT
-    if is_quota(code, reply):
-        return Outcome.PAUSE
-    if stage == "auth":
-        return Outcome.FATAL
-    if code == 421:
-        return Outcome.RETRY
-    if 400 <= code < 500:
-        return Outcome.DEFER
-    if stage == "mail" or refuses_sender(code, reply):
-        return Outcome.PAUSE  # every member would be refused alike: never bounce or suppress them
-    if names_dead_mailbox(reply):
-        return Outcome.BOUNCE
-    return Outcome.FAILED  # e.g. "552 5.2.2 Mailbox full": this member, this time; not suppressed
-
-
-# ───────────────────────────────── connection ─────────────────────────────────
 
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
@@ -179,23 +50,6 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     return context
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
-def _stuff(data: bytes, *, crlf: bool = False) -> bytes:
-    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF. ``crlf=True``: the caller
-    guarantees CRLF line ends already (compose.ComposedMessage does), skip that check."""
-    if not crlf and data.count(b"\n") != data.count(b"\r\n"):
-        data = re.sub(rb"\r?\n", b"\r\n", data)
-    if data.startswith(b"."):
-        data = b"." + data
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
-
-
 class SmtpConnection:
     """One open, secured, authenticated SMTP session."""
 
@@ -209,7 +63,7 @@ class SmtpConnection:
     def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt:
         self.sent += 1
         client = self._client
-        payload = _stuff(data)
+        payload = dot_stuff(data)
         stage = "mail"
         try:
             commands = [
@@ -224,7 +78,7 @@ class SmtpConnection:
                 if not self._pipelining:
                     client.send(cmd)
                 code, raw = client.getreply()
-                reply = _text(raw)
+                reply = reply_text(raw)
                 expected = 354 if stage == "data" else 250
                 if code != expected and first_failure is None:
                     first_failure = Attempt(classify(stage, code, reply), code, reply, stage)
@@ -240,7 +94,7 @@ class SmtpConnection:
             client.send(payload)
             stage = "dot"
             code, raw = client.getreply()
-            reply = _text(raw)
+            reply = reply_text(raw)
             log.debug("%s → %s %s", recipient, code, reply)
             return Attempt(classify("dot", code, reply), code, reply, "dot")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -262,6 +116,10 @@ class SmtpConnection:
     @property
     def open(self) -> bool:
         return self._client.sock is not None
+
+    def multiplexed(self, timeout: float) -> MuxConnection:
+        """This session driven without blocking by the send loop (``transaction.MuxConnection``)."""
+        return MuxConnection(self, timeout)
 
     def close(self) -> None:
         client = self._client
@@ -341,8 +199,8 @@ class SmtpTransport:
             attempt = Attempt(Outcome.FATAL, None, str(exc), "tls")
             raise TransportError(attempt, f"STARTTLS with {self.address} failed: {exc}") from None
         if code != 220:
-            attempt = Attempt(Outcome.FATAL, code, _text(raw), "tls")
-            raise TransportError(attempt, f"STARTTLS refused by {self.address}: {code} {_text(raw)}")
+            attempt = Attempt(Outcome.FATAL, code, reply_text(raw), "tls")
+            raise TransportError(attempt, f"STARTTLS refused by {self.address}: {code} {reply_text(raw)}")
         client.ehlo()
 
     def _authenticate(self, client: smtplib.SMTP) -> None:
@@ -358,7 +216,7 @@ class SmtpTransport:
         try:
             _auth(client, mechanism, s.username, s.password.reveal())
         except smtplib.SMTPAuthenticationError as exc:
-            reply = _text(exc.smtp_error)
+            reply = reply_text(exc.smtp_error)
             attempt = Attempt(Outcome.FATAL, exc.smtp_code, reply, "auth")
             raise TransportError(
                 attempt,

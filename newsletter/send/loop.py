@@ -1,5 +1,5 @@
 """The send loop: one thread owns the ledger and drives N non-blocking SMTP connections
-(``smtpmux``) through one selector.
+(``slots``; the transactions come from the transport, see ``protocols``) through one selector.
 
 It claims rows (``pending → sending``), checks the suppression list right before each message,
 paces the rate (``pacing``), starts one transaction per idle connection and writes each outcome
@@ -18,11 +18,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from .clock import Clock
-from .config import SmtpSettings
-from .model import ConfigError
+from ..clock import Clock
+from ..config import SmtpSettings
+from ..model import ConfigError
+from .job import CrashHook, Job, LoopResult, Progress, Row, compose
+from .outcomes import Attempt, Outcome
 from .pacing import (
     RELAY_SILENCE_LIMIT,
     Throttle,
@@ -31,13 +32,8 @@ from .pacing import (
     stop_reason,
     transient,
 )
-from .sendjob import CrashHook, Job, LoopResult, Progress, compose
-from .sendslots import Connections, Slot
-from .smtp import Attempt, Connection, Outcome, Transport
-from .store.ledger import Ledger, LedgerSession, Row
-
-if TYPE_CHECKING:
-    pass
+from .protocols import Connection, Store, StoreSession, Transport
+from .slots import Connections, Slot
 
 log = logging.getLogger("newsletter.delivery")
 CLAIM_BATCH = 64
@@ -63,7 +59,7 @@ class SendLoop:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        ledger: Store,
         issue: str,
         holder: str,
         transport: Transport,
@@ -121,7 +117,7 @@ class SendLoop:
 
     # ── connections ──
 
-    def _fill(self, session: LedgerSession) -> None:
+    def _fill(self, session: StoreSession) -> None:
         now = self.clock.monotonic()
         for slot in list(self.conns.slots):
             if self.s.stop is not None or not slot.idle() or now < slot.backoff.not_before:
@@ -153,7 +149,7 @@ class SendLoop:
         self.s.claimed.appendleft(job.row.id)
         return True
 
-    def _poll(self, session: LedgerSession, busy: list[Slot]) -> None:
+    def _poll(self, session: StoreSession, busy: list[Slot]) -> None:
         wake_in = None
         if (self.s.ready or self.s.claimed) and len(busy) < len(self.conns.slots):  # one backs off
             wake_in = self.conns.next_reopen() - self.clock.monotonic()
@@ -162,7 +158,7 @@ class SendLoop:
 
     # ── dispatching ──
 
-    def _next_job(self, session: LedgerSession) -> Job | None:
+    def _next_job(self, session: StoreSession) -> Job | None:
         while True:
             if not self.s.claimed:
                 self._claim(session)
@@ -192,7 +188,7 @@ class SendLoop:
                 continue
             return job
 
-    def _claim(self, session: LedgerSession) -> None:
+    def _claim(self, session: StoreSession) -> None:
         now = self.clock.now()
         while self.s.waiting and self.s.waiting[0][0] <= now:
             self.s.ready.append(heapq.heappop(self.s.waiting)[1])
@@ -241,7 +237,7 @@ class SendLoop:
 
     # ── outcomes ──
 
-    def _handle(self, session: LedgerSession, job: Job, attempt: Attempt, slot: Slot) -> None:
+    def _handle(self, session: StoreSession, job: Job, attempt: Attempt, slot: Slot) -> None:
         s = self.s
         message_id = job.message[2] if job.message else None
         outcome, tries = attempt.outcome, job.row.attempts + 1
@@ -282,7 +278,7 @@ class SendLoop:
                 )
         self._report()
 
-    def _not_now(self, session: LedgerSession, job: Job, attempt: Attempt, slot: Slot) -> bool:
+    def _not_now(self, session: StoreSession, job: Job, attempt: Attempt, slot: Slot) -> bool:
         """A 421, or a relay gone silent before the dot: about the relay, not the member, which
         stays pending with its attempts unspent. False: count it after all (see below)."""
         s = self.s
@@ -326,7 +322,7 @@ class SendLoop:
         )
 
     def _defer(
-        self, session: LedgerSession, job: Job, attempt: Attempt, tries: int, message_id: str | None
+        self, session: StoreSession, job: Job, attempt: Attempt, tries: int, message_id: str | None
     ) -> None:
         backoff = self.settings.retry_backoff or (60.0,)
         now_again = attempt.outcome in (Outcome.RETRY, Outcome.LOST)
@@ -342,7 +338,7 @@ class SendLoop:
 
     def _write(
         self,
-        session: LedgerSession,
+        session: StoreSession,
         job: Job,
         state: str,
         attempt: Attempt | None,

@@ -13,8 +13,8 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from .clock import Clock
-from .smtp import Attempt, Outcome, is_quota
+from ..clock import Clock
+from .outcomes import Attempt, Outcome, is_quota
 
 log = logging.getLogger("newsletter.delivery")
 

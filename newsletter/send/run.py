@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from .audience.address import InvalidAddress, normalise_address
-from .audience.targets import left_out, member_in, segment_id
-from .clock import Clock, SystemClock
-from .config import Config
-from .model import (
+from ..audience.address import InvalidAddress, normalise_address
+from ..audience.targets import left_out, member_in, segment_id
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..model import (
     ALL,
     GENERAL,
     ConfigError,
@@ -35,10 +35,12 @@ from .model import (
     RefusedError,
     segment_key,
 )
-from .sendloop import CrashHook, Job, Progress, SendLoop, compose
-from .smtp import Attempt, Connection, SmtpTransport, Transport, TransportError
-from .store.db import engine_for
-from .store.ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
+from ..smtp.transport import SmtpTransport
+from ..store.db import engine_for
+from ..store.ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
+from .loop import CrashHook, Job, Progress, SendLoop, compose
+from .outcomes import Attempt
+from .protocols import Connection, Transport, TransportError
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -167,9 +169,9 @@ def _prepare(
     dry_run: bool,
     only_addresses: Collection[str] | None = None,
 ) -> _Prepared:
-    from . import preflight
-    from .audience import read_members
-    from .content import load_issue, resolve_issue_path
+    from .. import preflight
+    from ..audience import read_members
+    from ..content import load_issue, resolve_issue_path
 
     wanted = _wanted(config, segments)
     path = resolve_issue_path(issue_path, config)
@@ -227,7 +229,7 @@ def parse_edition_key(key: str) -> tuple[frozenset[str], str]:
 
 
 def _render(config: Config, issue: Issue, keys: Iterable[str]) -> dict[str, Edition]:
-    from .render.renderer import Renderer
+    from ..render.renderer import Renderer
 
     renderer = Renderer(config)
     return {key: renderer.render(issue, *parse_edition_key(key)) for key in sorted(set(keys))}
@@ -241,7 +243,7 @@ def _dry_run(
     keys: Mapping[str, str],
     retry_failed: bool,
 ) -> SendReport:
-    from .store.suppressions import Suppressions
+    from ..store.suppressions import Suppressions
 
     existing = {r.address: r for r in ledger.rows(prep.issue.slug)}
     suppressed = Suppressions(ledger.engine).filter(keys)
@@ -288,8 +290,8 @@ def _send(
     should_stop: Callable[[], bool | str | None] | None,
     no_wait: bool = False,
 ) -> SendReport:
-    from .mail.compose import MessageTemplate
-    from .store.suppressions import Suppressions
+    from ..mail.compose import MessageTemplate
+    from ..store.suppressions import Suppressions
 
     slug, now = prep.issue.slug, clock.now()
     addressed = {m.address: m for m in prep.members}
@@ -298,7 +300,7 @@ def _send(
         config, prep.issue, {existing[a].edition if a in existing else k for a, k in keys.items()}
     )
     if config.require_approval:
-        from .approval import verify
+        from ..approval import verify
 
         verify(config, prep.issue, editions.values())
     send_id = ledger.start_send(slug, segments, now)
@@ -386,9 +388,9 @@ def send_test(
     Personalised as ``member`` (salutation, names, company, other columns) when given, else as the
     placeholder member. Each proof is addressed to its recipient, and so are its unsubscribe and
     browser links: a colleague's click never unsubscribes the member the proof was made for."""
-    from .content import load_issue, resolve_issue_path
-    from .mail.compose import MessageTemplate
-    from .render.renderer import Renderer
+    from ..content import load_issue, resolve_issue_path
+    from ..mail.compose import MessageTemplate
+    from ..render.renderer import Renderer
 
     targets = []
     for text in addresses:

@@ -24,8 +24,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from .config import DEV_SINK_HOST, DEV_SINK_PORT, Config
-from .model import RefusedError
+from ..config import DEV_SINK_HOST, DEV_SINK_PORT, Config
+from ..model import RefusedError
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""What goes into the send loop and what comes out of it: a member's job, the progress handed to
-the display, the loop's result, and the crash hook of the fault tests."""
+"""What goes into the send loop and what comes out of it: a ledger row and a member's job, the
+progress handed to the display, the loop's result, and the crash hook of the fault tests."""
 
 from __future__ import annotations
 
@@ -10,11 +10,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .model import Member
-from .store.ledger import Row
+from ..model import Member
 
 if TYPE_CHECKING:
-    from .mail.compose import MessageTemplate
+    from ..mail.compose import MessageTemplate
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the send loop needs of one ledger row (``store.ledger`` reads them)."""
+
+    id: int
+    address: str
+    edition: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
 
 
 @dataclass(frozen=True)

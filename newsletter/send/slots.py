@@ -1,5 +1,6 @@
 """The connections of one send: a slot per connection, opened, recycled, backed off and retired
-by the send loop, and one selector that watches them all (single thread, ``smtpmux``)."""
+by the send loop, and one selector that watches them all (single thread; each connection's
+``Transaction`` comes from the transport, see ``protocols``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .clock import Clock
-from .config import SmtpSettings
+from ..clock import Clock
+from ..config import SmtpSettings
+from .outcomes import Attempt, Outcome
 from .pacing import Backoff
-from .smtp import Attempt, Connection, Outcome, Transport, TransportError
-from .smtpmux import MuxConnection
+from .protocols import Connection, Transaction, Transport, TransportError
 
 if TYPE_CHECKING:
-    from .sendloop import Job
+    from .loop import Job
 
 log = logging.getLogger("newsletter.delivery")
 IDLE_RECONNECT_SECONDS = 30.0  # relays time idle connections out (Postfix: 300 s, 10 s under stress)
@@ -28,7 +29,7 @@ IDLE_RECONNECT_SECONDS = 30.0  # relays time idle connections out (Postfix: 300 
 class Slot:
     """One connection of the send and the job it carries."""
 
-    mux: MuxConnection | None = None
+    mux: Transaction | None = None
     job: Job | None = None
     events: int = 0  # what the selector watches for it
     used: float = 0.0  # clock.monotonic() when its connection last finished a message (or opened)
@@ -51,7 +52,7 @@ class Connections:
         self.transport, self.settings, self.clock = transport, settings, clock
         self.slots = [Slot() for _ in range(count)]
         if first is not None:
-            self.slots[0].mux = MuxConnection(first, settings.timeout)  # type: ignore[arg-type]
+            self.slots[0].mux = first.multiplexed(settings.timeout)
             self.slots[0].used = clock.monotonic()
         self.selector = selectors.DefaultSelector()
         self.reconnects = 0
@@ -77,7 +78,7 @@ class Connections:
                 conn = self.transport.connect()
             except TransportError as exc:
                 return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
-            slot.mux = MuxConnection(conn, self.settings.timeout)  # type: ignore[arg-type]
+            slot.mux = conn.multiplexed(self.settings.timeout)
             slot.delivered = 0
             self.reconnects += 1
         slot.used = self.clock.monotonic()

@@ -1,10 +1,10 @@
-"""Non-blocking SMTP transactions over connections opened by ``smtp.SmtpTransport``.
+"""Non-blocking SMTP transactions over connections opened by ``transport.SmtpTransport``.
 
 The send loop runs in ONE thread: it opens, secures and authenticates each connection with
 smtplib (blocking, rare), then drives every message transaction here without blocking, so N
 connections overlap without threads fighting over the GIL and the ledger. Per message:
 ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING (else one by one),
-then the dot-stuffed content. Replies are classified by ``smtp.classify``; a connection lost
+then the dot-stuffed content. Replies are classified by ``replies.classify``; a connection lost
 after the final dot was written is ``unknown``, before it ``lost`` (the relay has nothing: the
 member is tried again on a new connection); no reply within the timeout counts as lost.
 """
@@ -12,14 +12,33 @@ member is tried again on a new connection); no reply within the timeout counts a
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import ssl
 from collections import deque
+from typing import TYPE_CHECKING
 
-from .smtp import Attempt, Outcome, SmtpConnection, _stuff, _text, classify
+from ..send.outcomes import Attempt, Outcome
+from .replies import classify, reply_text
+
+if TYPE_CHECKING:
+    from .transport import SmtpConnection
 
 log = logging.getLogger("newsletter.smtp")
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
+
+
+def dot_stuff(data: bytes, *, crlf: bool = False) -> bytes:
+    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF. ``crlf=True``: the caller
+    guarantees CRLF line ends already (mail.compose.ComposedMessage does), skip that check."""
+    if not crlf and data.count(b"\n") != data.count(b"\r\n"):
+        data = re.sub(rb"\r?\n", b"\r\n", data)
+    if data.startswith(b"."):
+        data = b"." + data
+    data = data.replace(b"\r\n.", b"\r\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 class MuxConnection:
@@ -58,7 +77,7 @@ class MuxConnection:
         self.sent += 1
         mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
         rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
-        payload = _stuff(data, crlf=crlf)
+        payload = dot_stuff(data, crlf=crlf)
         if self.conn.pipelining:
             self._steps.extend([(mail + rcpt + b"DATA\r\n", ["mail", "rcpt", "data"]), (payload, ["dot"])])
         else:
@@ -182,7 +201,7 @@ class MuxConnection:
             code = int(line[:3])
         except ValueError:
             code = -1
-        return code, _text(b"\n".join(lines)).strip()
+        return code, reply_text(b"\n".join(lines)).strip()
 
     def _after_failure(self, failure: Attempt, now: float) -> Attempt:
         self._steps.clear()
