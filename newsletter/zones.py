@@ -1,4 +1,4 @@
-"""IANA time zone names: a case-insensitive lookup and the "did you mean" for a typo.
+"""IANA time zone names: a case-insensitive lookup, the "did you mean" for a typo, a local time shown.
 
 One helper for every place a person writes a zone — the member list's ``timezone`` column,
 an article's event times and the segments of ``newsletter.toml`` — so a typo such as
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
 
 @cache
@@ -58,4 +60,9 @@ def did_you_mean(name: str) -> str:
     return f" (did you mean '{suggestion}'?)" if suggestion and suggestion != name else ""
 
 
-__all__ = ["did_you_mean", "find_zone", "suggest_zone"]
+def fmt_local(instant: datetime, zone_name: str) -> str:
+    """An instant as the wall clock of a zone shows it: ``2026-12-01 09:00 CET``."""
+    return instant.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+__all__ = ["did_you_mean", "find_zone", "fmt_local", "suggest_zone"]

@@ -6,7 +6,7 @@ last a few milliseconds. Each process therefore runs the real command unchanged,
 named function of the library first runs normally and then waits for the barrier file: when all
 N processes are parked there, the test creates ``go`` and they continue together.
 
-    python tests/race_rig.py BARRIER_DIR newsletter.schedule:_check_preflight -- schedule ISSUE …
+    python tests/race_rig.py BARRIER_DIR newsletter.schedule.plans:_check_preflight -- schedule ISSUE …
 """
 
 from __future__ import annotations

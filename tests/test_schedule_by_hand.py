@@ -21,7 +21,7 @@ from test_schedule_process import make_rig  # noqa: F401  (fixture: real schedul
 
 from newsletter.cli.schedule import format_table
 from newsletter.config import load_config
-from newsletter.schedule import list_schedules
+from newsletter.store.schedules import list_schedules
 
 EXAMPLE_MEMBERS = REPO / "subscribers.example.csv"
 POLAND = "#1 poland at 2027-07-15 09:00 CEST Europe/Warsaw"

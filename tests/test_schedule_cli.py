@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.config import Config
-from newsletter.schedule import describe_schedules, member_zones, members_in_zone
+from newsletter.schedule.plans import member_zones, members_in_zone
+from newsletter.store.schedules import describe_schedules
 
 SLUG = "2022-03-laenderfokus"
 

@@ -22,7 +22,7 @@ from newsletter.audience import read_members
 from newsletter.cli import main
 from newsletter.cli.schedule import format_table
 from newsletter.config import load_config
-from newsletter.schedule import list_schedules
+from newsletter.store.schedules import list_schedules
 
 EXAMPLE_MEMBERS = REPO / "subscribers.example.csv"
 NO_SEGMENT = {

@@ -85,7 +85,7 @@ def test_a_long_poll_still_keeps_the_lease_alive(config: Config) -> None:
     import time
 
     from newsletter.clock import SystemClock
-    from newsletter.scheduler import LOCK_NAME, SchedulerService
+    from newsletter.schedule.service import LOCK_NAME, SchedulerService
 
     service = SchedulerService(config, poll=30.0, lease_ttl=0.6)
     result: list[int] = []

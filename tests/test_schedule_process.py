@@ -24,7 +24,8 @@ import smtp_sink as rig
 from newsletter.cli.schedule import format_table
 from newsletter.clock import FakeClock
 from newsletter.config import Config, load_config
-from newsletter.schedule import Request, ScheduleInfo, cancel_schedule, create_schedule, list_schedules
+from newsletter.schedule.plans import Request, cancel_schedule, create_schedule
+from newsletter.store.schedules import ScheduleInfo, list_schedules
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "2022-03-laenderfokus"

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import Config, load_config
 from newsletter.model import RefusedError
-from newsletter.schedule import Request, create_schedule, list_schedules
+from newsletter.schedule.plans import Request, create_schedule
 from newsletter.store.db import engine_for
+from newsletter.store.schedules import list_schedules
 from newsletter.store.tables import schedules
 
 ACTIVE = ("scheduled", "running", "held")
@@ -28,7 +29,7 @@ ACTIVE = ("scheduled", "running", "held")
 
 def _race(project: Path, env: dict[str, str], barrier: Path, count: int, *args: str):
     procs = race_rig.start(
-        count, barrier, "newsletter.schedule:_check_preflight", ["schedule", SLUG, *args], env, project
+        count, barrier, "newsletter.schedule.plans:_check_preflight", ["schedule", SLUG, *args], env, project
     )
     assert race_rig.release_when_parked(procs, barrier) == count
     return race_rig.finish(procs)

@@ -8,9 +8,9 @@ from sqlalchemy import insert
 
 from newsletter.clock import FakeClock
 from newsletter.config import Config
-from newsletter.schedule import get_schedule, list_schedules
-from newsletter.scheduler import SchedulerService, fire, job_id
+from newsletter.schedule.service import SchedulerService, fire, job_id
 from newsletter.store.db import engine_for
+from newsletter.store.schedules import get_schedule, list_schedules
 from newsletter.store.tables import schedules
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from newsletter.model import RefusedError
-from newsletter.schedule import parse_at, resolve_at, to_utc
+from newsletter.schedule.times import parse_at, resolve_at, to_utc
 
 
 @pytest.mark.parametrize(

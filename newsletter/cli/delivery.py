@@ -15,9 +15,9 @@ from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
-    from ..schedule import ScheduleInfo
     from ..send.run import SendReport
     from ..store.ledger import Ledger
+    from ..store.schedules import ScheduleInfo
 
 STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
 
@@ -106,7 +106,7 @@ def send(
 
 def _scheduled_already(config: Config, issue: str, yes: bool) -> list[ScheduleInfo]:
     """A send by hand of an issue with schedules: warn, and without --yes and a terminal refuse."""
-    from ..schedule import waiting_schedules
+    from ..schedule.plans import waiting_schedules
 
     slug = _slug(issue, config)
     waiting = waiting_schedules(config, slug)
@@ -129,7 +129,7 @@ def _scheduled_already(config: Config, issue: str, yes: bool) -> list[ScheduleIn
 
 
 def _settle_schedules(config: Config, report: SendReport, segments: list[str]) -> None:
-    from ..schedule import settle_by_hand, waiting_schedules
+    from ..schedule.plans import settle_by_hand, waiting_schedules
 
     settled = settle_by_hand(config, report.issue, ",".join(segments), report.send_id)
     still = waiting_schedules(config, report.issue)
@@ -329,8 +329,8 @@ def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
 def _echo_schedule_and_approval(config: Config, slug: str) -> None:
     """What is planned and who approved, next to the delivery counts."""
     from ..approval import describe_approval
-    from ..schedule import describe_schedules
     from ..store.approvals import latest
+    from ..store.schedules import describe_schedules
 
     for info in describe_schedules(config, slug):
         click.echo(f"schedule {info}")

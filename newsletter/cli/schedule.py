@@ -11,16 +11,9 @@ from types import FrameType
 import click
 
 from ..config import load_config
-from ..schedule import (
-    BERLIN,
-    Request,
-    ScheduleInfo,
-    cancel_schedule,
-    create_schedule,
-    fmt_local,
-    list_schedules,
-    overlapping,
-)
+from ..schedule.plans import BERLIN, Request, cancel_schedule, create_schedule, overlapping
+from ..store.schedules import ScheduleInfo, list_schedules
+from ..zones import fmt_local
 
 
 class DefaultCommandGroup(click.Group):
@@ -97,7 +90,7 @@ def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_ti
 
 def _scheduler_running(config: object) -> bool:
     from ..clock import SystemClock
-    from ..scheduler import LOCK_NAME
+    from ..schedule.service import LOCK_NAME
     from ..store.db import engine_for
     from ..store.leases import is_alive
 
@@ -154,7 +147,7 @@ def cancel_command(ids: tuple[int, ...]) -> None:
 )
 def scheduler_command(poll: float) -> None:
     """Run the scheduler in the foreground until SIGINT/SIGTERM (one per database)."""
-    from ..scheduler import SchedulerService
+    from ..schedule.service import SchedulerService
 
     _setup_logging()
     service = SchedulerService(load_config(), poll=poll)

@@ -1,7 +1,7 @@
 """The editor's wall-clock time → one absolute UTC instant, with zoneinfo only.
 
 A local time that happens twice (the autumn DST night) or never (the spring night) is refused
-with the candidate instants named, never guessed (schedule.py stores the result).
+with the candidate instants named, never guessed (``plans`` makes schedules of the result).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import RefusedError
+from ..model import RefusedError
+from ..zones import fmt_local
 
 
 def zone(name: str) -> ZoneInfo:
@@ -17,10 +18,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise RefusedError(f"unknown time zone '{name}'; use an IANA name like Europe/Berlin") from None
-
-
-def fmt_local(instant: datetime, zone_name: str) -> str:
-    return instant.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def parse_at(text: str) -> datetime:

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 
-from .clock import Clock
-from .config import Config
-from .model import NewsletterError
-from .store.leases import is_alive
-from .store.ledger import OPEN_STATES, lease_name
-from .store.tables import deliveries, sends
+from ..clock import Clock
+from ..config import Config
+from ..model import NewsletterError
+from ..store.leases import is_alive
+from ..store.ledger import OPEN_STATES, lease_name
+from ..store.tables import deliveries, sends
 
 if TYPE_CHECKING:
-    from .send.run import SendReport
+    from ..send.run import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
 REST_SECONDS = 60.0  # after a resumption that could not start (relay down, issue broken): wait this long
@@ -94,8 +94,8 @@ class RetryPoller:
                 self._running.discard(item.issue)
 
     def _resume(self, item: DueRetries, should_stop: Callable[[], bool]) -> None:
-        from .scheduler import describe_report
-        from .send.run import run_send
+        from ..send.run import run_send
+        from .service import describe_report
 
         log.info(
             "retry: %s: %d due retries (segments %s); resuming the send",

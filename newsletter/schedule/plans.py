@@ -1,148 +1,48 @@
-"""Schedules: the editor's local time → one absolute UTC instant, stored in ``tables.schedules``.
+"""Schedules as the editor means them: ``--to SEGMENT --at LOCAL TIME`` → checked rows in the store.
 
-``tables.schedules`` is the source of truth (the scheduler process in ``scheduler.py`` fires the
-rows through APScheduler). Local times are resolved in ``localtime.py``: a wall-clock time that
-happens twice (the autumn DST night) or never (the spring night) is refused, never guessed.
+The wall-clock time becomes one absolute UTC instant (``times``: a time that happens twice on the
+autumn DST night, or never on the spring night, is refused, never guessed) and is stored as a row
+of ``store.schedules``, one per segment, or one per member zone with ``--per-member-timezone``.
 A schedule is for one segment, for ``all`` (every member, at ``[newsletter] timezone``) or for
-``general`` (the members in no segment, at that zone too).
-
-States: scheduled → running → done | failed; scheduled → held (missed by more than the
-staleness window) | cancelled; running → cancelled (stops after the message in flight).
+``general`` (the members in no segment, at that zone too); the issue must pass the pre-flight
+check. Also here: which members a schedule mails when it fires, and the schedules a send by hand
+made needless (``settle_by_hand``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from .clock import Clock, SystemClock
-from .config import Config
-from .localtime import fmt_local, parse_at, to_utc, zone
-from .localtime import resolve_at as resolve_at  # re-exported: callers import times from here
-from .model import ALL, GENERAL, NewsletterError, RefusedError, Segment
-from .store.db import engine_for
-from .store.tables import ACTIVE_SCHEDULE_STATES, schedules
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..model import ALL, GENERAL, NewsletterError, RefusedError, Segment
+from ..store.db import engine_for
+from ..store.schedules import (
+    ACTIVE,
+    BY_HAND,
+    ScheduleInfo,
+    get_schedule,
+    insert_schedules,
+    list_schedules,
+    set_state,
+)
+from ..zones import fmt_local
+from .times import parse_at, to_utc, zone
 
 BERLIN = "Europe/Berlin"
-ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
-STATES = ("scheduled", "running", "done", "held", "cancelled", "failed")
-BY_HAND = "by `newsletter send "  # message of a schedule made needless by a send by hand
-
-
-@dataclass(frozen=True)
-class ScheduleInfo:
-    """One row of ``tables.schedules``."""
-
-    id: int
-    issue: str  # issue slug (folder name), as in the ledger
-    segment: str
-    at_utc: datetime  # aware UTC
-    local_zone: str  # zone the editor's wall-clock time was meant in
-    state: str
-    message: str | None = None
-    member_timezone: str | None = None  # set for --per-member-timezone jobs
-    issue_path: str | None = None
-
-    def local(self, zone: str | None = None) -> datetime:
-        return self.at_utc.astimezone(ZoneInfo(zone or self.local_zone))
-
-    def when(self) -> str:
-        """``2026-12-01 09:00 CET Europe/Warsaw (08:00 UTC)``."""
-        return (
-            f"{fmt_local(self.at_utc, self.local_zone)} {self.local_zone} ({self.at_utc:%Y-%m-%d %H:%M} UTC)"
-        )
-
-    @property
-    def by_hand(self) -> bool:
-        """Done because a `newsletter send` by hand reached all its members (see settle_by_hand)."""
-        return self.state == "done" and (self.message or "").startswith(BY_HAND)
-
-    @property
-    def shown_state(self) -> str:
-        return "done (sent by hand)" if self.by_hand else self.state
-
-    def short(self) -> str:
-        """``#1 poland at 2027-07-15 09:00 CEST Europe/Warsaw``, for warnings naming schedules."""
-        zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
-        return (
-            f"#{self.id} {self.segment}{zone} at {fmt_local(self.at_utc, self.local_zone)} {self.local_zone}"
-        )
-
-    def __str__(self) -> str:
-        zone = f" [members in {self.member_timezone}]" if self.member_timezone else ""
-        note = f" — {self.message}" if self.message else ""
-        return f"#{self.id} {self.segment}{zone}: {self.when()} {self.shown_state}{note}"
-
-
-# ───────────────────────────── the schedules table ─────────────────────────────
 
 
 def resolve_issue(issue: str | Path, config: Config) -> Path:
     """ISSUE as typed (see content.resolve_issue_path), refused when it holds no issue.md."""
-    from .content import resolve_issue_path
+    from ..content import resolve_issue_path
 
     path = resolve_issue_path(issue, config)
     if not (path / "issue.md").is_file():
         raise RefusedError(f"{path}: no issue here (no issue.md); check the path or `newsletter new SLUG`")
     return path.resolve()
-
-
-def _row(r: object) -> ScheduleInfo:
-    m = r._mapping  # type: ignore[attr-defined]
-    return ScheduleInfo(
-        id=m["id"],
-        issue=m["issue"],
-        segment=m["segment"],
-        at_utc=m["at_utc"],
-        local_zone=m["local_zone"],
-        state=m["state"],
-        message=m["message"],
-        member_timezone=m["member_timezone"],
-        issue_path=m["issue_path"],
-    )
-
-
-def list_schedules(config: Config, issue_slug: str | None = None) -> list[ScheduleInfo]:
-    query = select(schedules).order_by(schedules.c.at_utc, schedules.c.id)
-    if issue_slug is not None:
-        query = query.where(schedules.c.issue == issue_slug)
-    with engine_for(config.database_url).connect() as conn:
-        return [_row(r) for r in conn.execute(query)]
-
-
-def describe_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
-    """Every schedule of one issue (any state), earliest first; ``str(info)`` is one status line."""
-    return list_schedules(config, issue_slug)
-
-
-def get_schedule(engine: Engine, schedule_id: int) -> ScheduleInfo | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(schedules).where(schedules.c.id == schedule_id)).first()
-    return _row(row) if row else None
-
-
-def set_state(
-    engine: Engine,
-    schedule_id: int,
-    state: str,
-    message: str | None,
-    *,
-    only_from: Sequence[str] = (),
-    now: datetime,
-) -> bool:
-    """Move a row to ``state``; with ``only_from`` only if it is in one of those states. True if it moved."""
-    stmt = update(schedules).where(schedules.c.id == schedule_id)
-    if only_from:
-        stmt = stmt.where(schedules.c.state.in_(only_from))
-    with engine.begin() as conn:
-        moved = conn.execute(stmt.values(state=state, message=message, updated_at=now)).rowcount
-    return bool(moved)
 
 
 @dataclass(frozen=True)
@@ -183,47 +83,8 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
             )
     _check_preflight(config, issue_path, request.issue)
     engine = engine_for(config.database_url)
-    ids = _store(engine, slug, segment.id, str(issue_path), plan, now)
+    ids = insert_schedules(engine, slug, segment.id, str(issue_path), plan, now)
     return [info for info in (get_schedule(engine, i) for i in ids) if info]
-
-
-def _store(
-    engine: Engine,
-    slug: str,
-    segment_id: str,
-    issue_path: str,
-    plan: Sequence[tuple[str, str | None, datetime]],
-    now: datetime,
-) -> list[int]:
-    """Insert the plan's rows in one transaction. The check before is for the message; the unique
-    index uq_schedules_active is what keeps a second command racing this one out."""
-    try:
-        with engine.begin() as conn:
-            _refuse_duplicate(conn, slug, segment_id)
-            return [
-                conn.execute(
-                    insert(schedules).values(
-                        issue=slug,
-                        segment=segment_id,
-                        issue_path=issue_path,
-                        member_timezone=member_zone,
-                        at_utc=instant,
-                        local_zone=zone_name_,
-                        state="scheduled",
-                        message=None,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
-                for zone_name_, member_zone, instant in plan
-            ]
-    except IntegrityError:
-        with engine.connect() as conn:  # the other command committed first: say which it stored
-            _refuse_duplicate(conn, slug, segment_id)
-        raise RefusedError(
-            f"{slug} was scheduled for {segment_id} by another command at the same moment; "
-            "see `newsletter schedule list`"
-        ) from None
 
 
 def schedule_segment(config: Config, segment_id: str) -> Segment:
@@ -252,26 +113,12 @@ def overlapping(config: Config, info: ScheduleInfo) -> list[ScheduleInfo]:
 
 
 def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
-    from . import preflight  # imported late: rendering is not needed to list or cancel schedules
+    from .. import preflight  # imported late: rendering is not needed to list or cancel schedules
 
     errors = [p for p in preflight.check_issue(issue_path, config) if p.severity == "error"]
     if errors:
         raise preflight.PreflightRefused(
             errors, f"not scheduled: {shown} fails the pre-flight check; fix it (`newsletter check {shown}`)"
-        )
-
-
-def _refuse_duplicate(conn: object, slug: str, segment_id: str) -> None:
-    rows = conn.execute(  # type: ignore[attr-defined]
-        select(schedules.c.id, schedules.c.state, schedules.c.at_utc)
-        .where(schedules.c.issue == slug, schedules.c.segment == segment_id, schedules.c.state.in_(ACTIVE))
-        .order_by(schedules.c.id)
-    ).all()
-    if rows:
-        ids = " ".join(str(r.id) for r in rows)
-        raise RefusedError(
-            f"{slug} is already scheduled for {segment_id} (#{rows[0].id}, {rows[0].state}, "
-            f"{rows[0].at_utc:%Y-%m-%d %H:%M} UTC); to replace it: `newsletter schedule cancel {ids}`"
         )
 
 
@@ -318,8 +165,8 @@ def _segment_members(config: Config, segment_id: str, default_zone: str) -> list
     """(address, zone) of the members the schedule addresses; a member without a zone of their
     own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
     else ``default_zone``."""
-    from . import audience  # imported late so the CLI loads without it
-    from .audience.targets import member_in
+    from .. import audience  # imported late so the CLI loads without it
+    from ..audience.targets import member_in
 
     report = audience.read_members(config.subscribers, config)
     return [
@@ -357,7 +204,7 @@ def settle_by_hand(
     """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
     has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
     in the message; the scheduler drops them. Those with members still to mail stay as they are."""
-    from .store.ledger import OPEN_STATES, Ledger
+    from ..store.ledger import OPEN_STATES, Ledger
 
     engine = engine_for(config.database_url)
     finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}

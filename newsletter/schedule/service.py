@@ -31,22 +31,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import and_, or_, select
 
-from .clock import Clock, SystemClock
-from .config import Config
-from .model import NewsletterError
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..model import NewsletterError
+from ..store.db import engine_for
+from ..store.leases import Lease
+from ..store.schedules import ScheduleInfo, get_schedule, list_schedules, set_state
+from ..store.tables import schedules
+from .plans import members_in_zone, schedule_segment, scheduled_zones
 from .retries import RetryPoller
-from .schedule import (
-    ScheduleInfo,
-    get_schedule,
-    list_schedules,
-    members_in_zone,
-    schedule_segment,
-    scheduled_zones,
-    set_state,
-)
-from .store.db import engine_for
-from .store.leases import Lease
-from .store.tables import schedules
 
 log = logging.getLogger("newsletter.scheduler")
 
@@ -336,7 +329,7 @@ class SchedulerService:
         )
 
     def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
-        from .send.run import run_send  # the one send path
+        from ..send.run import run_send  # the one send path
 
         only: frozenset[str] | None = None
         if info.member_timezone:
