@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from newsletter import ical
+from newsletter.archive import ical
 from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.model import Event

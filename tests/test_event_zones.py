@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from newsletter.archive import event_calendar
+from newsletter.archive.site import event_calendar
 from newsletter.cli import main
 from newsletter.config import Config
 from newsletter.content import load_issue

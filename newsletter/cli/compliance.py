@@ -68,7 +68,7 @@ def approve(issue: Path, by: str) -> None:
               help="Output folder (default: site/ in the project).")  # fmt: skip
 def archive(out: Path | None) -> None:
     """Build the static web archive: a page per issue and language, indexes, RSS, event .ics files."""
-    from ..archive import build_archive
+    from ..archive.site import build_archive
 
     config = load_config()
     report = build_archive(config, out or config.root / "site")

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from . import paths
-from .config import Config
+from .. import paths
+from ..config import Config
+from ..model import ALL, ContentError, Issue
 from .ical import CalendarEvent, calendar
-from .model import ALL, ContentError, Issue
 
 if TYPE_CHECKING:
-    from .render.renderer import Renderer
+    from ..render.renderer import Renderer
 
 NEUTRAL_SALUTATION = {
     "de": "Sehr geehrte Damen und Herren,",
@@ -67,8 +67,8 @@ class _Entry:
 
 def build_archive(config: Config, out: Path) -> ArchiveReport:
     """Write the whole archive to ``out`` (existing files of the same names are replaced)."""
-    from .content import load_issue
-    from .render.renderer import Renderer
+    from ..content import load_issue
+    from ..render.renderer import Renderer
 
     report = ArchiveReport(out=out)
     if not config.public_url:
@@ -274,7 +274,7 @@ def event_calendar(config: Config, issue: Issue, article: str, lang: str) -> str
 def _copy_images(issue: Issue, folder: Path) -> None:
     """The issue's images/ folder and every image an article names: regular files inside the issue
     only, never a hidden file or anything behind a symbolic link (paths.copy_contained)."""
-    from .content import issue_images
+    from ..content import issue_images
 
     paths.copy_contained(issue.path, issue_images(issue), folder)
 
@@ -300,7 +300,7 @@ def _url(config: Config, path: str) -> str:
 
 
 def _localised(config: Config, values: Mapping[str, str], lang: str) -> str:
-    from .render.renderer import localised
+    from ..render.renderer import localised
 
     return localised(values, config.language_chain(lang))
 
