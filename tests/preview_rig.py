@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.web.preview import bind, create_app, server
-from newsletter.web.preview_safety import allowed_hosts
-from newsletter.web.preview_state import PreviewState
+from newsletter.web.preview.app import bind, create_app, server
+from newsletter.web.preview.state import PreviewState
+from newsletter.web.safety import allowed_hosts
 
 REPO = Path(__file__).resolve().parent.parent
 MEMBERS_CSV = REPO / "subscribers.example.csv"

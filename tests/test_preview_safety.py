@@ -171,7 +171,7 @@ def _address(hex_address: str) -> str:
 
 
 def test_file_lookup_refuses_escapes_even_without_the_middleware(tmp_path: Path) -> None:
-    from newsletter.web.preview_safety import contained_file
+    from newsletter import paths
 
     root = tmp_path / "issue"
     (root / "images").mkdir(parents=True)
@@ -180,7 +180,7 @@ def test_file_lookup_refuses_escapes_even_without_the_middleware(tmp_path: Path)
     (tmp_path / "secret.png").write_text(SECRET)
     (root / "images" / "out.png").symlink_to(tmp_path / "secret.png")
     (root / "images" / "in.png").symlink_to(root / "images" / "ok.png")
-    assert contained_file(root, "images/ok.png") == (root / "images" / "ok.png").resolve()
+    assert paths.contained(root, "images/ok.png") == (root / "images" / "ok.png").resolve()
     for bad in (
         "images/in.png",  # a link is refused even when it points inside (issue 10 item 1)
         "../secret.png",
@@ -195,11 +195,11 @@ def test_file_lookup_refuses_escapes_even_without_the_middleware(tmp_path: Path)
         "images",
         "./images/ok.png",
     ):
-        assert contained_file(root, bad) is None, bad
+        assert paths.contained(root, bad) is None, bad
 
 
 def test_allowed_host_names_follow_the_bound_address() -> None:
-    from newsletter.web.preview_safety import allowed_hosts
+    from newsletter.web.safety import allowed_hosts
 
     local = allowed_hosts("127.0.0.1", 8000)
     assert {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"} <= local

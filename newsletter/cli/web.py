@@ -41,9 +41,9 @@ def preview(issue: str, port: int, host: str | None, open_page: str | None, dev_
     from ..config import load_config
     from ..content import resolve_issue_path
     from ..model import ContentError, Problem, RefusedError
-    from ..web.preview import bind, create_app, server
-    from ..web.preview_safety import allowed_hosts
-    from ..web.preview_state import PreviewState
+    from ..web.preview.app import bind, create_app, server
+    from ..web.preview.state import PreviewState
+    from ..web.safety import allowed_hosts
 
     config = load_config()
     path = resolve_issue_path(issue, config)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from ..config import Config
-from ..model import ALL, Edition, Issue, Member, NewsletterError, Problem
+from ...config import Config
+from ...model import ALL, Edition, Issue, Member, NewsletterError, Problem
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class PreviewState:
 
     def check(self) -> Snapshot:
         """Run the pre-flight check on the files as they are now (the slow half)."""
-        from .. import preflight
+        from ... import preflight
 
         with self._lock:
             current = self.snapshot
@@ -109,8 +109,8 @@ class PreviewState:
         return self.snapshot
 
     def _build(self) -> Snapshot:
-        from ..content import load_issue
-        from ..render.renderer import build_editions
+        from ...content import load_issue
+        from ...render.renderer import build_editions
 
         config = self.last_config = self._load_config()
         issue = load_issue(self.issue_path, config)
@@ -132,7 +132,7 @@ class PreviewState:
 
 def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
     """The members of config.subscribers, or None and a note when there is no usable list."""
-    from .. import audience
+    from ... import audience
 
     path = config.subscribers
     if not path.is_file():
@@ -151,7 +151,7 @@ def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
 
 def member_edition_key(member: Member) -> str:
     """The edition a member receives (as the send builds it): all their segments, their language."""
-    from ..send.run import edition_key
+    from ...send.run import edition_key
 
     return edition_key(member)
 
@@ -160,8 +160,8 @@ def _member_editions(
     issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
 ) -> list[Edition]:
     """Editions members get that the standard set lacks (several segments, none, other language)."""
-    from ..render.renderer import Renderer
-    from ..send.run import parse_edition_key
+    from ...render.renderer import Renderer
+    from ...send.run import parse_edition_key
 
     keys = {e.key for e in have}
     wanted = sorted({member_edition_key(m) for m in members} - keys)

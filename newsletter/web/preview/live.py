@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio.to_thread
 from watchfiles import Change, DefaultFilter, awatch
 
-from .preview_state import PreviewState
+from .state import PreviewState
 
 HEARTBEAT_SECONDS = 15.0
 

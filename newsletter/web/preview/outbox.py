@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..config import Config
-from .preview_mail import MailView, frame_document, parse_message
-from .preview_safety import FRAME_CSP
+from ...config import Config
+from ..safety import FRAME_CSP
+from .mail import MailView, frame_document, parse_message
 
 if TYPE_CHECKING:
-    from .preview import Preview
+    from .app import Preview
 
 STATES = (
     ("sent", "sent"),
@@ -48,7 +48,7 @@ class OutboxEntry:
 
 def read_entries(outbox: Path, limit: int = OUTBOX_LIMIT) -> list[OutboxEntry]:
     """Messages in the dev sink's Maildir, newest first."""
-    from ..smtp.devsink import read_outbox
+    from ...smtp.devsink import read_outbox
 
     return [
         _entry(m.key, m.received_at, m.raw, MailView(m.html, m.text, m.headers, m.raw), m.recipients)
@@ -128,7 +128,7 @@ def routes(preview: Preview) -> list[Route]:
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
 
     async def outbox_image(request: Request) -> Response:
-        from .preview import inline_image
+        from .app import inline_image
 
         entry = await _find(preview, request.path_params["id"])
         image = entry.view.image(request.path_params["cid"]) if entry else None
@@ -175,14 +175,14 @@ async def _find(preview: Preview, message_id: str) -> OutboxEntry | None:
 
 @lru_cache(maxsize=4)
 def _engine(url: str) -> Any:
-    from ..store import db
+    from ...store import db
 
     return db.engine_for(url)
 
 
 def _delivery_values(config: Config | None, issue: str) -> dict[str, Any]:
     """Ledger counts and failed rows of this issue, or a note why there are none."""
-    from ..store import ledger
+    from ...store import ledger
 
     empty: dict[str, Any] = {"counts": {}, "per_edition": [], "failed": []}
     if config is None:

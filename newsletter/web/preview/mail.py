@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from urllib.parse import quote
 
-from ..config import Config
-from ..model import ALL, Edition, Member, NewsletterError
+from ...config import Config
+from ...model import ALL, Edition, Member, NewsletterError
 
 PLACEHOLDER_LINE = 0  # Member.line of the invented sample member
 
@@ -40,7 +40,7 @@ class InlineImage:
 
 
 def placeholder_member(edition: Edition) -> Member:
-    from ..send.run import placeholder_member as invented
+    from ...send.run import placeholder_member as invented
 
     segments = frozenset() if ALL in edition.segments else edition.segments
     return invented("erika.mustermann@example.org", edition.language, segments, salutation="Frau")
@@ -66,7 +66,7 @@ def member_label(member: Member) -> str:
 def personalised(edition: Edition, config: Config, member: Member) -> MailView:
     """The message this member gets, built by compose exactly as a send would build it."""
     try:
-        from ..mail.compose import MessageTemplate
+        from ...mail.compose import MessageTemplate
 
         raw = MessageTemplate.for_edition(edition, config).personalise(member).data
     except (ImportError, NewsletterError) as exc:

@@ -1,8 +1,10 @@
-"""The preview's safety layer: Host check, security headers, contained file serving, CSRF.
+"""The preview's safety layer: Host check, security headers, a guard on request paths, CSRF.
 
 The preview runs on an editor's machine. A web page the editor visits must not be able to read
 from it (DNS rebinding: checked Host), post to it (checked Origin plus a per-session token), or
-use it to read files outside the issue folder (resolved, contained, no dotfiles).
+use it to read files outside the issue folder: requests whose path has a dot-segment, a hidden
+part, a backslash or a control character are refused before routing (``path_is_clean``), and
+every file is looked up through the one containment rule of ``paths.contained``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ import hmac
 import secrets
 import socket
 from collections.abc import Iterable
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from .. import paths
 
 # The app's own pages run only our static script; the mail itself is shown in a sandboxed frame.
 APP_CSP = (
@@ -120,13 +119,6 @@ def path_is_clean(path: str) -> bool:
         return False
     parts = path.split("/")
     return not any(part.startswith(".") for part in parts)
-
-
-def contained_file(root: Path, relative: str) -> Path | None:
-    """``root/relative`` if it is a regular, non-hidden file inside ``root`` with no symbolic link on
-    the way (the one rule of ``paths.contained``). ``relative`` is the already percent-decoded path
-    from the URL; it is never decoded again."""
-    return paths.contained(root, relative)
 
 
 class Csrf:

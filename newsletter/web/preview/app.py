@@ -2,7 +2,9 @@
 
 ``create_app(state, hosts)`` builds the Starlette app; ``serve(...)`` runs it with uvicorn on an
 already bound socket (127.0.0.1 unless the editor names another host). Safety lives in
-``preview_safety``, the snapshot of the issue in ``preview_state``, live reload in ``preview_live``.
+``web.safety``, the snapshot of the issue in ``state``, live reload in ``live``, the member's view
+of a message in ``mail``, the dev sink's outbox and the ledger counts in ``outbox``. Files are
+served only through ``paths.contained``.
 """
 
 from __future__ import annotations
@@ -35,24 +37,17 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from ..model import Member, NewsletterError
-from . import preview_outbox
-from .preview_live import Broadcaster, watch
-from .preview_mail import frame_document, member_label, personalised, placeholder_member, sample_members
-from .preview_safety import (
-    FILE_CSP,
-    FRAME_CSP,
-    IMAGE_TYPES,
-    Csrf,
-    GuardMiddleware,
-    contained_file,
-    same_origin,
-)
-from .preview_state import Card, PreviewState, Snapshot, member_edition_key
+from ... import paths
+from ...model import Member, NewsletterError
+from ..safety import FILE_CSP, FRAME_CSP, IMAGE_TYPES, Csrf, GuardMiddleware, same_origin
+from . import outbox
+from .live import Broadcaster, watch
+from .mail import frame_document, member_label, personalised, placeholder_member, sample_members
+from .state import Card, PreviewState, Snapshot, member_edition_key
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "preview_templates"
-STATIC = HERE / "preview_static"
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
 WIDTHS = (("phone", "Phone 375 px"), ("tablet", "Tablet 768 px"), ("desktop", "Desktop"))
 MAX_PROOF_ADDRESSES = 10
 _ADDRESS_SPLIT = re.compile(r"[\s,;]+")
@@ -218,7 +213,7 @@ class Preview:
         return None
 
     async def _send_proof(self, snap: Snapshot, card: Card, raw: str, member: Member) -> Flash:
-        from ..send.run import send_test
+        from ...send.run import send_test
 
         addresses = list(dict.fromkeys(a for a in _ADDRESS_SPLIT.split(raw.strip()) if a))
         if not addresses:
@@ -279,7 +274,7 @@ def _languages(snap: Snapshot, card: Card) -> list[tuple[str, str]]:
 
 
 def _file(root: Path, relative: str, *, images_only: bool) -> Response:
-    target = contained_file(root, relative)
+    target = paths.contained(root, relative)  # relative is the percent-decoded URL path, never decoded again
     kind = IMAGE_TYPES.get(target.suffix.lower()) if target else None
     if target is None or (images_only and kind is None):
         return PlainTextResponse("Not found.", status_code=404)
@@ -321,7 +316,7 @@ def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlet
         Route("/events", preview.events),
         Route("/issue/{path:path}", preview.issue_file),
         Route("/static/{path:path}", preview.static),
-        *preview_outbox.routes(preview),
+        *outbox.routes(preview),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
     app.state.preview = preview
