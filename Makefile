@@ -12,7 +12,7 @@ help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
 	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
 	@echo "make bench   print the benchmark figures (build, audience, send)"
-	@echo "make lint    ruff and mypy"
+	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
 
 $(STAMP): pyproject.toml
@@ -45,9 +45,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks
 	$(BIN)/ruff format --check newsletter tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 golden: $(STAMP)
 	NEWSLETTER_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
 
 clean:
-	rm -rf $(VENV) out site .pytest_cache newsletter.db*
+	rm -rf $(VENV) out site .pytest_cache .import_linter_cache newsletter.db*
