@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from newsletter.config import load_config  # noqa: E402
-from newsletter.send.run import edition_key, parse_edition_key, run_send  # noqa: E402
+from newsletter.model import EditionKey  # noqa: E402
+from newsletter.send.run import run_send  # noqa: E402
 from newsletter.smtp.transaction import dot_stuff  # noqa: E402
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -102,7 +103,6 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
     from newsletter.content import load_issue
     from newsletter.mail.compose import MessageTemplate
     from newsletter.render.renderer import Renderer
-    from newsletter.send.loop import compose
 
     members = read_members(config.subscribers, config).members
     issue_obj = load_issue(issue, config)
@@ -110,13 +110,13 @@ def prepared_messages(config, issue: Path) -> list[tuple[str, str, bytes]]:
     templates = {}
     out = []
     for m in members:
-        key = edition_key(m)
+        key = EditionKey.of(m)
         if key not in templates:
             templates[key] = MessageTemplate.for_edition(
-                renderer.render(issue_obj, *parse_edition_key(key)), config
+                renderer.render(issue_obj, key.segments, key.language), config
             )
-        sender, rcpt, _mid, data = compose(templates[key], m)
-        out.append((sender, rcpt, dot_stuff(data)))
+        message = templates[key].personalise(m)
+        out.append((message.envelope_from, message.recipient, dot_stuff(message.data)))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 # Segment set of the edition that holds every article ("all.<lang>" in build output):
@@ -89,6 +90,40 @@ class DeliveryError(NewsletterError):
     """Sending stopped (auth failure, TLS failure, quota pause, error budget)."""
 
     exit_code = 1
+
+
+# ───────────────────────────────── delivery states ─────────────────────────────────
+
+
+class DeliveryState(StrEnum):
+    """The state of one ledger row (one member of one issue); stored as its value.
+
+    pending → sending → sent | failed | bounced | unknown | suppressed
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a running send
+    SENT = "sent"  # only after the relay's 250 to the final dot, in its own commit
+    FAILED = "failed"
+    BOUNCED = "bounced"  # the mailbox does not exist: suppressed as well
+    UNKNOWN = "unknown"  # the connection was lost after the final dot
+    SUPPRESSED = "suppressed"
+
+
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.SENDING)  # a send still owes these a message
+DONE_STATES = (DeliveryState.SENT, DeliveryState.BOUNCED, DeliveryState.SUPPRESSED)  # never mailed again
+
+
+class SendState(StrEnum):
+    """How one run of a send ended (or that it runs); stored as its value in the send history."""
+
+    RUNNING = "running"
+    PAUSED = "paused"  # the relay or the error budget asked to stop; run the same command again
+    STOPPED = "stopped"  # asked to stop (signal, lost lease, configuration); run it again
+    FINISHED = "finished"
+    WAITING = "waiting"  # --no-wait: only retries due later are left, with their due time
+    INTERRUPTED = "interrupted"  # the process was gone without finishing
+    DRY_RUN = "dry-run"  # nothing was sent (SendReport only)
 
 
 # ───────────────────────────────── configuration ─────────────────────────────────
@@ -221,8 +256,8 @@ class Edition:
 
     @property
     def key(self) -> str:
-        """Stable name used in files, ledger rows and messages: ``poland+usa.de``."""
-        return f"{segment_key(self.segments)}.{self.language}"
+        """Stable name used in files, ledger rows and messages: ``poland+usa.de`` (``str(EditionKey)``)."""
+        return str(EditionKey(self.segments, self.language))
 
 
 def segment_key(segments: frozenset[str] | None) -> str:
@@ -230,6 +265,37 @@ def segment_key(segments: frozenset[str] | None) -> str:
     if not segments:
         return GENERAL
     return "+".join(sorted(segments))
+
+
+@dataclass(frozen=True)
+class EditionKey:
+    """Which edition: a segment set and a language. ``str(key)`` is the name the ledger, the
+    approvals, the build's file names and every message use: ``poland+usa.de``, ``general.de``
+    (members in no segment, ``segments`` empty), ``all.de`` (every article, ``segments == {ALL}``)."""
+
+    segments: frozenset[str]
+    language: str
+
+    def __str__(self) -> str:
+        return f"{segment_key(self.segments)}.{self.language}"
+
+    @classmethod
+    def parse(cls, text: str) -> EditionKey:
+        """The key named by ``str(key)``: ``poland+usa.de`` → ({poland, usa}, de)."""
+        segments, _, language = text.rpartition(".")
+        if segments == GENERAL:
+            return cls(frozenset(), language)
+        return cls(frozenset(segments.split("+")), language)
+
+    @classmethod
+    def of(cls, member: Member) -> EditionKey:
+        """The member's edition: every segment the member is in (not only those sent to) × language."""
+        return cls(frozenset(member.segments), member.language)
+
+    @property
+    def segment_names(self) -> tuple[str, ...]:
+        """``(poland, usa)``, ``(general,)`` or ``(all,)``: what the ledger counts per segment."""
+        return tuple(sorted(self.segments)) or (GENERAL,)
 
 
 # Placeholders left in Edition.html/text and filled per member by compose.py.

@@ -16,8 +16,8 @@ from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, wit
 
 from newsletter.config import load_config
 from newsletter.content import load_issue
+from newsletter.model import EditionKey
 from newsletter.render.renderer import build_editions
-from newsletter.send.run import edition_key
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 smtp_sink = rig.smtp_sink
@@ -73,7 +73,7 @@ def expected_keys(project: Path, env: dict[str, str], issue_path: Path) -> set[s
     config = load_config(project, env)
     issue = load_issue(issue_path, config)
     keys = {e.key for e in build_editions(issue, config)}
-    return keys | {edition_key(m) for m in read_members(config.subscribers, config).members}
+    return keys | {str(EditionKey.of(m)) for m in read_members(config.subscribers, config).members}
 
 
 def test_overview_lists_every_edition_and_opens_one(

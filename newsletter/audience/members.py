@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
-from ..model import GENERAL, Member, MemberFileError, Problem, segment_key
+from ..model import GENERAL, EditionKey, Member, MemberFileError, Problem
 from .columns import COLUMNS, read_header
 from .csvfile import ENCODINGS, detect_encoding, open_csv, records, sniff, spreadsheet_safe, write_spreadsheet
 from .rows import MemberRows, Rejection
@@ -40,7 +40,7 @@ class Counts:
     per_segment: Mapping[str, int]
     per_language: Mapping[str, int]
     per_segment_language: Mapping[tuple[str, str], int]
-    per_edition: Mapping[str, int]  # Edition.key-style, "poland+usa.de"
+    per_edition: Mapping[str, int]  # str(EditionKey), "poland+usa.de"
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def count_members(members: Iterable[Member]) -> Counts:
     for member in members:
         total += 1
         per_language[member.language] += 1
-        editions[f"{segment_key(member.segments)}.{member.language}"] += 1
+        editions[str(EditionKey.of(member))] += 1
         for segment in member.segments or (GENERAL,):
             per_segment[segment] += 1
             both[(segment, member.language)] += 1

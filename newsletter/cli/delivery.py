@@ -1,4 +1,4 @@
-"""``newsletter send`` and ``newsletter status``: thin commands over newsletter.delivery / ledger."""
+"""``newsletter send`` and ``newsletter status``: thin commands over ``send.run`` and the ledger."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Config, load_config
-from ..model import ALL, GENERAL, Member, Problem, RefusedError, segment_key
+from ..model import ALL, GENERAL, DeliveryState, EditionKey, Member, Problem, RefusedError, SendState
 from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from ..store.ledger import Ledger
     from ..store.schedules import ScheduleInfo
 
-STATUS_COLUMNS = ("sent", "failed", "bounced", "unknown", "pending", "suppressed")
+_D = DeliveryState
+STATUS_COLUMNS = (_D.SENT, _D.FAILED, _D.BOUNCED, _D.UNKNOWN, _D.PENDING, _D.SUPPRESSED)  # pending: + sending
 
 
 def register(main: click.Group) -> None:
@@ -100,7 +101,7 @@ def send(
     _print_report(report)
     if waiting:
         _settle_schedules(config, report, segments)
-    stopped_by_signal = report.state == "stopped" and stop.exit_code is not None
+    stopped_by_signal = report.state == SendState.STOPPED and stop.exit_code is not None
     sys.exit(stop.exit_code if stopped_by_signal else report.exit_code)
 
 
@@ -162,7 +163,7 @@ def _send_test(
     if member is not None:
         name = " ".join(p for p in (member.first_name, member.last_name) if p) or member.address
         chosen = frozenset(config.segment(s).id for s in targets) if ALL not in targets else frozenset({ALL})
-        as_whom = f" as {member.address} ({name}, {segment_key(chosen)}.{language})"
+        as_whom = f" as {member.address} ({name}, {EditionKey(chosen, language)})"
     for r in results:
         click.echo(f"{'sent' if r.accepted else 'NOT sent'} [TEST] to {r.address}{as_whom}: {r.reply}")
     if not all(r.accepted for r in results):
@@ -255,28 +256,28 @@ def left_out_note(r: SendReport) -> str | None:
 
 def _print_report(r: SendReport) -> None:
     _print_rejected(r.rejected)
-    o = r.outcomes
+    o, d = r.outcomes, DeliveryState
     click.echo(
-        f"{r.issue}: sent {o.get('sent', 0)}, bounced {o.get('bounced', 0)}, failed {o.get('failed', 0)}, "
-        f"unknown {o.get('unknown', 0)}, suppressed {o.get('suppressed', 0)}, pending {r.pending} "
+        f"{r.issue}: sent {o.get(d.SENT, 0)}, bounced {o.get(d.BOUNCED, 0)}, failed {o.get(d.FAILED, 0)}, "
+        f"unknown {o.get(d.UNKNOWN, 0)}, suppressed {o.get(d.SUPPRESSED, 0)}, pending {r.pending} "
         f"({r.audience} members addressed, {r.attempts} attempts, {r.elapsed:.1f} s)"
     )
     for f in r.failures:
         click.echo(f"{f.state}: {f.address}: {f.reply_text}".rstrip(), err=True)
-    if r.state == "waiting" and r.retry_until is not None:
+    if r.state == SendState.WAITING and r.retry_until is not None:
         click.echo(
             f"waiting: {r.pending} member(s) wait for a retry until {local_time(r.retry_until)} (local time); "
             f"run `newsletter send {r.issue} --to {','.join(r.segments)}` again then, "
             "or leave them to a running `newsletter scheduler`",
             err=True,
         )
-    elif r.state != "finished":
+    elif r.state != SendState.FINISHED:
         click.echo(f"{r.state}: {r.reason}", err=True)
     elif r.pending:
         click.echo(
             f"{r.pending} member(s) still pending (retries due later); run the same command again", err=True
         )
-    if any(f.state in ("failed", "unknown") for f in r.failures):
+    if any(f.state in (DeliveryState.FAILED, DeliveryState.UNKNOWN) for f in r.failures):
         click.echo("to send again to failed/unknown members: add --retry-failed", err=True)
     if note := left_out_note(r):
         click.echo(note, err=True)
@@ -316,8 +317,8 @@ def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
     """``last send: STATE (SEGMENTS, WHEN UTC): REASON``; a ``running`` send whose process is
     gone (kill -9, a crash, a lost machine) is shown as ``interrupted`` with the resuming command."""
     state, reason = latest["state"], latest.get("reason")
-    if state == "running" and (holder := ledger.dead_holder(slug)) is not None:
-        state = "interrupted"
+    if state == SendState.RUNNING and (holder := ledger.dead_holder(slug)) is not None:
+        state = SendState.INTERRUPTED
         reason = (
             f"the sending process{f' ({holder})' if holder else ''} is gone without finishing; "
             f"run `newsletter send {slug} --to {latest['segments']}` to continue"
@@ -338,8 +339,9 @@ def _echo_schedule_and_approval(config: Config, slug: str) -> None:
         click.echo(describe_approval(config, slug))
 
 
-def _col(states: Mapping[str, int], column: str) -> int:
-    return states.get(column, 0) + (states.get("sending", 0) if column == "pending" else 0)
+def _col(states: Mapping[str, int], column: DeliveryState) -> int:
+    sending = states.get(DeliveryState.SENDING, 0) if column == DeliveryState.PENDING else 0
+    return states.get(column, 0) + sending
 
 
 def _slug(issue: str, config: Config) -> str:

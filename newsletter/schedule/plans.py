@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Config
-from ..model import ALL, GENERAL, NewsletterError, RefusedError, Segment
+from ..model import ALL, GENERAL, OPEN_STATES, NewsletterError, RefusedError, Segment
 from ..store.db import engine_for
 from ..store.schedules import (
     ACTIVE,
@@ -204,7 +204,7 @@ def settle_by_hand(
     """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
     has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
     in the message; the scheduler drops them. Those with members still to mail stay as they are."""
-    from ..store.ledger import OPEN_STATES, Ledger
+    from ..store.ledger import Ledger
 
     engine = engine_for(config.database_url)
     finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, func, select
 
 from ..clock import Clock
 from ..config import Config
-from ..model import NewsletterError
+from ..model import OPEN_STATES, DeliveryState, NewsletterError, SendState
 from ..store.leases import is_alive
-from ..store.ledger import OPEN_STATES, lease_name
+from ..store.ledger import lease_name
 from ..store.tables import deliveries, sends
 
 if TYPE_CHECKING:
@@ -44,14 +44,14 @@ class DueRetries:
 def due_retries(engine: Engine, now: datetime, clock: Clock) -> list[DueRetries]:
     """Issues whose last send ended waiting and whose retries are due, with no live send lease."""
     c = deliveries.c
-    is_due = (c.state == "pending") & c.next_attempt_at.is_not(None) & (c.next_attempt_at <= now)
+    is_due = (c.state == DeliveryState.PENDING) & c.next_attempt_at.is_not(None) & (c.next_attempt_at <= now)
     found = []
     with engine.connect() as conn:
         for issue, due in conn.execute(select(c.issue, func.count()).where(is_due).group_by(c.issue)).all():
             runs = conn.execute(
                 select(sends.c.state, sends.c.segments).where(sends.c.issue == issue).order_by(sends.c.id)
             ).all()
-            if not runs or runs[-1].state != "waiting" or is_alive(engine, lease_name(issue), clock):
+            if not runs or runs[-1].state != SendState.WAITING or is_alive(engine, lease_name(issue), clock):
                 continue
             segments = dict.fromkeys(seg for run in runs for seg in run.segments.split(",") if seg)
             open_rows = select(c.address).where(c.issue == issue, c.state.in_(OPEN_STATES))

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -33,13 +33,16 @@ from sqlalchemy import and_, or_, select
 
 from ..clock import Clock, SystemClock
 from ..config import Config
-from ..model import NewsletterError
+from ..model import NewsletterError, SendState
 from ..store.db import engine_for
 from ..store.leases import Lease
 from ..store.schedules import ScheduleInfo, get_schedule, list_schedules, set_state
 from ..store.tables import schedules
 from .plans import members_in_zone, schedule_segment, scheduled_zones
 from .retries import RetryPoller
+
+if TYPE_CHECKING:
+    from ..send.run import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
 
@@ -328,7 +331,7 @@ class SchedulerService:
             "finish #%d: %s to %s %s: %s", info.id, info.issue, info.segment, state, message
         )
 
-    def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> Any:
+    def _send(self, info: ScheduleInfo, should_stop: Callable[[], bool]) -> SendReport:
         from ..send.run import run_send  # the one send path
 
         only: frozenset[str] | None = None
@@ -347,23 +350,21 @@ class SchedulerService:
         )
 
 
-def describe_report(report: Any) -> str:
-    """``audience 120: sent 118, failed 2`` from a send.run.SendReport, for the log and the row."""
-    outcomes = getattr(report, "outcomes", None) or {}
-    parts = [f"{state} {n}" for state, n in sorted(outcomes.items()) if n]
-    text = f"audience {getattr(report, 'audience', '?')}: " + (", ".join(parts) or "nothing left to send")
-    if getattr(report, "pending", 0):
+def describe_report(report: SendReport) -> str:
+    """``audience 120: sent 118, failed 2`` from a send's report, for the log and the row."""
+    parts = [f"{state} {n}" for state, n in sorted(report.outcomes.items()) if n]
+    text = f"audience {report.audience}: " + (", ".join(parts) or "nothing left to send")
+    if report.pending:
         text += f", pending {report.pending}"
-    state = getattr(report, "state", "finished")
-    if state != "finished":
-        text += f" ({state}{': ' + report.reason if getattr(report, 'reason', None) else ''})"
+    if report.state != SendState.FINISHED:
+        text += f" ({report.state}{': ' + report.reason if report.reason else ''})"
     return text
 
 
-def report_finished(report: Any) -> bool:
+def report_finished(report: SendReport) -> bool:
     """Whether the send reached its end; a paused/stopped one stays `running` and is resumed at the
     next start (harmless: the ledger skips everyone already sent)."""
-    return getattr(report, "state", None) == "finished"
+    return report.state == SendState.FINISHED
 
 
 def _span(delta: timedelta) -> str:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..model import Member
+from ..model import DeliveryState, Member, SendState
 
 if TYPE_CHECKING:
-    from ..mail.compose import MessageTemplate
+    from ..mail.compose import ComposedMessage, MessageTemplate
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Row:
     id: int
     address: str
     edition: str
-    state: str
+    state: str  # a DeliveryState value, as stored
     attempts: int
     next_attempt_at: datetime | None
 
@@ -47,9 +47,9 @@ class Progress:
 
 @dataclass(frozen=True)
 class LoopResult:
-    state: str  # finished | paused | stopped | waiting (no_wait: only retries due later are left)
+    state: SendState  # finished | paused | stopped | waiting (no_wait: only retries due later are left)
     reason: str | None
-    outcomes: Mapping[str, int]  # final row states written this run → count
+    outcomes: Mapping[DeliveryState, int]  # final row states written this run → count
     attempts: int
     reconnects: int
 
@@ -59,7 +59,7 @@ class Job:
     row: Row
     member: Member
     template: MessageTemplate
-    message: tuple[str, str, str | None, bytes] | None = None  # built by the coordinator just before sending
+    message: ComposedMessage | None = None  # composed by the loop just before sending
     lost: int = 0  # connections lost under this member in this run (not counted as its attempts)
 
 
@@ -78,9 +78,3 @@ class CrashHook:
     def check(self, n: int, point: str) -> None:
         if self.at and n == self.at and point == self.point:
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-def compose(template: MessageTemplate, member: Member) -> tuple[str, str, str | None, bytes]:
-    """(envelope from, recipient, message id, bytes) for one member; the bytes have CRLF line ends."""
-    message = template.personalise(member)
-    return message.envelope_from, message.recipient, message.message_id, message.data

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 
 from ..clock import Clock
 from ..config import SmtpSettings
-from ..model import ConfigError
-from .job import CrashHook, Job, LoopResult, Progress, Row, compose
+from ..model import ConfigError, DeliveryState, SendState
+from .job import CrashHook, Job, LoopResult, Progress, Row
 from .outcomes import Attempt, Outcome
 from .pacing import (
     RELAY_SILENCE_LIMIT,
@@ -36,6 +36,7 @@ from .protocols import Connection, Store, StoreSession, Transport
 from .slots import Connections, Slot
 
 log = logging.getLogger("newsletter.delivery")
+_FINAL = {Outcome.BOUNCE: DeliveryState.BOUNCED, Outcome.UNKNOWN: DeliveryState.UNKNOWN}  # else failed
 CLAIM_BATCH = 64
 HEARTBEAT_SECONDS = 10.0
 
@@ -46,13 +47,13 @@ class _State:
     waiting: list[tuple[datetime, int]] = field(default_factory=list)  # (next attempt, id) heap
     latest_due: datetime | None = None  # the last due time in ``waiting``
     claimed: deque[int] = field(default_factory=deque)
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[DeliveryState] = field(default_factory=Counter)
     attempts: int = 0
     dispatched: int = 0
     deferred: int = 0
     failures_in_a_row: int = 0
     silent_in_a_row: int = 0  # timeouts / lost connections before the dot with no reply between
-    stop: tuple[str, str] | None = None
+    stop: tuple[SendState, str] | None = None
 
 
 class SendLoop:
@@ -103,7 +104,7 @@ class SendLoop:
                     if s.stop is not None or not (s.ready or s.claimed or s.waiting):
                         break
                     if self.no_wait and not (s.ready or s.claimed):
-                        s.stop = ("waiting", self._waiting_reason())
+                        s.stop = (SendState.WAITING, self._waiting_reason())
                         break
                     self._idle()
                     continue
@@ -112,7 +113,7 @@ class SendLoop:
             self.conns.close()
             session.close()
             self.ledger.release_claims(self.issue, self.holder, self.clock.now())
-        state, reason = self.s.stop or ("finished", None)
+        state, reason = self.s.stop or (SendState.FINISHED, None)
         return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, self.conns.reconnects)
 
     # ── connections ──
@@ -167,24 +168,31 @@ class SendLoop:
             row_id = self.s.claimed.popleft()
             job = self.jobs[row_id]
             if session.is_suppressed(job.row.address):
-                self._write(session, job, "suppressed", None, "on the suppression list", job.row.attempts)
+                self._write(
+                    session, job, DeliveryState.SUPPRESSED, None, "on the suppression list", job.row.attempts
+                )
                 continue
             try:
-                job.message = compose(job.template, job.member)
+                job.message = job.template.personalise(job.member)
             except ConfigError as exc:  # the configuration (e.g. the DKIM key), not this member
                 self._write(
-                    session, job, "pending", None, f"message could not be built: {exc}", job.row.attempts
+                    session,
+                    job,
+                    DeliveryState.PENDING,
+                    None,
+                    f"message could not be built: {exc}",
+                    job.row.attempts,
                 )
                 if self.s.stop is None:
                     self.s.stop = (
-                        "stopped",
+                        SendState.STOPPED,
                         f"{exc}; nothing more was sent — fix it and run the same command again",
                     )
                 return None
             except Exception as exc:  # one broken member row must not stop the send
                 log.exception("cannot build the message for %s", job.row.address)
                 reply = f"message could not be built: {exc}"
-                self._write(session, job, "failed", None, reply, job.row.attempts)
+                self._write(session, job, DeliveryState.FAILED, None, reply, job.row.attempts)
                 continue
             return job
 
@@ -224,13 +232,13 @@ class SendLoop:
         asked = self.should_stop() if self.s.stop is None and self.should_stop is not None else None
         if asked:  # a str says why, e.g. "stopped by SIGTERM; run the same command again to continue"
             default = "stopped on request; run the same command again to continue"
-            self.s.stop = ("stopped", asked if isinstance(asked, str) else default)
+            self.s.stop = (SendState.STOPPED, asked if isinstance(asked, str) else default)
         if time.monotonic() - self._beat > HEARTBEAT_SECONDS:
             self._beat = time.monotonic()
             if not self.ledger.heartbeat(self.issue, self.holder) and self.s.stop is None:
                 # another process took the expired lease and recovers our rows: never mail in parallel
                 self.s.stop = (
-                    "stopped",
+                    SendState.STOPPED,
                     "lost the send lease (this process stalled and another send of the issue took over); "
                     "check `newsletter status`, then run the same command again if needed",
                 )
@@ -239,26 +247,26 @@ class SendLoop:
 
     def _handle(self, session: StoreSession, job: Job, attempt: Attempt, slot: Slot) -> None:
         s = self.s
-        message_id = job.message[2] if job.message else None
+        message_id = job.message.message_id if job.message else None
         outcome, tries = attempt.outcome, job.row.attempts + 1
         if attempt.code is not None:
             s.silent_in_a_row = 0  # the relay answers
         if outcome in (Outcome.RETRY, Outcome.LOST) and self._not_now(session, job, attempt, slot):
             return
         if outcome is Outcome.PAUSE and transient(attempt) and not self.throttle.throttled():
-            self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
+            self._write(session, job, DeliveryState.PENDING, attempt, attempt.describe(), job.row.attempts)
             s.ready.appendleft(job.row.id)  # again, at the lower rate
             return
         if outcome in (Outcome.PAUSE, Outcome.FATAL):
-            self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
+            self._write(session, job, DeliveryState.PENDING, attempt, attempt.describe(), job.row.attempts)
             if s.stop is None:
-                state = "paused" if outcome is Outcome.PAUSE else "stopped"
+                state = SendState.PAUSED if outcome is Outcome.PAUSE else SendState.STOPPED
                 s.stop = (state, stop_reason(outcome, attempt))
             return
         s.attempts += 1
         if outcome is Outcome.SENT:
             self.crash.check(s.dispatched, "after_250")
-            self._write(session, job, "sent", attempt, attempt.reply, tries, message_id)
+            self._write(session, job, DeliveryState.SENT, attempt, attempt.reply, tries, message_id)
             self.crash.check(s.dispatched, "after_commit")
             self.throttle.sent()
             s.failures_in_a_row = 0
@@ -267,12 +275,12 @@ class SendLoop:
         elif self._retryable(outcome) and tries < self.settings.max_attempts:
             self._defer(session, job, attempt, tries, message_id)
         else:
-            state = {Outcome.BOUNCE: "bounced", Outcome.UNKNOWN: "unknown"}.get(outcome, "failed")
-            self._write(session, job, state, attempt, attempt.describe(), tries, message_id)
+            final = _FINAL.get(outcome, DeliveryState.FAILED)
+            self._write(session, job, final, attempt, attempt.describe(), tries, message_id)
             s.failures_in_a_row += 1
             if s.failures_in_a_row >= self.settings.error_budget and s.stop is None:
                 s.stop = (
-                    "paused",
+                    SendState.PAUSED,
                     f"{s.failures_in_a_row} failures in a row (last: {attempt.describe()}); "
                     "check the relay and the list, then run the same command again",
                 )
@@ -288,10 +296,10 @@ class SendLoop:
                 return False  # lost under this member again and again while others go through
             if attempt.timed_out or not slot.delivered:  # a close after some 250s: a silent cap
                 s.silent_in_a_row += 1
-        self._write(session, job, "pending", attempt, attempt.describe(), job.row.attempts)
+        self._write(session, job, DeliveryState.PENDING, attempt, attempt.describe(), job.row.attempts)
         s.ready.appendleft(job.row.id)
         if s.stop is None and attempt.outcome is Outcome.LOST and s.silent_in_a_row >= RELAY_SILENCE_LIMIT:
-            s.stop = ("paused", relay_silent_reason(attempt, s.silent_in_a_row))
+            s.stop = (SendState.PAUSED, relay_silent_reason(attempt, s.silent_in_a_row))
         elif s.stop is None and attempt.outcome is Outcome.RETRY:
             self._back_off(slot, attempt)
         self._report()
@@ -313,7 +321,7 @@ class SendLoop:
             )
             self.conns.retire(slot)
             return
-        self.s.stop = ("paused", relay_busy_reason(attempt))
+        self.s.stop = (SendState.PAUSED, relay_busy_reason(attempt))
 
     def _retryable(self, outcome: Outcome) -> bool:
         # resend_unknown = true: a message whose 250 was lost is sent again (may duplicate, never lost)
@@ -328,8 +336,10 @@ class SendLoop:
         now_again = attempt.outcome in (Outcome.RETRY, Outcome.LOST)
         delay = 0.0 if now_again else backoff[min(tries - 1, len(backoff) - 1)]
         at = self.clock.now() + timedelta(seconds=delay)
-        job.row = Row(job.row.id, job.row.address, job.row.edition, "pending", tries, at)
-        self._write(session, job, "pending", attempt, attempt.describe(), tries, message_id, next_at=at)
+        job.row = Row(job.row.id, job.row.address, job.row.edition, DeliveryState.PENDING, tries, at)
+        self._write(
+            session, job, DeliveryState.PENDING, attempt, attempt.describe(), tries, message_id, next_at=at
+        )
         self.s.deferred += 1
         if delay <= 0:
             self.s.ready.appendleft(job.row.id)
@@ -340,7 +350,7 @@ class SendLoop:
         self,
         session: StoreSession,
         job: Job,
-        state: str,
+        state: DeliveryState,
         attempt: Attempt | None,
         reply: str,
         tries: int,
@@ -357,10 +367,10 @@ class SendLoop:
             message_id=message_id,
             next_attempt_at=next_at,
             suppress=(job.row.address, f"smtp {attempt.describe()}")
-            if state == "bounced" and attempt
+            if state == DeliveryState.BOUNCED and attempt
             else None,
         )
-        if state != "pending":
+        if state != DeliveryState.PENDING:
             self.s.outcomes[state] += 1
 
     def _report(self, *, idle: bool = False) -> None:
@@ -371,8 +381,8 @@ class SendLoop:
             Progress(
                 total=len(self.jobs),
                 done=sum(o.values()),
-                sent=o["sent"],
-                failed=o["failed"] + o["bounced"] + o["unknown"],
+                sent=o[DeliveryState.SENT],
+                failed=o[DeliveryState.FAILED] + o[DeliveryState.BOUNCED] + o[DeliveryState.UNKNOWN],
                 deferred=self.s.deferred,
                 elapsed=time.monotonic() - self._started,
                 waiting=len(waiting),
@@ -383,4 +393,4 @@ class SendLoop:
         )
 
 
-__all__ = ["CrashHook", "Job", "LoopResult", "Progress", "SendLoop", "compose"]
+__all__ = ["CrashHook", "Job", "LoopResult", "Progress", "SendLoop"]

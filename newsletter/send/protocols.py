@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from ..model import DeliveryError
+from ..model import DeliveryError, DeliveryState
 from .outcomes import Attempt
 
 
@@ -81,7 +81,7 @@ class StoreSession(Protocol):
     def record(
         self,
         row_id: int,
-        state: str,
+        state: DeliveryState,
         *,
         now: datetime,
         code: int | None,

@@ -25,24 +25,31 @@ from ..clock import Clock, SystemClock
 from ..config import Config
 from ..model import (
     ALL,
+    DONE_STATES,
     GENERAL,
+    OPEN_STATES,
     ConfigError,
     DeliveryError,
+    DeliveryState,
     Edition,
+    EditionKey,
     Issue,
     Member,
     Problem,
     RefusedError,
-    segment_key,
+    SendState,
 )
 from ..smtp.transport import SmtpTransport
 from ..store.db import engine_for
-from ..store.ledger import DONE_STATES, FailedRow, Ledger, LedgerCounts, holder_name
-from .loop import CrashHook, Job, Progress, SendLoop, compose
-from .outcomes import Attempt
+from ..store.ledger import FailedRow, Ledger, LedgerCounts, holder_name
+from .job import CrashHook, Job, Progress
+from .loop import SendLoop
+from .outcomes import Attempt, Outcome
 from .protocols import Connection, Transport, TransportError
 
 log = logging.getLogger("newsletter.delivery")
+# rows that ended without the message being delivered; `--retry-failed` sends them again
+_NOT_DELIVERED = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
 
 __all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send", "send_test"]
 
@@ -50,7 +57,7 @@ __all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send",
 @dataclass(frozen=True)
 class PlannedMessage:
     address: str
-    edition: str  # Edition.key
+    edition: str  # str(EditionKey), as the ledger stores it
     status: str  # "send", "retry", or the ledger state that means nothing goes out (sent, suppressed …)
 
 
@@ -58,11 +65,13 @@ class PlannedMessage:
 class SendReport:
     issue: str
     segments: tuple[str, ...]
-    state: str  # finished | paused | stopped | waiting (--no-wait, retries due later) | dry-run
+    state: SendState  # finished | paused | stopped | waiting (--no-wait, retries due later) | dry-run
     reason: str | None
     audience: int  # members addressed by this run
     editions: Mapping[str, int]  # edition key → members of this run
-    outcomes: Mapping[str, int]  # states written this run (sent, bounced, failed, unknown, suppressed)
+    outcomes: Mapping[
+        DeliveryState, int
+    ]  # states written this run (sent, bounced, failed, unknown, suppressed)
     pending: int  # rows of this run still pending (deferred retries, paused)
     rejected: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
@@ -79,14 +88,14 @@ class SendReport:
 
     @property
     def sent(self) -> int:
-        return self.outcomes.get("sent", 0)
+        return self.outcomes.get(DeliveryState.SENT, 0)
 
     @property
     def exit_code(self) -> int:
-        if self.state == "dry-run":
+        if self.state == SendState.DRY_RUN:
             return 0
-        trouble = self.pending or any(f.state in ("failed", "unknown") for f in self.failures)
-        return 0 if self.state == "finished" and not trouble else 1
+        trouble = self.pending or any(f.state in _NOT_DELIVERED for f in self.failures)
+        return 0 if self.state == SendState.FINISHED and not trouble else 1
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,7 @@ def run_send(
     prep = _prepare(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
     ledger = Ledger(engine_for(config.database_url))
     slug = prep.issue.slug
-    keys = {m.address: edition_key(m) for m in prep.members}
+    keys = {m.address: EditionKey.of(m) for m in prep.members}
     if dry_run:
         return _dry_run(config, ledger, prep, tuple(segments), keys, retry_failed)
     holder = holder_name()
@@ -216,23 +225,11 @@ def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def edition_key(member: Member) -> str:
-    """The member's edition: every segment the member is in (not only those sent to) × language."""
-    return f"{segment_key(frozenset(member.segments))}.{member.language}"
-
-
-def parse_edition_key(key: str) -> tuple[frozenset[str], str]:
-    seg, _, language = key.rpartition(".")
-    if seg == GENERAL:
-        return frozenset(), language
-    return frozenset(seg.split("+")), language
-
-
-def _render(config: Config, issue: Issue, keys: Iterable[str]) -> dict[str, Edition]:
+def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[EditionKey, Edition]:
     from ..render.renderer import Renderer
 
     renderer = Renderer(config)
-    return {key: renderer.render(issue, *parse_edition_key(key)) for key in sorted(set(keys))}
+    return {key: renderer.render(issue, key.segments, key.language) for key in sorted(set(keys), key=str)}
 
 
 def _dry_run(
@@ -240,7 +237,7 @@ def _dry_run(
     ledger: Ledger,
     prep: _Prepared,
     segments: tuple[str, ...],
-    keys: Mapping[str, str],
+    keys: Mapping[str, EditionKey],
     retry_failed: bool,
 ) -> SendReport:
     from ..store.suppressions import Suppressions
@@ -250,19 +247,20 @@ def _dry_run(
     plan = []
     for m in prep.members:
         row = existing.get(m.address)
-        if row is None or row.state in ("pending", "sending"):
-            status = "suppressed" if m.address in suppressed else "send"
-        elif row.state in ("failed", "unknown") and retry_failed:
+        if row is None or row.state in OPEN_STATES:
+            status = DeliveryState.SUPPRESSED if m.address in suppressed else "send"
+        elif row.state in _NOT_DELIVERED and retry_failed:
             status = "retry"
         else:
             status = row.state
-        plan.append(PlannedMessage(m.address, row.edition if row else keys[m.address], status))
-    _render(config, prep.issue, {p.edition for p in plan})  # template errors show up now, not mid-send
+        plan.append(PlannedMessage(m.address, row.edition if row else str(keys[m.address]), status))
+    # template errors show up now, not mid-send
+    _render(config, prep.issue, {EditionKey.parse(p.edition) for p in plan})
     return SendReport(
         issue=prep.issue.slug,
         left_out=left_out(prep.others, existing),
         segments=segments,
-        state="dry-run",
+        state=SendState.DRY_RUN,
         reason=None,
         audience=len(prep.members),
         editions=dict(Counter(p.edition for p in plan)),
@@ -279,7 +277,7 @@ def _send(
     ledger: Ledger,
     prep: _Prepared,
     segments: tuple[str, ...],
-    keys: Mapping[str, str],
+    keys: Mapping[str, EditionKey],
     holder: str,
     transport: Transport,
     first: Connection,
@@ -296,9 +294,8 @@ def _send(
     slug, now = prep.issue.slug, clock.now()
     addressed = {m.address: m for m in prep.members}
     existing = {r.address: r for r in ledger.rows(slug)}
-    editions = _render(
-        config, prep.issue, {existing[a].edition if a in existing else k for a, k in keys.items()}
-    )
+    wanted = {EditionKey.parse(existing[a].edition) if a in existing else k for a, k in keys.items()}
+    editions = _render(config, prep.issue, wanted)
     if config.require_approval:
         from ..approval import verify
 
@@ -306,20 +303,29 @@ def _send(
     send_id = ledger.start_send(slug, segments, now)
     suppressed = Suppressions(ledger.engine).filter(a for a in addressed if a not in existing)
     fresh = [
-        (m.address, keys[m.address], m.line, "suppressed" if m.address in suppressed else "pending")
+        (
+            m.address,
+            str(keys[m.address]),
+            m.line,
+            DeliveryState.SUPPRESSED if m.address in suppressed else DeliveryState.PENDING,
+        )
         for m in prep.members
         if m.address not in existing
     ]
     ledger.freeze(slug, send_id, fresh, now)
-    frozen_suppressed = sum(1 for row in fresh if row[3] == "suppressed")
+    frozen_suppressed = sum(1 for row in fresh if row[3] == DeliveryState.SUPPRESSED)
     ledger.recover(slug, now)
     if retry_failed:
         ledger.reopen_failed(slug, addressed, now)
     elif config.smtp.resend_unknown:
-        ledger.reopen_failed(slug, addressed, now, states=("unknown",))
+        ledger.reopen_failed(slug, addressed, now, states=(DeliveryState.UNKNOWN,))
     templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
     rows = [r for r in ledger.rows(slug) if r.address in addressed]
-    jobs = {r.id: Job(r, addressed[r.address], templates[r.edition]) for r in rows if r.state == "pending"}
+    jobs = {
+        r.id: Job(r, addressed[r.address], templates[EditionKey.parse(r.edition)])
+        for r in rows
+        if r.state == DeliveryState.PENDING
+    }
     loop = SendLoop(
         ledger=ledger,
         issue=slug,
@@ -341,16 +347,18 @@ def _send(
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"interrupted: {type(exc).__name__}"
         with contextlib.suppress(Exception):  # never mask the original error
             ledger.finish_send(
-                send_id, "stopped", f"{reason}; run the same command again to continue", clock.now()
+                send_id, SendState.STOPPED, f"{reason}; run the same command again to continue", clock.now()
             )
         raise
     outcomes = Counter(result.outcomes)
-    outcomes["suppressed"] += frozen_suppressed
+    outcomes[DeliveryState.SUPPRESSED] += frozen_suppressed
     ledger.finish_send(send_id, result.state, result.reason, clock.now())
     final = {r.address: r for r in ledger.rows(slug) if r.address in addressed}
     failures = tuple(f for f in ledger.failed(slug) if f.address in addressed)
-    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, "failed", "unknown"))
-    due = [r.next_attempt_at for r in final.values() if r.state == "pending" and r.next_attempt_at]
+    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, *_NOT_DELIVERED))
+    due = [
+        r.next_attempt_at for r in final.values() if r.state == DeliveryState.PENDING and r.next_attempt_at
+    ]
     return SendReport(
         issue=slug,
         left_out=left_out(prep.others, existing),
@@ -417,9 +425,9 @@ def send_test(
             shown = (
                 replace(member, address=address) if member else placeholder_member(address, language, segs)
             )
-            envelope_from, recipient, _mid, data = compose(template, shown)
-            attempt: Attempt = conn.send(envelope_from, recipient, data)
-            results.append(TestResult(address, attempt.outcome.value == "sent", attempt.describe()))
+            message = template.personalise(shown)
+            attempt: Attempt = conn.send(message.envelope_from, message.recipient, message.data)
+            results.append(TestResult(address, attempt.outcome is Outcome.SENT, attempt.describe()))
     finally:
         conn.close()
     return results

@@ -82,10 +82,11 @@ class Connections:
             slot.delivered = 0
             self.reconnects += 1
         slot.used = self.clock.monotonic()
-        assert job.message is not None
-        envelope_from, recipient, _message_id, data = job.message
+        message = job.message
+        assert message is not None
         slot.job = job
-        slot.mux.start(envelope_from, recipient, data, time.monotonic(), crlf=True)  # compose made it CRLF
+        # compose made the data CRLF
+        slot.mux.start(message.envelope_from, message.recipient, message.data, time.monotonic(), crlf=True)
         return None
 
     def poll(self, busy: list[Slot], wake_in: float | None) -> Iterator[tuple[Slot, Job, Attempt]]:

@@ -22,15 +22,13 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, s
 
 from ..audience.address import address_hash, canonical
 from ..clock import SystemClock
-from ..model import ALL, GENERAL, RefusedError
+from ..model import DeliveryState, EditionKey, RefusedError, SendState
 from ..send.job import Row
 from .leases import Lease, LeaseHeld, holder_is_dead, new_holder
 from .tables import deliveries, sends, suppressions
 
-STATES = ("pending", "sending", "sent", "failed", "bounced", "unknown", "suppressed")
-OPEN_STATES = ("pending", "sending")
-DONE_STATES = ("sent", "bounced", "suppressed")
 LEASE_SECONDS = 60.0
+_FAILED_STATES = (DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.BOUNCED)  # `status --failed`
 
 
 @dataclass(frozen=True)
@@ -66,14 +64,6 @@ class LedgerCounts:
 
     def get(self, state: str) -> int:
         return self.total.get(state, 0)
-
-
-def edition_segments(edition_key: str) -> tuple[str, ...]:
-    """``poland+usa.de`` → (poland, usa); ``general.de`` → (general,); ``all.de`` → (all,)."""
-    seg = edition_key.rsplit(".", 1)[0]
-    if seg in (ALL, GENERAL):
-        return (seg,)
-    return tuple(seg.split("+"))
 
 
 class Ledger:
@@ -121,22 +111,26 @@ class Ledger:
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(sends).values(
-                    issue=issue, segments=",".join(segments), state="running", created_at=now, updated_at=now
+                    issue=issue,
+                    segments=",".join(segments),
+                    state=SendState.RUNNING,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             send_id = int(result.inserted_primary_key[0])  # type: ignore[index]
             conn.execute(
                 update(sends)
-                .where(sends.c.issue == issue, sends.c.state == "running", sends.c.id != send_id)
+                .where(sends.c.issue == issue, sends.c.state == SendState.RUNNING, sends.c.id != send_id)
                 .values(
-                    state="interrupted",
+                    state=SendState.INTERRUPTED,
                     reason=f"the sending process was gone without finishing; resumed by send #{send_id}",
                     updated_at=now,
                 )
             )
             return send_id
 
-    def finish_send(self, send_id: int, state: str, reason: str | None, now: datetime) -> None:
+    def finish_send(self, send_id: int, state: SendState, reason: str | None, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(sends).where(sends.c.id == send_id).values(state=state, reason=reason, updated_at=now)
@@ -175,8 +169,8 @@ class Ledger:
         with self.engine.begin() as conn:
             return conn.execute(
                 update(deliveries)
-                .where(deliveries.c.issue == issue, deliveries.c.state == "sending")
-                .values(state="pending", claimed_by=None, updated_at=now)
+                .where(deliveries.c.issue == issue, deliveries.c.state == DeliveryState.SENDING)
+                .values(state=DeliveryState.PENDING, claimed_by=None, updated_at=now)
             ).rowcount
 
     def reopen_failed(
@@ -184,7 +178,7 @@ class Ledger:
         issue: str,
         addresses: Iterable[str] | None,
         now: datetime,
-        states: Sequence[str] = ("failed", "unknown"),
+        states: Sequence[DeliveryState] = (DeliveryState.FAILED, DeliveryState.UNKNOWN),
     ) -> int:
         """``--retry-failed``: failed/unknown rows (of these addresses) become pending again."""
         wanted = None if addresses is None else set(addresses)
@@ -202,7 +196,7 @@ class Ledger:
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id.in_(ids[start : start + 500]))
-                    .values(state="pending", attempts=0, next_attempt_at=None, updated_at=now)
+                    .values(state=DeliveryState.PENDING, attempts=0, next_attempt_at=None, updated_at=now)
                 )
         return len(ids)
 
@@ -229,10 +223,10 @@ class Ledger:
                 update(deliveries)
                 .where(
                     deliveries.c.issue == issue,
-                    deliveries.c.state == "sending",
+                    deliveries.c.state == DeliveryState.SENDING,
                     deliveries.c.claimed_by == holder,
                 )
-                .values(state="pending", claimed_by=None, updated_at=now)
+                .values(state=DeliveryState.PENDING, claimed_by=None, updated_at=now)
             ).rowcount
 
     # ───────────────────────────── reports ─────────────────────────────
@@ -249,7 +243,7 @@ class Ledger:
             for edition, state, n in grouped:
                 total[state] += n
                 by_edition[edition][state] += n
-                for segment in edition_segments(edition):
+                for segment in EditionKey.parse(edition).segment_names:
                     by_segment[segment][state] += n
             runs = conn.execute(select(sends).where(sends.c.issue == issue).order_by(sends.c.id))
             run_rows = tuple(dict(r._mapping) for r in runs)
@@ -261,7 +255,7 @@ class Ledger:
             sends=run_rows,
         )
 
-    def failed(self, issue: str, states: Sequence[str] = ("failed", "unknown", "bounced")) -> list[FailedRow]:
+    def failed(self, issue: str, states: Sequence[DeliveryState] = _FAILED_STATES) -> list[FailedRow]:
         c = deliveries.c
         with self.engine.connect() as conn:
             result = conn.execute(
@@ -348,11 +342,13 @@ class LedgerSession:
         with conn.begin():
             conn.execute(
                 update(deliveries)
-                .where(_c.id.in_(list(ids)), _c.state == "pending", due)
-                .values(state="sending", claimed_by=holder, updated_at=now)
+                .where(_c.id.in_(list(ids)), _c.state == DeliveryState.PENDING, due)
+                .values(state=DeliveryState.SENDING, claimed_by=holder, updated_at=now)
             )
             rows = conn.execute(
-                select(_c.id).where(_c.id.in_(list(ids)), _c.state == "sending", _c.claimed_by == holder)
+                select(_c.id).where(
+                    _c.id.in_(list(ids)), _c.state == DeliveryState.SENDING, _c.claimed_by == holder
+                )
             )
             return sorted(r.id for r in rows)
 
@@ -363,7 +359,7 @@ class LedgerSession:
     def record(
         self,
         row_id: int,
-        state: str,
+        state: DeliveryState,
         *,
         now: datetime,
         code: int | None,
@@ -384,7 +380,7 @@ class LedgerSession:
             "now": now,
             "next_at": next_attempt_at,
             "message_id": message_id,
-            "sent_at": now if state == "sent" else None,
+            "sent_at": now if state == DeliveryState.SENT else None,
         }
         conn = self.conn
         with conn.begin():
@@ -448,9 +444,6 @@ def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]
 
 
 __all__ = [
-    "DONE_STATES",
-    "OPEN_STATES",
-    "STATES",
     "FailedRow",
     "Ledger",
     "LedgerCounts",

@@ -43,7 +43,7 @@ from ..safety import FILE_CSP, FRAME_CSP, IMAGE_TYPES, Csrf, GuardMiddleware, sa
 from . import outbox
 from .live import Broadcaster, watch
 from .mail import frame_document, member_label, personalised, placeholder_member, sample_members
-from .state import Card, PreviewState, Snapshot, member_edition_key
+from .state import Card, PreviewState, Snapshot
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -144,7 +144,7 @@ class Preview:
         )  # fmt: skip
 
     def _samples(self, snap: Snapshot, card: Card) -> list:
-        real = sample_members(card.key, snap.members, member_edition_key)
+        real = sample_members(card.edition, snap.members)
         return [placeholder_member(card.edition), *real]
 
     async def frame(self, request: Request) -> Response:

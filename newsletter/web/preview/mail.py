@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from urllib.parse import quote
 
 from ...config import Config
-from ...model import ALL, Edition, Member, NewsletterError
+from ...model import ALL, Edition, EditionKey, Member, NewsletterError
 
 PLACEHOLDER_LINE = 0  # Member.line of the invented sample member
 
@@ -46,13 +46,12 @@ def placeholder_member(edition: Edition) -> Member:
     return invented("erika.mustermann@example.org", edition.language, segments, salutation="Frau")
 
 
-def sample_members(
-    edition_key: str, members: tuple[Member, ...] | None, key_of, limit: int = 25
-) -> list[Member]:
+def sample_members(edition: Edition, members: tuple[Member, ...] | None, limit: int = 25) -> list[Member]:
     """Real members who receive this edition (first ``limit``), for the sample switcher."""
     if not members:
         return []
-    return [m for m in members if key_of(m) == edition_key][:limit]
+    key = EditionKey(edition.segments, edition.language)
+    return [m for m in members if EditionKey.of(m) == key][:limit]
 
 
 def member_label(member: Member) -> str:

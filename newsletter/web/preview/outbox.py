@@ -16,19 +16,16 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ...config import Config
+from ...model import DeliveryState
 from ..safety import FRAME_CSP
 from .mail import MailView, frame_document, parse_message
 
 if TYPE_CHECKING:
     from .app import Preview
 
-STATES = (
-    ("sent", "sent"),
-    ("pending", "pending"),
-    ("failed", "failed"),
-    ("bounced", "bounced"),
-    ("unknown", "unknown"),
-    ("suppressed", "suppressed"),
+_D = DeliveryState
+STATES = tuple(
+    (s.value, s.value) for s in (_D.SENT, _D.PENDING, _D.FAILED, _D.BOUNCED, _D.UNKNOWN, _D.SUPPRESSED)
 )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ...config import Config
-from ...model import ALL, Edition, Issue, Member, NewsletterError, Problem
+from ...model import ALL, Edition, EditionKey, Issue, Member, NewsletterError, Problem
 
 
 @dataclass(frozen=True)
@@ -149,26 +149,18 @@ def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
     return members, note
 
 
-def member_edition_key(member: Member) -> str:
-    """The edition a member receives (as the send builds it): all their segments, their language."""
-    from ...send.run import edition_key
-
-    return edition_key(member)
-
-
 def _member_editions(
     issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
 ) -> list[Edition]:
     """Editions members get that the standard set lacks (several segments, none, other language)."""
     from ...render.renderer import Renderer
-    from ...send.run import parse_edition_key
 
-    keys = {e.key for e in have}
-    wanted = sorted({member_edition_key(m) for m in members} - keys)
+    keys = {EditionKey(e.segments, e.language) for e in have}
+    wanted = sorted({EditionKey.of(m) for m in members} - keys, key=str)
     if not wanted:
         return []
     renderer = Renderer(config)
-    return [renderer.render(issue, *parse_edition_key(key)) for key in wanted]
+    return [renderer.render(issue, key.segments, key.language) for key in wanted]
 
 
 def _ordered(editions: list[Edition], config: Config) -> list[Edition]:
@@ -205,5 +197,6 @@ def _card(edition: Edition, config: Config, members: tuple[Member, ...] | None) 
     elif members is None:
         count = 0
     else:
-        count = sum(1 for m in members if member_edition_key(m) == edition.key)
+        key = EditionKey(edition.segments, edition.language)
+        count = sum(1 for m in members if EditionKey.of(m) == key)
     return Card(edition=edition, label=edition_label(edition, config), size_kb=size_kb, members=count)
