@@ -101,6 +101,19 @@ def copy_contained(root: Path, relatives: Iterable[str], dest: Path) -> int:
     return copied
 
 
+def listing(root: Path, folder: str, pattern: str) -> list[Path]:
+    """The entries of ``root/folder`` (``folder`` "" for ``root`` itself) whose names match
+    ``pattern`` (``*.md``), sorted: never a hidden name or a symbolic link, and none at all when the
+    folder is refused by the rule above (a link, hidden, outside, missing). Each is still read
+    through ``refusal``/``read_contained``; this only decides what is looked at."""
+    if folder and refusal(root, folder, directory=True) is not None:
+        return []
+    base = root / folder if folder else root
+    if not base.is_dir():
+        return []
+    return [p for p in sorted(base.glob(pattern)) if not p.name.startswith(".") and not p.is_symlink()]
+
+
 def editor_path(relative: str) -> str:
     """A path as an editor writes it in an article, without a leading ``./`` (``./images/a.png``)."""
     while relative.startswith("./"):

@@ -27,11 +27,8 @@ def load_articles(path: Path, names: list[tuple[str, int]], config: Config,
                   problems: Problems) -> list[ArticleVariants]:  # fmt: skip
     """The listed articles (name, line in issue.md) of the issue at ``path``, every language file
     that exists; problems are added, symbolic links skipped (content reports them)."""
-    folder = path / "articles"
     files: dict[str, dict[str, Path]] = {}
-    for file in sorted(folder.glob("*.md")) if folder.is_dir() and not folder.is_symlink() else []:
-        if file.name.startswith(".") or file.is_symlink():  # macOS ._x.de.md, lock files; links: reported
-            continue
+    for file in paths.listing(path, "articles", "*.md"):  # no macOS ._x.de.md, lock files; links: reported
         match = ARTICLE_FILE.match(file.name)
         if not match:
             problems.add(file, 0, "article files are named <name>.<lang>.md, e.g. silesia.de.md")
@@ -43,7 +40,7 @@ def load_articles(path: Path, names: list[tuple[str, int]], config: Config,
     variants = []
     for name, line in names:
         if name not in files:
-            expected = problems.rel(folder / f"{name}.{config.default_language}.md")
+            expected = problems.rel(path / "articles" / f"{name}.{config.default_language}.md")
             other = next((n for n in files if n.lower() == name.lower()), None)
             if other is not None:  # file names are case-sensitive (not on the editor's laptop, perhaps)
                 found = problems.rel(next(iter(files[other].values())))
@@ -130,16 +127,24 @@ def _image(fm: FrontMatter, issue_dir: Path) -> str | None:
                                f"e.g. {image.replace(chr(92), '/')}")  # fmt: skip
         return image
     image = paths.editor_path(image)
+    if problem := image_problem(issue_dir, image, fm.problems.rel(issue_dir)):
+        fm.problem(("image",), problem)
+    return image
+
+
+def image_problem(issue_dir: Path, image: str, shown_dir: str, *, example: str = "") -> str | None:
+    """What is wrong with an image path an editor wrote (``image:`` here, ``![…](…)`` in the
+    pre-flight check), by the one containment rule of ``paths``; None for a file of the issue."""
     reason = paths.refusal(issue_dir, image)
     if reason == paths.OUTSIDE:
-        fm.problem(("image",), f"image '{image}' must be inside the issue folder")
-    elif reason == paths.LINK:
-        fm.problem(("image",), f"image '{image}' is (or lies in) a symbolic link: use a copy of the file")
-    elif reason == paths.HIDDEN:
-        fm.problem(("image",), f"image '{image}' is a hidden file (a name starting with '.'): rename it")
-    elif reason is not None:
-        fm.problem(("image",), f"image file '{image}' not found in {fm.problems.rel(issue_dir)}/")
-    return image
+        return f"image '{image}' must be inside the issue folder{example}"
+    if reason == paths.LINK:
+        return f"image '{image}' is (or lies in) a symbolic link: use a copy of the file"
+    if reason == paths.HIDDEN:
+        return f"image '{image}' is a hidden file (a name starting with '.'): rename it"
+    if reason is not None:
+        return f"image file '{image}' not found in {shown_dir}/"
+    return None
 
 
 def _contacts(fm: FrontMatter) -> tuple[Contact, ...]:

@@ -85,7 +85,7 @@ def read_issue(path: Path, config: Config) -> Reading:
             f"the folder name '{path.resolve().name}' becomes part of web-archive, image and calendar links; "
             "rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)",
         )
-    if _report_links(path, problems) and issue_file.is_symlink():
+    if _report_links(path, problems) and paths.refusal(path, "issue.md") == paths.LINK:
         return Reading(None, Outline(), tuple(problems.items))
     fm = parse_front_matter(issue_file, problems)
     head = _issue_head(fm, config, problems) if fm else {}
@@ -215,9 +215,7 @@ def _issue_languages(fm: FrontMatter, config: Config) -> list[str]:
 
 def _load_translations(path: Path, config: Config, problems: Problems) -> dict[str, FrontMatter]:
     found: dict[str, FrontMatter] = {}
-    for file in sorted(path.glob("issue.*.md")):
-        if file.is_symlink():  # reported by _report_links, never read
-            continue
+    for file in paths.listing(path, "", "issue.*.md"):  # links are reported by _report_links, never read
         lang = file.name.split(".")[1]
         if lang not in config.languages:
             problems.add(

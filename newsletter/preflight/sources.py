@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from .. import paths
 from ..config import Config
 from ..content import Outline
-from ..content.articles import ARTICLE_FILE
+from ..content.articles import ARTICLE_FILE, image_problem
 from ..content.frontmatter import FrontMatter, Problems, parse_front_matter
 from ..mail.compose import SALUTATIONS
 from ..mail.headers import HeaderInjection, check_header_value
@@ -68,13 +68,13 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
 
 def sources(path: Path, outline: Outline, config: Config) -> list[Source]:
     """issue.md, the translated intros, then each listed article's language files (links never read)."""
-    files = [path / "issue.md", *sorted(path.glob("issue.*.md"))]
+    files = [path / "issue.md", *paths.listing(path, "", "issue.*.md")]
     languages = article_files(path, config)
     for name in outline.articles or languages:  # issue.md unreadable: every article file, as a best guess
         files += [languages[name][lang] for lang in config.languages if lang in languages.get(name, {})]
     found = []
     for file in files:
-        if not file.is_file() or file.is_symlink():
+        if paths.refusal(path, file.relative_to(path).as_posix()) is not None:  # links are never read
             continue
         front = parse_front_matter(file, Problems(config.root), require=False)
         if front is not None:  # broken front matter is a content error already
@@ -85,12 +85,9 @@ def sources(path: Path, outline: Outline, config: Config) -> list[Source]:
 def article_files(path: Path, config: Config) -> dict[str, dict[str, Path]]:
     """Article name → language → file, for the well-named article files (no links, no hidden files)."""
     result: dict[str, dict[str, Path]] = {}
-    folder = path / "articles"
-    if folder.is_symlink() or not folder.is_dir():
-        return result
-    for file in sorted(folder.glob("*.md")):
+    for file in paths.listing(path, "articles", "*.md"):
         match = ARTICLE_FILE.match(file.name)
-        if match and match["lang"] in config.languages and not file.is_symlink():
+        if match and match["lang"] in config.languages:
             result.setdefault(match["name"], {})[match["lang"]] = file
     return result
 
@@ -99,9 +96,8 @@ def _check_unlisted(path: Path, outline: Outline, found: Problems) -> None:
     if not outline.articles:  # issue.md lists none or cannot be read: that is an error already
         return
     listed = set(outline.articles)
-    folder = path / "articles"
-    for file in sorted(folder.glob("*.md")) if folder.is_dir() and not folder.is_symlink() else []:
-        if file.name.split(".")[0] not in listed and not file.name.startswith(".") and not file.is_symlink():
+    for file in paths.listing(path, "articles", "*.md"):
+        if file.name.split(".")[0] not in listed:
             found.add(
                 file, 0, "not listed under 'articles' in issue.md, so no edition contains it", "warning"
             )
@@ -183,15 +179,8 @@ def _check_link_target(file: Path, number: int, href: str, found: Problems) -> N
 def _check_image_file(file: Path, number: int, src: str, found: Problems, issue_dir: Path) -> None:
     """A Markdown image given as a path must be a file inside the issue folder (as ``image:`` must)."""
     src = paths.editor_path(src.split("?")[0].split("#")[0])
-    reason = paths.refusal(issue_dir, src)
-    if reason == paths.OUTSIDE:
-        found.add(file, number, f"image '{src}' must be inside the issue folder, e.g. images/photo.jpg")
-    elif reason == paths.LINK:
-        found.add(file, number, f"image '{src}' is (or lies in) a symbolic link: use a copy of the file")
-    elif reason == paths.HIDDEN:
-        found.add(file, number, f"image '{src}' is a hidden file (a name starting with '.'): rename it")
-    elif reason is not None:
-        found.add(file, number, f"image file '{src}' not found in {found.rel(issue_dir)}/")
+    if problem := image_problem(issue_dir, src, found.rel(issue_dir), example=", e.g. images/photo.jpg"):
+        found.add(file, number, problem)
 
 
 # ─────────────────────────────────── placeholders ───────────────────────────────────
@@ -358,7 +347,7 @@ def _check_subjects(path: Path, outline: Outline, config: Config, found: Problem
 def _subject_place(path: Path, source: str, config: Config) -> tuple[Path, int]:
     """The file and line the subject of language ``source`` comes from (see content._subject)."""
     translated = path / f"issue.{source}.md"
-    readable = translated.is_file() and not translated.is_symlink()
+    readable = paths.refusal(path, translated.name) is None
     fm = parse_front_matter(translated, Problems(config.root), require=False) if readable else None
     if fm and fm.data.get("subject"):
         return translated, fm.line(("subject",))
