@@ -17,8 +17,8 @@ from preview_rig import PreviewServer, with_members
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.config import load_config
+from newsletter.send.report import FailedRow
 from newsletter.send.run import run_send
-from newsletter.store.ledger import FailedRow
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
-    from ..send.run import SendReport
+    from ..send.report import SendReport
     from ..store.ledger import Ledger
     from ..store.schedules import ScheduleInfo
 

@@ -27,7 +27,7 @@ from ..store.ledger import lease_name
 from ..store.tables import deliveries, sends
 
 if TYPE_CHECKING:
-    from ..send.run import SendReport
+    from ..send.report import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
 REST_SECONDS = 60.0  # after a resumption that could not start (relay down, issue broken): wait this long

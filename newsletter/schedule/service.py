@@ -42,7 +42,7 @@ from .plans import members_in_zone, schedule_segment, scheduled_zones
 from .retries import RetryPoller
 
 if TYPE_CHECKING:
-    from ..send.run import SendReport
+    from ..send.report import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
 

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 from ..audience.address import InvalidAddress, normalise_address
@@ -41,68 +40,16 @@ from ..model import (
 )
 from ..smtp.transport import SmtpTransport
 from ..store.db import engine_for
-from ..store.ledger import FailedRow, Ledger, LedgerCounts, holder_name
+from ..store.ledger import Ledger, holder_name
 from .job import CrashHook, Job, Progress
 from .loop import SendLoop
 from .outcomes import Attempt, Outcome
 from .protocols import Connection, Transport, TransportError
+from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
 
 log = logging.getLogger("newsletter.delivery")
-# rows that ended without the message being delivered; `--retry-failed` sends them again
-_NOT_DELIVERED = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
 
-__all__ = ["PlannedMessage", "Progress", "SendReport", "TestResult", "run_send", "send_test"]
-
-
-@dataclass(frozen=True)
-class PlannedMessage:
-    address: str
-    edition: str  # str(EditionKey), as the ledger stores it
-    status: str  # "send", "retry", or the ledger state that means nothing goes out (sent, suppressed …)
-
-
-@dataclass(frozen=True)
-class SendReport:
-    issue: str
-    segments: tuple[str, ...]
-    state: SendState  # finished | paused | stopped | waiting (--no-wait, retries due later) | dry-run
-    reason: str | None
-    audience: int  # members addressed by this run
-    editions: Mapping[str, int]  # edition key → members of this run
-    outcomes: Mapping[
-        DeliveryState, int
-    ]  # states written this run (sent, bounced, failed, unknown, suppressed)
-    pending: int  # rows of this run still pending (deferred retries, paused)
-    rejected: tuple[Problem, ...] = ()
-    warnings: tuple[Problem, ...] = ()
-    failures: tuple[FailedRow, ...] = ()  # failed / unknown / bounced rows of this run's audience
-    plan: tuple[PlannedMessage, ...] = ()  # dry run only
-    counts: LedgerCounts | None = None
-    attempts: int = 0
-    elapsed: float = 0.0
-    send_id: int | None = None
-    # valid members in none of the segments named and not mailed by an earlier run, by their
-    # segment key ("usa", "general" = in no segment): what `--to` leaves out (issue 10, item 7)
-    left_out: Mapping[str, int] = field(default_factory=dict)
-    retry_until: datetime | None = None  # the last due retry among the pending rows (UTC)
-
-    @property
-    def sent(self) -> int:
-        return self.outcomes.get(DeliveryState.SENT, 0)
-
-    @property
-    def exit_code(self) -> int:
-        if self.state == SendState.DRY_RUN:
-            return 0
-        trouble = self.pending or any(f.state in _NOT_DELIVERED for f in self.failures)
-        return 0 if self.state == SendState.FINISHED and not trouble else 1
-
-
-@dataclass(frozen=True)
-class TestResult:
-    address: str
-    accepted: bool
-    reply: str
+__all__ = ["placeholder_member", "run_send", "send_test"]
 
 
 @dataclass
@@ -249,7 +196,7 @@ def _dry_run(
         row = existing.get(m.address)
         if row is None or row.state in OPEN_STATES:
             status = DeliveryState.SUPPRESSED if m.address in suppressed else "send"
-        elif row.state in _NOT_DELIVERED and retry_failed:
+        elif row.state in NOT_DELIVERED and retry_failed:
             status = "retry"
         else:
             status = row.state
@@ -355,7 +302,7 @@ def _send(
     ledger.finish_send(send_id, result.state, result.reason, clock.now())
     final = {r.address: r for r in ledger.rows(slug) if r.address in addressed}
     failures = tuple(f for f in ledger.failed(slug) if f.address in addressed)
-    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, *_NOT_DELIVERED))
+    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, *NOT_DELIVERED))
     due = [
         r.next_attempt_at for r in final.values() if r.state == DeliveryState.PENDING and r.next_attempt_at
     ]

@@ -13,13 +13,9 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    create_engine,
-    event,
-)
+from sqlalchemy import Connection, DateTime, Engine, and_, bindparam, create_engine, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.schema import CreateIndex
@@ -140,6 +136,28 @@ def _add_missing_indexes(engine: Engine) -> None:
         )
 
 
+def insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]], keys: list[str]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite/PostgreSQL; select-then-insert elsewhere.
+    Returns the number of rows inserted where the dialect tells (else 0 or more)."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
+        result = conn.execute(stmt, rows)
+        return max(result.rowcount, 0)
+    cols = [table.c[k] for k in keys]  # type: ignore[attr-defined]
+    fresh = []
+    for row in rows:
+        cond = and_(*(col == bindparam(f"k_{col.name}", row[col.name]) for col in cols))
+        if conn.execute(select(cols[0]).where(cond)).first() is None:
+            fresh.append(row)
+    if fresh:
+        conn.execute(insert(table), fresh)  # type: ignore[arg-type]
+    return len(fresh)
+
+
 def shown_url(url: str) -> str:
     """The URL as the user wrote it, with any password replaced by ***."""
     try:
@@ -191,4 +209,4 @@ def _explain(url: str, reason: str) -> str:
     return f"{reason} ({path}); check that this user may read and write it and its folder"
 
 
-__all__ = ["UtcDateTime", "engine_for", "shown_url", "utcnow"]
+__all__ = ["UtcDateTime", "engine_for", "insert_ignore", "shown_url", "utcnow"]

@@ -4,7 +4,9 @@ runs (``tables.sends``) and a per-issue lease (``tables.locks``).
 Row states: ``pending → sending → sent | failed | bounced | unknown | suppressed``.
 A row becomes ``sent`` only after the relay's 250 to the final dot, in its own commit; a
 row is never created twice for one issue (unique (issue, address), insert-or-ignore), so
-``--to poland`` and later ``--to usa`` mail members of both segments once.
+``--to poland`` and later ``--to usa`` mail members of both segments once. The send loop's
+hot path (claims, one commit per outcome) is ``session.LedgerSession``; the values it hands out
+(``Row``, ``FailedRow``, ``LedgerCounts``) are the engine's (``send.job``, ``send.report``).
 
 SQLAlchemy Core only, dialect-neutral: SQLite (WAL) by default, PostgreSQL with the same code.
 """
@@ -14,56 +16,21 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from ..audience.address import address_hash, canonical
 from ..clock import SystemClock
 from ..model import DeliveryState, EditionKey, RefusedError, SendState
 from ..send.job import Row
+from ..send.report import FailedRow, LedgerCounts
+from .db import insert_ignore
 from .leases import Lease, LeaseHeld, holder_is_dead, new_holder
-from .tables import deliveries, sends, suppressions
+from .session import LedgerSession
+from .tables import deliveries, sends
 
 LEASE_SECONDS = 60.0
 _FAILED_STATES = (DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.BOUNCED)  # `status --failed`
-
-
-@dataclass(frozen=True)
-class FailedRow:
-    address: str
-    state: str
-    edition: str
-    attempts: int
-    last_code: int | None
-    last_reply: str | None
-    updated_at: datetime
-
-    @property
-    def reply_text(self) -> str:
-        """The relay's reply with its code once: the stored reply usually starts with it already."""
-        code, reply = str(self.last_code or ""), (self.last_reply or "").strip()
-        if code and not reply.startswith(code):
-            return f"{code} {reply}".strip()
-        return reply
-
-
-@dataclass(frozen=True)
-class LedgerCounts:
-    issue: str
-    total: Mapping[str, int]  # state → rows
-    by_edition: Mapping[str, Mapping[str, int]]  # "poland+usa.de" → state → rows
-    by_segment: Mapping[str, Mapping[str, int]]  # "poland" → state → rows (a member of two counts in both)
-    sends: tuple[Mapping[str, object], ...] = field(default=())  # the runs, oldest first
-
-    @property
-    def rows(self) -> int:
-        return sum(self.total.values())
-
-    def get(self, state: str) -> int:
-        return self.total.get(state, 0)
 
 
 class Ledger:
@@ -161,7 +128,7 @@ class Ledger:
         with self.engine.begin() as conn:
             before = _count(conn, issue)
             for start in range(0, len(values), 2000):
-                _insert_ignore(conn, deliveries, values[start : start + 2000], ["issue", "address"])
+                insert_ignore(conn, deliveries, values[start : start + 2000], ["issue", "address"])
             return _count(conn, issue) - before
 
     def recover(self, issue: str, now: datetime) -> int:
@@ -273,130 +240,6 @@ class Ledger:
         return dict(row._mapping) if row else None
 
 
-_c = deliveries.c
-_RECORD = (
-    update(deliveries)
-    .where(_c.id == bindparam("row_id"))
-    .values(
-        state=bindparam("state"),
-        attempts=bindparam("attempts"),
-        last_code=bindparam("code"),
-        last_reply=bindparam("reply"),
-        updated_at=bindparam("now"),
-        claimed_by=None,
-        next_attempt_at=bindparam("next_at"),
-        message_id=func.coalesce(bindparam("message_id", type_=_c.message_id.type), _c.message_id),
-        sent_at=func.coalesce(bindparam("sent_at", type_=_c.sent_at.type), _c.sent_at),
-    )
-)
-_IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
-
-
-class _Prepared:
-    """A Core statement compiled once for a connection's dialect, executed as driver SQL with the
-    columns' own bind processing (UtcDateTime etc.): the same rows as ``conn.execute`` without its
-    per-call compile-cache and result set-up work (≈ 0.15 ms per statement on this machine)."""
-
-    def __init__(self, stmt: Any, conn: Connection):
-        compiled = stmt.compile(dialect=conn.dialect)
-        self.conn, self.sql = conn, str(compiled)
-        self.positional = bool(compiled.positional)
-        self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
-        self.defaults = {name: compiled.binds[name].value for name in compiled.binds}
-        self.processors = {
-            name: proc
-            for name, bind in compiled.binds.items()
-            if (proc := bind.type.bind_processor(conn.dialect)) is not None
-        }
-
-    def run(self, params: Mapping[str, Any]) -> Any:
-        values = {}
-        for name in self.names:
-            value = params.get(name, self.defaults.get(name))
-            proc = self.processors.get(name)
-            values[name] = proc(value) if proc is not None and value is not None else value
-        if self.positional:
-            return self.conn.exec_driver_sql(self.sql, tuple(values[n] for n in self.names))
-        return self.conn.exec_driver_sql(self.sql, values)
-
-
-class LedgerSession:
-    """The send loop's writer: claims, outcomes (one commit each) and suppression look-ups
-    over one held connection with pre-built statements (≈ 0.1 ms per outcome on SQLite)."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        # the two statements run per message: compiled once for this dialect, run as driver SQL
-        self._is_suppressed = _Prepared(_IS_SUPPRESSED, conn)
-        self._record = _Prepared(_RECORD, conn)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]:
-        """Atomically move due pending rows to ``sending``; returns the ids this call claimed."""
-        if not ids:
-            return []
-        due = or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= now)
-        conn = self.conn
-        with conn.begin():
-            conn.execute(
-                update(deliveries)
-                .where(_c.id.in_(list(ids)), _c.state == DeliveryState.PENDING, due)
-                .values(state=DeliveryState.SENDING, claimed_by=holder, updated_at=now)
-            )
-            rows = conn.execute(
-                select(_c.id).where(
-                    _c.id.in_(list(ids)), _c.state == DeliveryState.SENDING, _c.claimed_by == holder
-                )
-            )
-            return sorted(r.id for r in rows)
-
-    def is_suppressed(self, address: str) -> bool:
-        with self.conn.begin():
-            return self._is_suppressed.run({"h": address_hash(address)}).first() is not None
-
-    def record(
-        self,
-        row_id: int,
-        state: DeliveryState,
-        *,
-        now: datetime,
-        code: int | None,
-        reply: str,
-        attempts: int,
-        message_id: str | None = None,
-        next_attempt_at: datetime | None = None,
-        suppress: tuple[str, str] | None = None,
-    ) -> None:
-        """Write one outcome in its own commit; ``suppress=(address, source)`` adds the bounce to
-        the suppression list in the same transaction."""
-        params = {
-            "row_id": row_id,
-            "state": state,
-            "attempts": attempts,
-            "code": code,
-            "reply": reply[:2000],
-            "now": now,
-            "next_at": next_attempt_at,
-            "message_id": message_id,
-            "sent_at": now if state == DeliveryState.SENT else None,
-        }
-        conn = self.conn
-        with conn.begin():
-            self._record.run(params)
-            if suppress is not None:
-                address, source = suppress
-                entry = {
-                    "address_hash": address_hash(address),
-                    "address": canonical(address),
-                    "reason": "bounced",
-                    "source": source[:200],
-                    "created_at": now,
-                }
-                _insert_ignore(conn, suppressions, [entry], ["address_hash"])
-
-
 # ───────────────────────────── helpers ─────────────────────────────
 
 
@@ -421,33 +264,4 @@ def _count(conn: Connection, issue: str) -> int:
     )
 
 
-def _insert_ignore(conn: Connection, table: object, rows: list[dict[str, object]], keys: list[str]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite/PostgreSQL; select-then-insert elsewhere.
-    Returns the number of rows inserted where the dialect tells (else 0 or more)."""
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect_insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
-        result = conn.execute(stmt, rows)
-        return max(result.rowcount, 0)
-    cols = [table.c[k] for k in keys]  # type: ignore[attr-defined]
-    fresh = []
-    for row in rows:
-        cond = and_(*(col == bindparam(f"k_{col.name}", row[col.name]) for col in cols))
-        if conn.execute(select(cols[0]).where(cond)).first() is None:
-            fresh.append(row)
-    if fresh:
-        conn.execute(insert(table), fresh)  # type: ignore[arg-type]
-    return len(fresh)
-
-
-__all__ = [
-    "FailedRow",
-    "Ledger",
-    "LedgerCounts",
-    "Row",
-    "holder_name",
-    "lease_name",
-]
+__all__ = ["Ledger", "holder_name", "lease_name"]
