@@ -99,7 +99,7 @@ def test_two_sends_on_a_new_database_one_sends_the_other_refuses(
     procs = race_rig.start(
         2,
         tmp_path / "barrier",
-        "newsletter.send.run:_prepare",
+        "newsletter.send.run:prepare_send",
         ["send", SLUG, "--to", "all", "--yes"],
         env,
         project,

@@ -3,8 +3,8 @@
     issue ─► pre-flight ─► editions rendered once ─► audience frozen in the ledger ─► SendLoop ─► SendReport
 
 Refusals (exit 2) happen before anything changes: pre-flight errors, a real relay without
-NEWSLETTER_SECRET, a missing approval, no valid member addressed, another send of the issue
-running. The relay is contacted (TLS, AUTH) before the audience is frozen, so a wrong password
+NEWSLETTER_SECRET, no valid member addressed (``prepare``), a missing approval, another send of
+the issue running. The relay is contacted (TLS, AUTH) before the audience is frozen, so a wrong password
 or an untrusted certificate leaves the ledger untouched.
 """
 
@@ -15,11 +15,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from ..audience.address import InvalidAddress, normalise_address
-from ..audience.targets import left_out, member_in, segment_id
+from ..audience.targets import left_out, segment_id
 from ..clock import Clock, SystemClock
 from ..config import Config
 from ..model import (
@@ -27,40 +28,28 @@ from ..model import (
     DONE_STATES,
     GENERAL,
     OPEN_STATES,
-    ConfigError,
     DeliveryError,
     DeliveryState,
     Edition,
     EditionKey,
     Issue,
     Member,
-    Problem,
     RefusedError,
     SendState,
 )
 from ..smtp.transport import SmtpTransport
 from ..store.db import engine_for
 from ..store.ledger import Ledger, holder_name
-from .job import CrashHook, Job, Progress
+from .job import CrashHook, Job, LoopResult, Progress, Row
 from .loop import SendLoop
 from .outcomes import Attempt, Outcome
+from .prepare import Prepared, prepare_send
 from .protocols import Connection, Transport, TransportError
 from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
 
 log = logging.getLogger("newsletter.delivery")
 
 __all__ = ["placeholder_member", "run_send", "send_test"]
-
-
-@dataclass
-class _Prepared:
-    issue: Issue
-    path: Path
-    members: list[Member]  # addressed by this run, in file order
-    rejected: tuple[Problem, ...]
-    warnings: tuple[Problem, ...]
-    others: list[Member] = field(default_factory=list)  # valid members this run does not address
-    editions: dict[str, Edition] = field(default_factory=dict)
 
 
 def run_send(
@@ -84,7 +73,7 @@ def run_send(
     for retries due later; they stay pending with their due time in the ledger.
     """
     clock = clock or SystemClock()
-    prep = _prepare(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
+    prep = prepare_send(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
     ledger = Ledger(engine_for(config.database_url))
     slug = prep.issue.slug
     keys = {m.address: EditionKey.of(m) for m in prep.members}
@@ -117,61 +106,6 @@ def run_send(
         ledger.release(slug, holder)
 
 
-def _prepare(
-    config: Config,
-    issue_path: Path | str,
-    segments: Sequence[str],
-    *,
-    dry_run: bool,
-    only_addresses: Collection[str] | None = None,
-) -> _Prepared:
-    from .. import preflight
-    from ..audience import read_members
-    from ..content import load_issue, resolve_issue_path
-
-    wanted = _wanted(config, segments)
-    path = resolve_issue_path(issue_path, config)
-    problems = preflight.check_issue(path, config)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise preflight.PreflightRefused(
-            errors, f"{len(errors)} pre-flight error(s); fix them (newsletter check) before sending"
-        )
-    issue = load_issue(path, config)
-    if not dry_run and config.secret is None and not config.smtp.is_dev_sink:
-        raise RefusedError(
-            "NEWSLETTER_SECRET is not set: unsubscribe links cannot be signed; put a long random value "
-            "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
-    report = read_members(config.subscribers, config)
-    members = [m for m in report.members if member_in(wanted, m)]
-    others = [m for m in report.members if not member_in(wanted, m)]
-    if only_addresses is not None:  # a job for one member zone: the others are not "left out"
-        members, others = [m for m in members if m.address in only_addresses], []
-    if not members:
-        named = ", ".join(sorted(wanted))
-        raise RefusedError(
-            f"no valid member of {named} in {config.subscribers}; check --to and the member list"
-        )
-    warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
-    return _Prepared(issue, path, members, tuple(report.rejected), warnings, others)
-
-
-def _wanted(config: Config, segments: Sequence[str]) -> frozenset[str]:
-    wanted = set()
-    for seg in segments:
-        seg = seg.strip().lower()
-        if not seg:
-            continue
-        if seg in (ALL, GENERAL):
-            wanted.add(seg)
-        else:
-            wanted.add(segment_id(config, seg))
-    if not wanted:
-        raise ConfigError("name at least one segment with --to (e.g. --to poland,usa or --to all)")
-    return frozenset(wanted)
-
-
 def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[EditionKey, Edition]:
     from ..render.renderer import Renderer
 
@@ -182,7 +116,7 @@ def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[Ed
 def _dry_run(
     config: Config,
     ledger: Ledger,
-    prep: _Prepared,
+    prep: Prepared,
     segments: tuple[str, ...],
     keys: Mapping[str, EditionKey],
     retry_failed: bool,
@@ -222,7 +156,7 @@ def _dry_run(
 def _send(
     config: Config,
     ledger: Ledger,
-    prep: _Prepared,
+    prep: Prepared,
     segments: tuple[str, ...],
     keys: Mapping[str, EditionKey],
     holder: str,
@@ -236,7 +170,6 @@ def _send(
     no_wait: bool = False,
 ) -> SendReport:
     from ..mail.compose import MessageTemplate
-    from ..store.suppressions import Suppressions
 
     slug, now = prep.issue.slug, clock.now()
     addressed = {m.address: m for m in prep.members}
@@ -248,24 +181,7 @@ def _send(
 
         verify(config, prep.issue, editions.values())
     send_id = ledger.start_send(slug, segments, now)
-    suppressed = Suppressions(ledger.engine).filter(a for a in addressed if a not in existing)
-    fresh = [
-        (
-            m.address,
-            str(keys[m.address]),
-            m.line,
-            DeliveryState.SUPPRESSED if m.address in suppressed else DeliveryState.PENDING,
-        )
-        for m in prep.members
-        if m.address not in existing
-    ]
-    ledger.freeze(slug, send_id, fresh, now)
-    frozen_suppressed = sum(1 for row in fresh if row[3] == DeliveryState.SUPPRESSED)
-    ledger.recover(slug, now)
-    if retry_failed:
-        ledger.reopen_failed(slug, addressed, now)
-    elif config.smtp.resend_unknown:
-        ledger.reopen_failed(slug, addressed, now, states=(DeliveryState.UNKNOWN,))
+    frozen_suppressed = _freeze(config, ledger, prep, keys, existing, send_id, now, retry_failed)
     templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
     rows = [r for r in ledger.rows(slug) if r.address in addressed]
     jobs = {
@@ -288,21 +204,24 @@ def _send(
         no_wait=no_wait,
     )
     started = time.monotonic()
-    try:
-        result = loop.run()
-    except BaseException as exc:  # Ctrl-C, a database error …: the history must not say "running"
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"interrupted: {type(exc).__name__}"
-        with contextlib.suppress(Exception):  # never mask the original error
-            ledger.finish_send(
-                send_id, SendState.STOPPED, f"{reason}; run the same command again to continue", clock.now()
-            )
-        raise
+    result = _run(loop, ledger, send_id, clock)
     outcomes = Counter(result.outcomes)
     outcomes[DeliveryState.SUPPRESSED] += frozen_suppressed
-    ledger.finish_send(send_id, result.state, result.reason, clock.now())
+    report = _report(ledger, prep, segments, existing, result, +outcomes)
+    return replace(report, elapsed=time.monotonic() - started, send_id=send_id)
+
+
+def _report(
+    ledger: Ledger,
+    prep: Prepared,
+    segments: tuple[str, ...],
+    existing: Mapping[str, Row],
+    result: LoopResult,
+    outcomes: Mapping[DeliveryState, int],
+) -> SendReport:
+    """The run's report, from the ledger as the loop left it (this run's audience only)."""
+    slug, addressed = prep.issue.slug, {m.address for m in prep.members}
     final = {r.address: r for r in ledger.rows(slug) if r.address in addressed}
-    failures = tuple(f for f in ledger.failed(slug) if f.address in addressed)
-    pending = sum(1 for r in final.values() if r.state not in (*DONE_STATES, *NOT_DELIVERED))
     due = [
         r.next_attempt_at for r in final.values() if r.state == DeliveryState.PENDING and r.next_attempt_at
     ]
@@ -314,17 +233,66 @@ def _send(
         reason=result.reason,
         audience=len(addressed),
         editions=dict(Counter(r.edition for r in final.values())),
-        outcomes=+outcomes,
-        pending=pending,
+        outcomes=outcomes,
+        pending=sum(1 for r in final.values() if r.state not in (*DONE_STATES, *NOT_DELIVERED)),
         rejected=prep.rejected,
         warnings=prep.warnings,
-        failures=failures,
+        failures=tuple(f for f in ledger.failed(slug) if f.address in addressed),
         counts=ledger.counts(slug),
         attempts=result.attempts,
-        elapsed=time.monotonic() - started,
-        send_id=send_id,
         retry_until=max(due, default=None),
     )
+
+
+def _freeze(
+    config: Config,
+    ledger: Ledger,
+    prep: Prepared,
+    keys: Mapping[str, EditionKey],
+    existing: Mapping[str, Row],
+    send_id: int,
+    now: datetime,
+    retry_failed: bool,
+) -> int:
+    """Freeze the audience: a ledger row for every addressed member not in it yet (``suppressed``
+    when the suppression list has them), rows of a dead run back to pending, failed ones reopened
+    with ``--retry-failed``. Returns how many new rows were frozen as suppressed."""
+    from ..store.suppressions import Suppressions
+
+    slug, addressed = prep.issue.slug, {m.address for m in prep.members}
+    suppressed = Suppressions(ledger.engine).filter(a for a in addressed if a not in existing)
+    fresh = [
+        (
+            m.address,
+            str(keys[m.address]),
+            m.line,
+            DeliveryState.SUPPRESSED if m.address in suppressed else DeliveryState.PENDING,
+        )
+        for m in prep.members
+        if m.address not in existing
+    ]
+    ledger.freeze(slug, send_id, fresh, now)
+    ledger.recover(slug, now)
+    if retry_failed:
+        ledger.reopen_failed(slug, addressed, now)
+    elif config.smtp.resend_unknown:
+        ledger.reopen_failed(slug, addressed, now, states=(DeliveryState.UNKNOWN,))
+    return sum(1 for row in fresh if row[3] == DeliveryState.SUPPRESSED)
+
+
+def _run(loop: SendLoop, ledger: Ledger, send_id: int, clock: Clock) -> LoopResult:
+    """Run the loop and record how the run ended; an interrupted run never stays ``running``."""
+    try:
+        result = loop.run()
+    except BaseException as exc:  # Ctrl-C, a database error …: the history must not say "running"
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"interrupted: {type(exc).__name__}"
+        with contextlib.suppress(Exception):  # never mask the original error
+            ledger.finish_send(
+                send_id, SendState.STOPPED, f"{reason}; run the same command again to continue", clock.now()
+            )
+        raise
+    ledger.finish_send(send_id, result.state, result.reason, clock.now())
+    return result
 
 
 def send_test(

@@ -1,0 +1,86 @@
+"""Before anything is sent: the pre-flight gate, the secret check, and the members a run addresses.
+
+``prepare_send`` refuses (exit 2) before anything changes — pre-flight errors, a real relay without
+``NEWSLETTER_SECRET``, no valid member of the segments named — and returns the ``Prepared`` run:
+the ``Issue``, the addressed members in file order, the rejected rows and the warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import preflight
+from ..audience import read_members
+from ..audience.targets import member_in, segment_id
+from ..config import Config
+from ..content import load_issue, resolve_issue_path
+from ..model import ALL, GENERAL, ConfigError, Edition, Issue, Member, Problem, RefusedError
+
+
+@dataclass
+class Prepared:
+    """What one run is about: the issue that passed the pre-flight check and its audience."""
+
+    issue: Issue
+    path: Path
+    members: list[Member]  # addressed by this run, in file order
+    rejected: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    others: list[Member] = field(default_factory=list)  # valid members this run does not address
+    editions: dict[str, Edition] = field(default_factory=dict)
+
+
+def prepare_send(
+    config: Config,
+    issue_path: Path | str,
+    segments: Sequence[str],
+    *,
+    dry_run: bool,
+    only_addresses: Collection[str] | None = None,
+) -> Prepared:
+    wanted = wanted_segments(config, segments)
+    path = resolve_issue_path(issue_path, config)
+    problems = preflight.check_issue(path, config)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise preflight.PreflightRefused(
+            errors, f"{len(errors)} pre-flight error(s); fix them (newsletter check) before sending"
+        )
+    issue = load_issue(path, config)
+    if not dry_run and config.secret is None and not config.smtp.is_dev_sink:
+        raise RefusedError(
+            "NEWSLETTER_SECRET is not set: unsubscribe links cannot be signed; put a long random value "
+            "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    report = read_members(config.subscribers, config)
+    members = [m for m in report.members if member_in(wanted, m)]
+    others = [m for m in report.members if not member_in(wanted, m)]
+    if only_addresses is not None:  # a job for one member zone: the others are not "left out"
+        members, others = [m for m in members if m.address in only_addresses], []
+    if not members:
+        named = ", ".join(sorted(wanted))
+        raise RefusedError(
+            f"no valid member of {named} in {config.subscribers}; check --to and the member list"
+        )
+    warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
+    return Prepared(issue, path, members, tuple(report.rejected), warnings, others)
+
+
+def wanted_segments(config: Config, segments: Sequence[str]) -> frozenset[str]:
+    wanted = set()
+    for seg in segments:
+        seg = seg.strip().lower()
+        if not seg:
+            continue
+        if seg in (ALL, GENERAL):
+            wanted.add(seg)
+        else:
+            wanted.add(segment_id(config, seg))
+    if not wanted:
+        raise ConfigError("name at least one segment with --to (e.g. --to poland,usa or --to all)")
+    return frozenset(wanted)
+
+
+__all__ = ["Prepared", "prepare_send", "wanted_segments"]
