@@ -224,7 +224,7 @@ class Fallback:
 class EditionImage:
     """An image of the issue that travels inside the mail (no NEWSLETTER_PUBLIC_URL to link it).
 
-    ``src`` is the attribute value as the edition's HTML has it (``images/karte.png``); compose.py
+    ``src`` is the attribute value as the edition's HTML has it (``images/karte.png``); mail.compose
     turns it into ``cid:<cid>`` and adds the bytes once per edition as an inline MIME part.
     """
 
@@ -240,7 +240,7 @@ class Edition:
     """One rendered edition: the issue for a set of segments in one language.
 
     ``html`` and ``text`` carry personalisation placeholders (see ``PLACEHOLDERS``)
-    that compose.py fills per member; nothing else changes between members.
+    that mail.compose fills per member; nothing else changes between members.
     """
 
     issue_slug: str
@@ -298,7 +298,7 @@ class EditionKey:
         return tuple(sorted(self.segments)) or (GENERAL,)
 
 
-# Placeholders left in Edition.html/text and filled per member by compose.py.
+# Placeholders left in Edition.html/text and filled per member by mail.compose.
 # They are plain ASCII so they survive MJML and Jinja untouched.
 PLACEHOLDERS = (
     "[[nl:salutation]]",  # "Sehr geehrte Frau Muster," / "Dear Ms Muster," …

@@ -1,6 +1,6 @@
 """DKIM signing of outgoing messages with dkimpy (rsa-sha256, relaxed/relaxed).
 
-``compose.py`` calls :func:`sign` for every personalised message when ``[dkim]`` is configured
+``compose`` calls :func:`sign` for every personalised message when ``[dkim]`` is configured
 in ``newsletter.toml``. The private key file is read and checked once per process (cache keyed
 by path and modification time), so a 10,000-message send does not touch the disk 10,000 times.
 

@@ -320,7 +320,7 @@ def _check_greeting(source: Source, config: Config, found: Problems) -> None:
 def _check_subjects(path: Path, outline: Outline, config: Config, found: Problems) -> None:
     for lang in outline.languages if outline.subject else ():
         chain = config.language_chain(lang)
-        # the language whose subject the edition uses, as render.localised picks it
+        # the language whose subject the edition uses, as render.renderer.localised picks it
         source = next((code for code in chain if code in outline.subject), None)
         if source is None:
             source = "*" if "*" in outline.subject else next(iter(outline.subject), "*")
@@ -345,7 +345,7 @@ def _check_subjects(path: Path, outline: Outline, config: Config, found: Problem
 
 
 def _subject_place(path: Path, source: str, config: Config) -> tuple[Path, int]:
-    """The file and line the subject of language ``source`` comes from (see content._subject)."""
+    """The file and line the subject of language ``source`` comes from (see content.issue._subject)."""
     translated = path / f"issue.{source}.md"
     readable = paths.refusal(path, translated.name) is None
     fm = parse_front_matter(translated, Problems(config.root), require=False) if readable else None

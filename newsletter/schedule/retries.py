@@ -2,7 +2,7 @@
 
 A send whose last run ended ``waiting`` (``send --no-wait``, or a resumption like this one that
 met new 4xx replies) is resumed when its pending rows fall due: through the one send path
-(``delivery.run_send``, ``no_wait`` on, with the segments of the issue's sends) and only for the
+(``send.run.run_send``, ``no_wait`` on, with the segments of the issue's sends) and only for the
 addresses already in its ledger, so a resumption never adds members — a per-member-timezone job's
 neighbours included. A paused or stopped send waits for a person; one with a live send lease
 (a ``send`` waiting in its own process) is left to that process.

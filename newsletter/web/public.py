@@ -7,7 +7,7 @@
                      answers 200 with a page, never a redirect. Replays answer the same 200.
 ``GET  /…``          the static archive built by ``newsletter archive`` (if the folder exists).
 
-Tokens are made and checked by ``tokens.py`` (authenticated encryption with the key list from
+Tokens are made and checked by ``mail.tokens`` (authenticated encryption with the key list from
 ``NEWSLETTER_SECRET``; constant-time checks inside ``cryptography``); an invalid token gets a 400
 page and changes nothing. No cookies, no scripts, no remote resources, no access log.
 """
