@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from newsletter.config import load_config  # noqa: E402
+from newsletter.edges import send_parts  # noqa: E402
 from newsletter.model import EditionKey  # noqa: E402
 from newsletter.send.run import run_send  # noqa: E402
 from newsletter.smtp.transaction import dot_stuff  # noqa: E402
@@ -186,7 +187,7 @@ def main() -> None:
         size = sum(len(m[2]) for m in messages) / len(messages)
         bare_before = bare_client(port, messages)  # sampled before and after the pipeline: the box is shared
         started = time.perf_counter()
-        report = run_send(config, issue, ["all"])
+        report = run_send(config, issue, ["all"], parts=send_parts(config))
         total = time.perf_counter() - started
         assert report.sent == args.members, report
         pipeline = report.sent / report.elapsed

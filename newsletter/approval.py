@@ -4,12 +4,13 @@
 non-empty combination of the configured segments, the general edition (members without a
 segment) and the ``all`` edition, each in every language of the issue and of the configuration
 (members get their own language's edition, with fallbacks, even when the issue lacks it) — and
-stores one SHA-256 per edition (the SQL is in ``store.approvals``, imported where it is used
-because it takes ``Approval`` from here). Each hash covers the edition's subject, preheader, HTML
+keeps one SHA-256 per edition. Each hash covers the edition's subject, preheader, HTML
 and text (with the personalisation placeholders still in them) and the subscriber-independent
-headers (From, Reply-To, List-Id). With ``require_approval = true`` in ``newsletter.toml`` the send
-path (``send.run.run_send``, so also scheduled jobs) calls :func:`verify`, which refuses (exit 2)
-when there is no approval or when an edition it is about to send differs from the approved one.
+headers (From, Reply-To, List-Id). This module reads and writes no database: ``approve`` returns the
+``Approval`` and the CLI stores it (``store.approvals``, through the ledger); with
+``require_approval = true`` in ``newsletter.toml`` the send path (``send.run.run_send``, so also
+scheduled jobs) hands :func:`verify` the latest approval from its ``Store``, and it refuses (exit 2)
+when there is none or when an edition about to be sent differs from the approved one.
 """
 
 from __future__ import annotations
@@ -114,21 +115,18 @@ def approve(
     clock: Clock | None = None,
     editions: Sequence[Edition] | None = None,
 ) -> Approval:
-    """Render every edition of the issue and record its hashes as approved by ``by``."""
+    """Render every edition of the issue: its hashes as approved by ``by`` (the caller stores it)."""
     by = " ".join(by.split())
     if not by or any(c in by for c in "\r\n\0"):
         raise RefusedError("--by needs the approver's name, e.g. --by 'Anna Schmidt'")
     from .content import load_issue
-    from .store.approvals import record
 
     issue = load_issue(issue_path, config)
     if editions is None:
         editions = render_all_editions(issue, config)
     hashes = {edition.key: edition_hash(edition, config) for edition in editions}
     now = (clock or SystemClock()).now()
-    approval = Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
-    record(config, approval)
-    return approval
+    return Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
 
 
 def changed_editions(approval: Approval, editions: Iterable[Edition], config: Config) -> list[str]:
@@ -137,13 +135,13 @@ def changed_editions(approval: Approval, editions: Iterable[Edition], config: Co
     return list(dict.fromkeys(changed))
 
 
-def verify(config: Config, issue: Issue | str, editions: Iterable[Edition]) -> Approval:
-    """Refuse (RefusedError, exit 2) unless every edition about to be sent is the approved one."""
+def verify(
+    config: Config, issue: Issue | str, editions: Iterable[Edition], approval: Approval | None
+) -> Approval:
+    """Refuse (RefusedError, exit 2) unless every edition about to be sent is the one ``approval``
+    (the issue's latest, from the store) approved."""
     slug = issue if isinstance(issue, str) else issue.slug
-    from .store.approvals import latest
-
     again = f"run `newsletter approve {slug} --by NAME`"
-    approval = latest(config, slug)
     if approval is None:
         raise RefusedError(
             f"{slug} has not been approved (require_approval = true in newsletter.toml); "
@@ -160,11 +158,11 @@ def verify(config: Config, issue: Issue | str, editions: Iterable[Edition]) -> A
     return approval
 
 
-def describe_approval(config: Config, issue_slug: str, *, check_content: bool = True) -> str:
-    """One line for ``newsletter status``: who approved when, and whether the content changed since."""
-    from .store.approvals import latest
-
-    approval = latest(config, issue_slug)
+def describe_approval(
+    config: Config, issue_slug: str, approval: Approval | None, *, check_content: bool = True
+) -> str:
+    """One line for ``newsletter status`` about the issue's latest ``approval``: who approved when,
+    and whether the content changed since."""
     required = "required" if config.require_approval else "not required"
     if approval is None:
         hint = f"; run `newsletter approve {issue_slug} --by NAME`" if config.require_approval else ""

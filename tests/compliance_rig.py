@@ -55,3 +55,19 @@ def wait_until(predicate, timeout: float = 1.0, interval: float = 0.01) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(interval)
+
+
+def approve(config, issue_path, by: str, **kw):  # noqa: ANN001, ANN003, ANN201
+    """``newsletter approve`` as the CLI does it: the hashes from ``approval``, stored in the ledger."""
+    from newsletter import approval, edges
+
+    result = approval.approve(config, issue_path, by, **kw)
+    edges.ledger(config).record_approval(result)
+    return result
+
+
+def latest_approval(config, issue: str = "2022-03-laenderfokus"):  # noqa: ANN001, ANN201
+    """The issue's latest approval, as the send path reads it from its Store."""
+    from newsletter import edges
+
+    return edges.ledger(config).latest_approval(issue)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from compliance_rig import approve, latest_approval
 
 from newsletter import approval
 from newsletter.cli import main
@@ -13,7 +14,6 @@ from newsletter.clock import FakeClock
 from newsletter.config import load_config
 from newsletter.content import load_issue
 from newsletter.model import ALL, Edition, RefusedError
-from newsletter.store import approvals
 
 SLUG = "2022-03-laenderfokus"
 WHEN = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
@@ -41,8 +41,8 @@ def test_every_edition_any_member_could_receive(config, example_issue):
 
 
 def test_unchanged_content_passes(config, example_issue):
-    approval.approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
-    result = approval.verify(config, SLUG, _editions(config, example_issue))
+    approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
+    result = approval.verify(config, SLUG, _editions(config, example_issue), latest_approval(config))
     assert result.approved_by == "Anna Schmidt" and result.when == "2026-11-20 14:02 UTC"
 
 
@@ -50,40 +50,40 @@ def test_no_approval_refuses(config, example_issue):
     with pytest.raises(
         RefusedError, match=f"{SLUG} has not been approved.*newsletter approve {SLUG} --by NAME"
     ):
-        approval.verify(config, SLUG, _editions(config, example_issue))
+        approval.verify(config, SLUG, _editions(config, example_issue), latest_approval(config))
 
 
 def test_one_changed_word_names_the_edition_then_reapproval_lets_it_through(config, example_issue):
-    approval.approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
+    approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
     _change_one_word(example_issue)
     issue = load_issue(example_issue, config)
     usa_de = [e for e in approval.render_all_editions(issue, config) if e.key == "usa.de"]
     with pytest.raises(RefusedError) as info:
-        approval.verify(config, issue, usa_de)
+        approval.verify(config, issue, usa_de, latest_approval(config))
     message = str(info.value)
     assert message.startswith("usa.de changed since approval by Anna Schmidt on 2026-11-20 14:02 UTC;")
     assert f"newsletter approve {SLUG} --by NAME` again" in message
     # the whole issue: exactly the German editions that carry the article are named
     with pytest.raises(RefusedError) as info:
-        approval.verify(config, issue, _editions(config, example_issue))
+        approval.verify(config, issue, _editions(config, example_issue), latest_approval(config))
     named = str(info.value).split(" changed since", 1)[0].split(", ")
     assert sorted(named) == ["all.de", "poland+usa.de", "usa.de"]
     # a second person approves the new content
-    approval.approve(config, example_issue, "Ben Vogel", clock=FakeClock(WHEN.replace(hour=15)))
-    assert approval.verify(config, issue, usa_de).approved_by == "Ben Vogel"
+    approve(config, example_issue, "Ben Vogel", clock=FakeClock(WHEN.replace(hour=15)))
+    assert approval.verify(config, issue, usa_de, latest_approval(config)).approved_by == "Ben Vogel"
 
 
 def test_sender_change_invalidates_every_edition(config, project, project_env, example_issue):
-    approval.approve(config, example_issue, "Anna Schmidt")
+    approve(config, example_issue, "Anna Schmidt")
     other = load_config(
         project, {**project_env, "NEWSLETTER_FROM": "Someone Else <else@amz-sachsen.example>"}
     )
     with pytest.raises(RefusedError, match=r"and \d+ more changed since"):
-        approval.verify(other, SLUG, _editions(other, example_issue))
+        approval.verify(other, SLUG, _editions(other, example_issue), latest_approval(other))
 
 
 def test_edition_outside_the_approval_refuses(config, example_issue):
-    approval.approve(config, example_issue, "Anna Schmidt")
+    approve(config, example_issue, "Anna Schmidt")
     stranger = Edition(
         issue_slug=SLUG,
         segments=frozenset({ALL}),
@@ -95,23 +95,29 @@ def test_edition_outside_the_approval_refuses(config, example_issue):
         articles=(),
     )
     with pytest.raises(RefusedError, match="^all.xx changed since"):
-        approval.verify(config, SLUG, [stranger])
+        approval.verify(config, SLUG, [stranger], latest_approval(config))
 
 
 def test_describe_for_status(config, example_issue):
-    assert approval.describe_approval(config, SLUG) == "approval: none (not required)"
-    approval.approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
-    line = approval.describe_approval(config, SLUG)
+    assert (
+        approval.describe_approval(config, SLUG, latest_approval(config)) == "approval: none (not required)"
+    )
+    approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
+    line = approval.describe_approval(config, SLUG, latest_approval(config))
     assert (
         line
         == "approval: by Anna Schmidt on 2026-11-20 14:02 UTC (15 editions; not required); content unchanged"
     )
     _change_one_word(example_issue)
-    assert approval.describe_approval(config, SLUG).endswith("; CHANGED since: all.de, usa.de, poland+usa.de")
-    assert "CHANGED" not in approval.describe_approval(config, SLUG, check_content=False)
+    assert approval.describe_approval(config, SLUG, latest_approval(config)).endswith(
+        "; CHANGED since: all.de, usa.de, poland+usa.de"
+    )
+    assert "CHANGED" not in approval.describe_approval(
+        config, SLUG, latest_approval(config), check_content=False
+    )
 
 
-def test_cli_approve(project, project_env, example_issue, monkeypatch):
+def test_cliapprove(project, project_env, example_issue, monkeypatch):
     monkeypatch.chdir(project)
     toml = project / "newsletter.toml"
     toml.write_text(toml.read_text().replace("require_approval = false", "require_approval = true"))
@@ -122,7 +128,7 @@ def test_cli_approve(project, project_env, example_issue, monkeypatch):
     assert "(15 editions, content " in result.output and "note:" not in result.output
     config = load_config(project, project_env)
     assert config.require_approval
-    assert approvals.latest(config, SLUG).approved_by == "Anna Schmidt"
+    assert latest_approval(config).approved_by == "Anna Schmidt"
     result = runner.invoke(main, ["approve", SLUG, "--by", "  "], env=project_env)
     assert result.exit_code == 2 and "--by needs the approver's name" in result.output
     result = runner.invoke(main, ["approve", "no-such-issue", "--by", "Anna"], env=project_env)
@@ -131,14 +137,14 @@ def test_cli_approve(project, project_env, example_issue, monkeypatch):
 
 def test_segment_display_name_change_invalidates_its_editions(config, project, project_env, example_issue):
     """Segment names appear in List-Id: renaming one changes exactly the editions that carry it."""
-    approval.approve(config, example_issue, "Anna Schmidt")
+    approve(config, example_issue, "Anna Schmidt")
     toml = project / "newsletter.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace('de = "USA-Fokus"', 'de = "Fokus USA"'), encoding="utf-8"
     )
     renamed = load_config(project, project_env)
     with pytest.raises(RefusedError) as info:
-        approval.verify(renamed, SLUG, _editions(renamed, example_issue))
+        approval.verify(renamed, SLUG, _editions(renamed, example_issue), latest_approval(renamed))
     named = str(info.value).split(" changed since", 1)[0].split(", ")
     assert (
         "usa.de" in named and "poland+usa.de" in named and "poland.de" not in named and "usa.en" not in named

@@ -10,6 +10,7 @@ import pytest
 
 from newsletter import preflight
 from newsletter.config import load_config
+from newsletter.edges import send_parts
 from newsletter.model import RefusedError
 from newsletter.send.run import run_send
 
@@ -82,4 +83,4 @@ def test_send_to_a_real_relay_refuses_without_secret(project, project_env, examp
     config = load_config(project, env)
     assert config.secret is None
     with pytest.raises(RefusedError, match="NEWSLETTER_SECRET is not set"):
-        run_send(config, example_issue, ["usa"])
+        run_send(config, example_issue, ["usa"], parts=send_parts(config))

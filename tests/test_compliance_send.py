@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from newsletter.cli import main
 from newsletter.config import load_config
+from newsletter.edges import send_parts
 from newsletter.mail import dkim, tokens
 from newsletter.send.run import run_send
 from newsletter.store.db import engine_for
@@ -80,7 +81,7 @@ def test_one_click_then_the_next_send_mails_nothing_to_that_address(
     with serve_app(create_app(config)) as url, httpx.Client(base_url=url) as client:
         response = client.post(f"/u/{token}", data=ONE_CLICK)
     assert response.status_code == 200 and "location" not in response.headers
-    report = run_send(config, example_issue, ["all"])
+    report = run_send(config, example_issue, ["all"], parts=send_parts(config))
     received = smtp_sink.received_by_address()
     assert received[target] == 0
     assert sum(received.values()) == 29 and ledger_state(config, target) == "suppressed"
@@ -95,7 +96,11 @@ def test_unsubscribe_during_a_running_3000_member_send(project, project_env, exa
     addresses = write_members(project, 3000)
     config = load_config(project, env_for(project_env, smtp_sink))
     result: dict[str, object] = {}
-    sender = threading.Thread(target=lambda: result.update(report=run_send(config, example_issue, ["all"])))
+    sender = threading.Thread(
+        target=lambda: result.update(
+            report=run_send(config, example_issue, ["all"], parts=send_parts(config))
+        )
+    )
     with serve_app(create_app(config)) as url, httpx.Client(base_url=url) as client:
         sender.start()
         smtp_sink.wait_for(500, timeout=60)
@@ -172,7 +177,7 @@ def test_every_message_of_a_send_is_dkim_signed_and_verifies(project, project_en
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
         return record if name == b"nl2026._domainkey.amz-sachsen.example." else None
 
-    run_send(config, example_issue, ["all"])
+    run_send(config, example_issue, ["all"], parts=send_parts(config))
     messages = smtp_sink.wait_for(24)
     assert len(messages) == 24
     for m in messages:

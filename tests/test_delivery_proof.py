@@ -11,6 +11,7 @@ from delivery_rig import SLUG, config_for, copy_issue, run_cli, sink_env, states
 from preview_rig import MEMBERS_CSV
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
+from newsletter.edges import transport
 from newsletter.model import Member
 from newsletter.send.run import placeholder_member, send_test
 
@@ -95,7 +96,9 @@ def test_send_test_as_member_is_sent_to_the_proof_address(project, project_env, 
         address="anna.schmidt@example.com", line=2, language="de", segments=frozenset({"poland"}),
         first_name="Anna", last_name="Schmidt", salutation="Frau", company="Muster Zulieferteile GmbH",
     )  # fmt: skip
-    (result,) = send_test(config, issue, ["poland"], "de", ["kollegin@example.org"], member=anna)
+    (result,) = send_test(
+        config, issue, ["poland"], "de", ["kollegin@example.org"], member=anna, transport=transport(config)
+    )
     assert result.accepted
     assert greeting(_text(sink.messages[0])) == "Sehr geehrte Frau Schmidt,"
     assert placeholder_member("p@x.example", "de", frozenset()).first_name == "Erika"

@@ -30,6 +30,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
+from newsletter.edges import send_parts
 from newsletter.send.run import run_send
 from newsletter.store.db import engine_for
 from newsletter.store.tables import deliveries
@@ -90,7 +91,7 @@ def test_one_silent_connection_costs_the_member_nothing(project, project_env, is
     set_sending(project, connections=1, max_attempts=1, timeout=1)
     sink = smtp_sink_factory(silent_connections={1}, keep_data=False)
     config = config_for(project, sink_env(project_env, sink))
-    report = run_send(config, issue, ["all"], clock=FakeClock())
+    report = run_send(config, issue, ["all"], clock=FakeClock(), parts=send_parts(config))
     assert report.state == "finished", report.reason
     assert report.outcomes == {"sent": 40} and report.exit_code == 0
     assert sink.stats.connections == 2
@@ -106,7 +107,7 @@ def test_421_to_every_mail_backs_off_then_pauses_with_everyone_pending(
     sink = smtp_sink_factory(replies={"MAIL": SHUTTING_DOWN}, keep_data=False)
     config = config_for(project, sink_env(project_env, sink))
     clock = WaitsBetweenConnections(sink)
-    report = run_send(config, issue, ["all"], clock=clock)
+    report = run_send(config, issue, ["all"], clock=clock, parts=send_parts(config))
     assert report.state == "paused" and report.exit_code == 1
     assert SHUTTING_DOWN in report.reason and "still pending" in report.reason
     assert states(config) == {"pending": 51} and _max_attempts(config) == 0
@@ -129,7 +130,7 @@ def test_421_for_a_while_then_the_relay_accepts_everyone_once(project, project_e
                 sink.script.replies = {}
 
     clock = RelayBackAfterThreeSeconds()
-    report = run_send(config, issue, ["all"], clock=clock)
+    report = run_send(config, issue, ["all"], clock=clock, parts=send_parts(config))
     assert report.state == "finished", report.reason
     assert report.outcomes == {"sent": 60} and report.exit_code == 0
     assert sum(clock.slept) == 1 + 2  # it backed off twice, then the relay took everyone

@@ -24,6 +24,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
 from newsletter.clock import FakeClock
+from newsletter.edges import send_parts
 from newsletter.send.outcomes import Outcome
 from newsletter.send.run import run_send
 from newsletter.smtp.replies import classify
@@ -113,7 +114,7 @@ def test_other_permanent_rcpt_refusals_fail_the_member_without_suppressing(
     }
     sink = smtp_sink_factory(rcpt=refusals, keep_data=False)
     config = config_for(project, sink_env(project_env, sink))
-    report = run_send(config, issue, ["all"], clock=FakeClock())
+    report = run_send(config, issue, ["all"], clock=FakeClock(), parts=send_parts(config))
     assert report.state == "finished", report.reason
     assert report.outcomes == {"sent": 27, "failed": 2, "bounced": 1} and report.exit_code == 1
     assert {f.address: f.state for f in report.failures} == {

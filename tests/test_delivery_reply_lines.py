@@ -17,6 +17,7 @@ from preview_rig import PreviewServer, with_members
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
 from newsletter.config import load_config
+from newsletter.edges import send_parts
 from newsletter.send.report import FailedRow
 from newsletter.send.run import run_send
 
@@ -78,7 +79,8 @@ def test_the_preview_delivery_page_names_the_code_once(
         "NEWSLETTER_SECRET": "preview-test-secret",
     }
     with_members(project)
-    report = run_send(load_config(project, env), example_issue, ["all"])
+    config = load_config(project, env)
+    report = run_send(config, example_issue, ["all"], parts=send_parts(config))
     assert report.outcomes.get("bounced") == 1
     preview = PreviewServer(project, example_issue, env).start()
     try:

@@ -12,6 +12,7 @@ from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 from newsletter.config import Secret, SmtpSettings
 from newsletter.send.outcomes import Outcome, is_quota
 from newsletter.send.protocols import TransportError
+from newsletter.send.slots import send_one
 from newsletter.smtp.replies import classify
 from newsletter.smtp.transport import SmtpTransport
 
@@ -73,9 +74,9 @@ def test_450_and_550_at_rcpt_are_told_apart(smtp_sink_factory):
         rcpt={"grey@example.org": "450 4.7.1 Try later", "gone@example.org": "550 5.1.1 No such user"}
     )
     conn = SmtpTransport(settings(sink)).connect()
-    grey = conn.send("news@example.org", "grey@example.org", MESSAGE)
-    gone = conn.send("news@example.org", "gone@example.org", MESSAGE)
-    ok = conn.send("news@example.org", "ok@example.org", MESSAGE)
+    grey = send_one(conn, "news@example.org", "grey@example.org", MESSAGE)
+    gone = send_one(conn, "news@example.org", "gone@example.org", MESSAGE)
+    ok = send_one(conn, "news@example.org", "ok@example.org", MESSAGE)
     conn.close()
     assert (grey.outcome, grey.code) == (Outcome.DEFER, 450)
     assert (gone.outcome, gone.code) == (Outcome.BOUNCE, 550)
@@ -87,7 +88,7 @@ def test_450_and_550_at_rcpt_are_told_apart(smtp_sink_factory):
 def test_drop_after_the_final_dot_is_unknown(smtp_sink_factory):
     sink = smtp_sink_factory(drop_after={1})
     conn = SmtpTransport(settings(sink)).connect()
-    attempt = conn.send("news@example.org", "a@example.org", MESSAGE)
+    attempt = send_one(conn, "news@example.org", "a@example.org", MESSAGE)
     assert attempt.outcome is Outcome.UNKNOWN and len(sink.messages) == 1
 
 
@@ -95,7 +96,7 @@ def test_hung_server_gives_up_within_the_timeout(smtp_sink_factory):
     sink = smtp_sink_factory(delays={"DATA": 3600})
     conn = SmtpTransport(settings(sink, timeout=1.0)).connect()
     started = time.monotonic()
-    attempt = conn.send("news@example.org", "a@example.org", MESSAGE)
+    attempt = send_one(conn, "news@example.org", "a@example.org", MESSAGE)
     assert time.monotonic() - started < 1.0 + 1.0
     assert attempt.outcome is Outcome.UNKNOWN  # the relay had the whole message: it may store it
 
@@ -125,7 +126,7 @@ def test_with_the_ca_file_tls_and_auth_work(smtp_sink_factory, mode):
     sink = smtp_sink_factory(tls=mode, auth=("user", "pw"), auth_require_tls=mode == "starttls")
     s = settings(sink, security=mode, username="user", password=Secret("pw"), ca_file=sink.ca_file)
     conn = SmtpTransport(s).connect()
-    assert conn.send("news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
+    assert send_one(conn, "news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
     conn.close()
     assert sink.stats.auth_successes == 1 and len(sink.messages) == 1
 
@@ -148,7 +149,7 @@ def test_implicit_tls_to_a_plaintext_server_fails_closed(smtp_sink_factory):
 def test_per_connection_cap_is_reported_as_retry(smtp_sink_factory):
     sink = smtp_sink_factory(per_connection=2)
     conn = SmtpTransport(settings(sink)).connect()
-    outcomes = [conn.send("news@example.org", f"m{i}@example.org", MESSAGE).outcome for i in range(3)]
+    outcomes = [send_one(conn, "news@example.org", f"m{i}@example.org", MESSAGE).outcome for i in range(3)]
     assert outcomes == [Outcome.SENT, Outcome.SENT, Outcome.RETRY]
 
 
@@ -174,6 +175,6 @@ def test_a_non_ascii_password_logs_in_as_utf_8(smtp_sink_factory, exclude):
     conn = SmtpTransport(
         settings(sink, security="starttls", username="user", password=password, ca_file=sink.ca_file)
     ).connect()
-    assert conn.send("news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
+    assert send_one(conn, "news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
     conn.close()
     assert sink.stats.auth_successes == 1 and sink.stats.auth_attempts == 1 and sink.stats.auth_commands == 1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import smtp_sink as rig
+from compliance_rig import approve, latest_approval
 from delivery_rig import SLUG, copy_issue, run_cli, sink_env, write_members
 from preview_rig import CHROMIUM, CHROMIUM_ARGS, PreviewServer
 
@@ -156,10 +157,10 @@ def test_a_changed_embedded_picture_needs_a_new_approval(issue: Path, config: Co
     from newsletter.content import load_issue
     from newsletter.model import RefusedError
 
-    approval.approve(config, issue, "Anna Schmidt")
+    approve(config, issue, "Anna Schmidt")
     (issue / "images" / "sachsen-schlesien.png").write_bytes(PNG.read_bytes() + b"\0")  # another picture
     editions = approval.render_all_editions(load_issue(issue, config), config)
     with pytest.raises(
         RefusedError, match=r"^all\.de, poland\.de, poland\+usa\.de, .* changed since approval"
     ):
-        approval.verify(config, SLUG, editions)
+        approval.verify(config, SLUG, editions, latest_approval(config))

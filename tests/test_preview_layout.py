@@ -15,6 +15,7 @@ import pytest
 from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, make_project, with_members
 
 from newsletter.config import load_config
+from newsletter.edges import transport
 from newsletter.send.run import send_test
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -49,7 +50,10 @@ def preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PreviewS
     sink = start_dev_sink(load_config(project, env), port=0)
     env = {**env, "NEWSLETTER_SMTP_PORT": str(sink.port), "NEWSLETTER_SMTP_SECURITY": "none",
            "NEWSLETTER_SECRET": "layout-test-secret"}  # fmt: skip
-    (result,) = send_test(load_config(project, env), issue, ["poland"], "de", ["kollegin@example.org"])
+    config = load_config(project, env)
+    (result,) = send_test(
+        config, issue, ["poland"], "de", ["kollegin@example.org"], transport=transport(config)
+    )
     assert result.accepted
     server = PreviewServer(project, issue, env).start()
     key = next((project / "outbox" / "new").iterdir()).name.split(":")[0]

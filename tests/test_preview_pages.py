@@ -13,6 +13,7 @@ import smtp_sink as rig
 from preview_rig import PreviewServer, with_members
 
 from newsletter.config import load_config
+from newsletter.edges import send_parts
 from newsletter.send.run import run_send
 
 smtp_sink = rig.smtp_sink
@@ -100,7 +101,8 @@ def test_delivery_view_shows_ledger_counts_and_failed_replies(
         or "Nothing has been sent" in client.get("/delivery").text
     )
     smtp_sink.script.rcpt = {"jens.bauer@example.org": "550 5.1.1 No such user here"}
-    report = run_send(load_config(project, sink_env), example_issue, ["all"])
+    config = load_config(project, sink_env)
+    report = run_send(config, example_issue, ["all"], parts=send_parts(config))
     assert report.outcomes.get("bounced") == 1
     page = client.get("/delivery").text
     sent = report.outcomes.get("sent", 0)

@@ -21,6 +21,7 @@ from test_schedule_process import make_rig  # noqa: F401  (fixture: real schedul
 
 from newsletter.cli.schedule import format_table
 from newsletter.config import load_config
+from newsletter.edges import state_database
 from newsletter.store.schedules import list_schedules
 
 EXAMPLE_MEMBERS = REPO / "subscribers.example.csv"
@@ -100,7 +101,7 @@ def test_a_send_that_reaches_only_part_of_a_schedules_members_leaves_it_schedule
     assert result.returncode == 0, result.stderr
     # members in both poland and usa got it; the poland-only members are still to be mailed at 09:00
     assert "done (sent by hand): #2 usa; still scheduled: #1 poland, #3 general" in result.stderr
-    states = {s.id: s.state for s in list_schedules(load_config(project, env))}
+    states = {s.id: s.state for s in list_schedules(state_database(load_config(project, env)))}
     assert states == {1: "scheduled", 2: "done", 3: "scheduled"}
 
 
@@ -130,7 +131,7 @@ def test_on_a_terminal_the_warning_comes_before_the_question(project, scheduled)
     ) in out.splitlines()  # the confirmation names whom --to leaves out, too
     assert err.splitlines()[-1] == "error: not sent (answered no)"
     assert not sink.messages and all(
-        s.state == "scheduled" for s in list_schedules(load_config(project, env))
+        s.state == "scheduled" for s in list_schedules(state_database(load_config(project, env)))
     )
 
 
@@ -149,7 +150,7 @@ def test_the_running_scheduler_drops_a_schedule_sent_by_hand(make_rig) -> None: 
     assert f"start #{info.id}:" not in s.text()
     got = r.sink.received_by_address()
     assert sorted(got) == sorted(r.members) and set(got.values()) == {1}
-    table = "\n".join(format_table(list_schedules(r.config())))
+    table = "\n".join(format_table(list_schedules(state_database(r.config()))))
     assert re.search(
         rf"(?m)^{info.id} .* done \(sent by hand\)  by `newsletter send {SLUG} --to poland`", table
     )

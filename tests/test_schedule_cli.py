@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.config import Config
+from newsletter.edges import state_database
 from newsletter.schedule.plans import member_zones, members_in_zone
 from newsletter.store.schedules import describe_schedules
 
@@ -144,12 +145,12 @@ def test_an_issue_failing_preflight_is_refused(run, example_issue: Path) -> None
 def test_describe_schedules_for_status(run, config: Config) -> None:  # type: ignore[no-untyped-def]
     run("schedule", SLUG, "--to", "poland", "--at", "2027-01-15T09:00")
     run("schedule", SLUG, "--to", "usa", "--at", "2027-01-15T09:00")
-    lines = [str(info) for info in describe_schedules(config, SLUG)]
+    lines = [str(info) for info in describe_schedules(state_database(config), SLUG)]
     assert lines == [
         "#1 poland: 2027-01-15 09:00 CET Europe/Warsaw (2027-01-15 08:00 UTC) scheduled",
         "#2 usa: 2027-01-15 09:00 EST America/New_York (2027-01-15 14:00 UTC) scheduled",
     ]
-    assert describe_schedules(config, "other-issue") == []
+    assert describe_schedules(state_database(config), "other-issue") == []
 
 
 def test_member_zones_default_to_the_segments(config: Config, project: Path) -> None:

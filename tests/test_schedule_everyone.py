@@ -22,6 +22,7 @@ from newsletter.audience import read_members
 from newsletter.cli import main
 from newsletter.cli.schedule import format_table
 from newsletter.config import load_config
+from newsletter.edges import state_database
 from newsletter.store.schedules import list_schedules
 
 EXAMPLE_MEMBERS = REPO / "subscribers.example.csv"
@@ -197,5 +198,5 @@ def test_scheduled_poland_general_and_all_mail_everyone_once_each_at_its_schedul
     order = [m.rcpt_tos[0] for m in r.sink.messages]
     assert set(order[:9]) == poland_members and set(order[9:13]) == NO_SEGMENT
     assert max(sorted(r.stamps)[:13]) < (now + timedelta(seconds=8)).timestamp()
-    table = "\n".join(format_table(list_schedules(r.config())))
+    table = "\n".join(format_table(list_schedules(state_database(r.config()))))
     assert re.search(rf"\n{ids['all']} +{SLUG} +all .* done +audience 19: sent 6\b", table), table

@@ -24,6 +24,7 @@ import smtp_sink as rig
 from newsletter.cli.schedule import format_table
 from newsletter.clock import FakeClock
 from newsletter.config import Config, load_config
+from newsletter.edges import state_database
 from newsletter.schedule.plans import Request, cancel_schedule, create_schedule
 from newsletter.store.schedules import ScheduleInfo, list_schedules
 
@@ -92,7 +93,7 @@ class Rig:
         return info
 
     def row(self, schedule_id: int) -> ScheduleInfo:
-        return next(s for s in list_schedules(self.config()) if s.id == schedule_id)
+        return next(s for s in list_schedules(state_database(self.config())) if s.id == schedule_id)
 
     def wait_state(self, schedule_id: int, states: tuple[str, ...], timeout: float = 20.0) -> ScheduleInfo:
         deadline = time.monotonic() + timeout
@@ -200,7 +201,9 @@ def test_beyond_the_staleness_window_it_is_held_listed_and_nothing_sent(make_rig
     held = r.wait_state(info.id, ("held",))
     assert re.search(r"missed by \d+ s \(staleness window 0.0005 h\)", held.message or "")
     assert f"#{info.id} {SLUG} to poland held:" in s.text()
-    listed = "\n".join(format_table(list_schedules(r.config())))  # what `schedule list` prints
+    listed = "\n".join(
+        format_table(list_schedules(state_database(r.config())))
+    )  # what `schedule list` prints
     assert " held " in listed and f"newsletter send {SLUG} --to poland" in listed
     assert s.stop() == 0
     assert len(r.sink.messages) == 0

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import Config, load_config
+from newsletter.edges import state_database
 from newsletter.model import RefusedError
 from newsletter.schedule.plans import Request, create_schedule
 from newsletter.store.db import engine_for
@@ -58,7 +59,7 @@ def test_racing_schedule_commands_store_exactly_one(project, project_env, tmp_pa
             f"to replace it: `newsletter schedule cancel {scheduled_id}`"
         ]
     config = load_config(project, project_env)
-    active = [s for s in list_schedules(config) if s.state in ACTIVE]
+    active = [s for s in list_schedules(state_database(config)) if s.state in ACTIVE]
     assert [(s.issue, s.segment) for s in active] == [(SLUG, "poland")]
 
 
@@ -77,7 +78,9 @@ def test_racing_per_member_timezone_commands_store_one_set_of_jobs(
     assert sorted(code for code, _, _ in results) == [0, 2, 2], results
     assert all("Traceback" not in err for _, _, err in results)
     config = load_config(project, project_env)
-    zones = sorted(s.member_timezone or "" for s in list_schedules(config) if s.state in ACTIVE)
+    zones = sorted(
+        s.member_timezone or "" for s in list_schedules(state_database(config)) if s.state in ACTIVE
+    )
     assert zones == ["America/Chicago", "America/New_York"]
 
 

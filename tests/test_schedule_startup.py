@@ -8,6 +8,7 @@ from sqlalchemy import insert
 
 from newsletter.clock import FakeClock
 from newsletter.config import Config
+from newsletter.edges import state_database
 from newsletter.schedule.service import SchedulerService, fire, job_id
 from newsletter.store.db import engine_for
 from newsletter.store.schedules import get_schedule, list_schedules
@@ -87,7 +88,7 @@ def test_sync_picks_up_new_rows_and_cancellations(config: Config) -> None:
         assert service.scheduler.get_jobs() == []
         late = _row(config, NOW - timedelta(hours=6, minutes=1), segment="usa")
         service.sync()
-        assert [s.state for s in list_schedules(config) if s.id == late] == ["held"]
+        assert [s.state for s in list_schedules(state_database(config)) if s.id == late] == ["held"]
     finally:
         service.scheduler.shutdown(wait=False)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import edges
 from ..audience import AudienceReport, count_members, read_members, write_report
 from ..audience.address import InvalidAddress, normalise_address
 from ..audience.csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
 from ..audience.suppressions import REASONS, Suppression
 from ..config import Config, load_config
 from ..model import GENERAL, AudienceError, Member
-from ..store.db import engine_for
 from ..store.suppressions import Suppressions
 
 LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are always all shown)
@@ -32,7 +32,7 @@ def register(main: click.Group) -> None:
 
 
 def _store(config: Config) -> Suppressions:
-    return Suppressions(engine_for(config.database_url))
+    return edges.suppressions(config)
 
 
 @click.group()

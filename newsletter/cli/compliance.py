@@ -51,10 +51,12 @@ def serve(host: str, port: int, site: Path | None) -> None:
 @click.option("--by", "by", required=True, help="Name of the person who reviewed the issue.")
 def approve(issue: Path, by: str) -> None:
     """Record that NAME approved the issue's current rendered content (every edition)."""
-    from ..approval import approve as record
+    from .. import edges
+    from ..approval import approve as approval_of
 
     config = load_config()
-    result = record(config, issue, by)
+    result = approval_of(config, issue, by)
+    edges.ledger(config).record_approval(result)
     click.echo(
         f"{result.issue}: approved by {result.approved_by} on {result.when} "
         f"({len(result.editions)} editions, content {result.content_hash[:12]})"

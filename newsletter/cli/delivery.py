@@ -15,6 +15,7 @@ from .progress import local_time, progress_display
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
+    from ..send.protocols import SendParts
     from ..send.report import SendReport
     from ..store.ledger import Ledger
     from ..store.schedules import ScheduleInfo
@@ -63,24 +64,26 @@ def send(
     no_wait: bool,
 ) -> None:
     """Send ISSUE to the members of the --to segments (each member once, all their segments in one mail)."""
+    from ..edges import send_parts
     from ..send.run import run_send
 
     config = load_config()
     segments = _split(to)
     if as_member is not None and not test:
         raise RefusedError("--as only personalises a proof: add --test ADDRESS (proofs go to that address)")
+    parts = send_parts(config)  # the ledger, the suppression list and the relay, for this command
     if test:
-        _send_test(config, issue, segments, language, _split(test), as_member)
+        _send_test(config, parts, issue, segments, language, _split(test), as_member)
         return
     if not segments:
         raise RefusedError("name the segments with --to (e.g. --to poland,usa or --to all)")
     if dry_run:
-        report = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
+        report = run_send(config, issue, segments, parts=parts, dry_run=True, retry_failed=retry_failed)
         _print_plan(report)
         return
     waiting = _scheduled_already(config, issue, yes)
     if not yes:
-        _confirm(config, issue, segments, retry_failed)
+        _confirm(config, parts, issue, segments, retry_failed)
     with stop_on_signals() as stop:
         try:
             with progress_display() as progress:
@@ -88,6 +91,7 @@ def send(
                     config,
                     issue,
                     segments,
+                    parts=parts,
                     retry_failed=retry_failed,
                     progress=progress,
                     should_stop=stop,
@@ -144,6 +148,7 @@ def _settle_schedules(config: Config, report: SendReport, segments: list[str]) -
 
 def _send_test(
     config: Config,
+    parts: SendParts,
     issue: str,
     segments: list[str],
     language: str | None,
@@ -158,7 +163,7 @@ def _send_test(
         targets, language = segments or [ALL], language or config.default_language
     else:
         targets, language = segments or sorted(member.segments), language or member.language
-    results = send_test(config, issue, targets, language, addresses, member=member)
+    results = send_test(config, issue, targets, language, addresses, transport=parts.transport, member=member)
     as_whom = ""
     if member is not None:
         name = " ".join(p for p in (member.first_name, member.last_name) if p) or member.address
@@ -201,12 +206,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _confirm(config: Config, issue: str, segments: list[str], retry_failed: bool) -> None:
+def _confirm(config: Config, parts: SendParts, issue: str, segments: list[str], retry_failed: bool) -> None:
     from ..send.run import run_send
 
     if not sys.stdin.isatty():
         raise RefusedError("not asking for confirmation without a terminal; add --yes to send (or --dry-run)")
-    plan = run_send(config, issue, segments, dry_run=True, retry_failed=retry_failed)
+    plan = run_send(config, issue, segments, parts=parts, dry_run=True, retry_failed=retry_failed)
     _print_rejected(plan.rejected)
     going = sum(1 for p in plan.plan if p.status in ("send", "retry"))
     editions = ", ".join(f"{k} {n}" for k, n in sorted(plan.editions.items()))
@@ -290,14 +295,13 @@ def _print_report(r: SendReport) -> None:
 )
 def status(issue: str, show_failed: bool) -> None:
     """Per segment and overall: sent, failed, bounced, unknown, pending, suppressed."""
-    from ..store.db import engine_for
-    from ..store.ledger import Ledger
+    from ..edges import ledger as ledger_of
 
     config = load_config()
     slug = _slug(issue, config)
-    ledger = Ledger(engine_for(config.database_url))
+    ledger = ledger_of(config)
     counts = ledger.counts(slug)
-    _echo_schedule_and_approval(config, slug)
+    _echo_schedule_and_approval(config, ledger, slug)
     if not counts.rows:
         click.echo(f"{slug}: nothing sent yet")
         return
@@ -327,16 +331,16 @@ def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
     return f"last send: {state} ({latest['segments']}, {when}){f': {reason}' if reason else ''}"
 
 
-def _echo_schedule_and_approval(config: Config, slug: str) -> None:
+def _echo_schedule_and_approval(config: Config, ledger: Ledger, slug: str) -> None:
     """What is planned and who approved, next to the delivery counts."""
     from ..approval import describe_approval
-    from ..store.approvals import latest
     from ..store.schedules import describe_schedules
 
-    for info in describe_schedules(config, slug):
+    for info in describe_schedules(ledger.engine, slug):
         click.echo(f"schedule {info}")
-    if config.require_approval or latest(config, slug) is not None:
-        click.echo(describe_approval(config, slug))
+    approval = ledger.latest_approval(slug)
+    if config.require_approval or approval is not None:
+        click.echo(describe_approval(config, slug, approval))
 
 
 def _col(states: Mapping[str, int], column: DeliveryState) -> int:

@@ -90,19 +90,21 @@ def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_ti
 
 def _scheduler_running(config: object) -> bool:
     from ..clock import SystemClock
+    from ..edges import state_database
     from ..schedule.service import LOCK_NAME
-    from ..store.db import engine_for
     from ..store.leases import is_alive
 
-    return is_alive(engine_for(config.database_url), LOCK_NAME, SystemClock())  # type: ignore[attr-defined]
+    return is_alive(state_database(config), LOCK_NAME, SystemClock())  # type: ignore[arg-type]
 
 
 @schedule_group.command("list")
 @click.option("--issue", default=None, help="only this issue (slug)")
 def list_command(issue: str | None) -> None:
     """Every schedule: local time (its zone and Berlin), UTC, state and what happened."""
+    from ..edges import state_database
+
     config = load_config()
-    rows = list_schedules(config, issue)
+    rows = list_schedules(state_database(config), issue)
     if not rows:
         click.echo("no schedules; add one with `newsletter schedule ISSUE --to SEGMENT --at DATETIME`")
         return

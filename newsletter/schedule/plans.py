@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Config
+from ..edges import ledger, state_database
 from ..model import ALL, GENERAL, OPEN_STATES, NewsletterError, RefusedError, Segment
-from ..store.db import engine_for
 from ..store.schedules import (
     ACTIVE,
     BY_HAND,
@@ -82,7 +82,7 @@ def create_schedule(config: Config, request: Request, *, clock: Clock | None = N
                 f"(now {fmt_local(now, zone_name_)}); give a later --at"
             )
     _check_preflight(config, issue_path, request.issue)
-    engine = engine_for(config.database_url)
+    engine = state_database(config)
     ids = insert_schedules(engine, slug, segment.id, str(issue_path), plan, now)
     return [info for info in (get_schedule(engine, i) for i in ids) if info]
 
@@ -107,7 +107,7 @@ def overlapping(config: Config, info: ScheduleInfo) -> list[ScheduleInfo]:
     overlaps every schedule (each member still gets the issue once, from the first to fire)."""
     return [
         other
-        for other in list_schedules(config, info.issue)
+        for other in list_schedules(state_database(config), info.issue)
         if other.state in ACTIVE and other.segment != info.segment and ALL in (other.segment, info.segment)
     ]
 
@@ -156,7 +156,7 @@ def scheduled_zones(config: Config, issue_slug: str, segment_id: str) -> frozens
     """Member zones that have a (not cancelled) per-member-timezone job for this issue and segment."""
     return frozenset(
         info.member_timezone
-        for info in list_schedules(config, issue_slug)
+        for info in list_schedules(state_database(config), issue_slug)
         if info.segment == segment_id and info.member_timezone and info.state != "cancelled"
     )
 
@@ -195,7 +195,7 @@ def audience_of(config: Config, info: ScheduleInfo) -> frozenset[str]:
 
 def waiting_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
     """The issue's schedules that will still send (scheduled, held, running), earliest first."""
-    return [info for info in list_schedules(config, issue_slug) if info.state in ACTIVE]
+    return [info for info in list_schedules(state_database(config), issue_slug) if info.state in ACTIVE]
 
 
 def settle_by_hand(
@@ -204,10 +204,8 @@ def settle_by_hand(
     """After `newsletter send` by hand: scheduled/held schedules of the issue whose every member now
     has a finished ledger row (sent, bounced, suppressed, failed, unknown) → done, with ``command``
     in the message; the scheduler drops them. Those with members still to mail stay as they are."""
-    from ..store.ledger import Ledger
-
-    engine = engine_for(config.database_url)
-    finished = {r.address for r in Ledger(engine).rows(issue_slug) if r.state not in OPEN_STATES}
+    engine = state_database(config)
+    finished = {r.address for r in ledger(config).rows(issue_slug) if r.state not in OPEN_STATES}
     now = (clock or SystemClock()).now()
     message = f"{BY_HAND}{issue_slug} --to {command}` (send #{send_id}), {now:%Y-%m-%d %H:%M} UTC"
     settled = []
@@ -222,7 +220,7 @@ def settle_by_hand(
 def cancel_schedule(config: Config, schedule_id: int, *, clock: Clock | None = None) -> ScheduleInfo:
     """scheduled/held → cancelled; running → cancelled (the scheduler stops after the message in flight)."""
     clock = clock or SystemClock()
-    engine = engine_for(config.database_url)
+    engine = state_database(config)
     info = get_schedule(engine, schedule_id)
     if info is None:
         raise NewsletterError(f"no schedule #{schedule_id}; see `newsletter schedule list`")

@@ -27,6 +27,7 @@ from ..store.ledger import lease_name
 from ..store.tables import deliveries, sends
 
 if TYPE_CHECKING:
+    from ..send.protocols import SendParts
     from ..send.report import SendReport
 
 log = logging.getLogger("newsletter.scheduler")
@@ -63,8 +64,8 @@ def due_retries(engine: Engine, now: datetime, clock: Clock) -> list[DueRetries]
 class RetryPoller:
     """The scheduler's side: finds due retries on each poll and resumes each issue once at a time."""
 
-    def __init__(self, config: Config, engine: Engine, clock: Clock):
-        self.config, self.engine, self.clock = config, engine, clock
+    def __init__(self, config: Config, engine: Engine, clock: Clock, parts: SendParts):
+        self.config, self.engine, self.clock, self.parts = config, engine, clock, parts
         self._running: set[str] = set()
         self._rest_until: dict[str, float] = {}
         self._guard = threading.Lock()
@@ -108,6 +109,7 @@ class RetryPoller:
                 self.config,
                 self.config.issues_dir / item.issue,
                 item.segments,
+                parts=self.parts,
                 clock=self.clock,
                 should_stop=should_stop,
                 only_addresses=item.addresses,

@@ -33,8 +33,8 @@ from sqlalchemy import and_, or_, select
 
 from ..clock import Clock, SystemClock
 from ..config import Config
+from ..edges import send_parts, state_database
 from ..model import NewsletterError, SendState
-from ..store.db import engine_for
 from ..store.leases import Lease
 from ..store.schedules import ScheduleInfo, get_schedule, list_schedules, set_state
 from ..store.tables import schedules
@@ -72,7 +72,8 @@ class SchedulerService:
         self.config = config
         self.clock = clock or SystemClock()
         self.poll = poll
-        self.engine = engine_for(config.database_url)
+        self.engine = state_database(config)
+        self.parts = send_parts(config)  # every job of this process sends through these
         self.lease = Lease(self.engine, LOCK_NAME, self.clock, ttl=lease_ttl)
         self.staleness = timedelta(hours=config.staleness_hours)
         self.stop_event = threading.Event()
@@ -92,7 +93,7 @@ class SchedulerService:
             timezone=UTC,
         )
         self.grace = grace
-        self.retries = RetryPoller(config, self.engine, self.clock)
+        self.retries = RetryPoller(config, self.engine, self.clock, self.parts)
 
     # ───────────────────────────── life cycle ─────────────────────────────
 
@@ -153,7 +154,7 @@ class SchedulerService:
         """Reconcile the job store with tables.schedules: resume, run late-but-fresh, hold stale."""
         now = self.clock.now()
         wanted: set[str] = set()
-        for info in list_schedules(self.config):
+        for info in list_schedules(self.engine):
             if info.state == "running":  # the previous scheduler died or stopped mid-send
                 log.info(
                     "resume #%d: %s to %s was interrupted; resuming from the ledger",
@@ -344,6 +345,7 @@ class SchedulerService:
             self.config,
             issue_path,
             (info.segment,),
+            parts=self.parts,
             clock=self.clock,
             should_stop=should_stop,
             only_addresses=only,

@@ -1,5 +1,5 @@
 """The send loop: one thread owns the ledger and drives N non-blocking SMTP connections
-(``slots``; the transactions come from the transport, see ``protocols``) through one selector.
+(``slots``; the connections come from the transport, see ``protocols``) through one selector.
 
 It claims rows (``pending → sending``), checks the suppression list right before each message,
 paces the rate (``pacing``), starts one transaction per idle connection and writes each outcome

@@ -1,25 +1,32 @@
 """The interfaces the send engine owns; the edges implement them and hand them in (listmonk's manager).
 
-``Transport`` opens, secures and authenticates a ``Connection`` (blocking, rare; ``smtp.transport``)
-or raises ``TransportError``; ``Connection.multiplexed`` gives that connection's non-blocking
-``Transaction`` (``smtp.transaction``), which the loop drives for every message through one
-selector. ``Store`` and ``StoreSession`` are the part of the ledger the loop itself calls
-(``store.ledger``): claims, outcomes in their own commit, suppression look-ups, the lease heartbeat.
+``Transport.connect`` opens, secures and authenticates a ``Connection`` (blocking, rare; ``smtp``)
+or raises ``TransportError``; the connection is then driven without blocking, one message
+transaction at a time, through one selector (the loop, ``slots``) or to the end of one message
+(proofs, ``slots.send_one``). ``Store`` is the ledger as the engine uses it: the issue's lease, the
+runs, the frozen audience, the report's counts and the latest approval; its ``StoreSession`` is the
+loop's hot path (claims, staged outcomes made durable by ``commit``, suppression look-ups).
+``Suppressions`` is the list of addresses never to mail. ``SendParts`` carries the three real ones
+(``edges.send_parts``) into ``run.run_send``.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ..model import DeliveryError, DeliveryState
+from ..approval import Approval
+from ..model import DeliveryError, DeliveryState, SendState
+from .job import Row
 from .outcomes import Attempt
+from .report import FailedRow, LedgerCounts
 
 
-class Transaction(Protocol):
-    """One connection's in-flight message transaction, stepped when its socket is ready."""
+class Connection(Protocol):
+    """One open SMTP connection and its in-flight message transaction, stepped when its socket is ready."""
 
     sock: socket.socket
     deadline: float  # monotonic time by which the next reply is due
@@ -43,20 +50,8 @@ class Transaction(Protocol):
     def close(self) -> None: ...
 
 
-class Connection(Protocol):
-    sent: int  # messages attempted on this connection
-
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt: ...
-
-    def close(self) -> None: ...
-
-    def multiplexed(self, timeout: float) -> Transaction:
-        """This connection driven without blocking (the send loop's way; ``send`` is for proofs)."""
-        ...
-
-
 class Transport(Protocol):
-    per_connection: int
+    per_connection: int  # messages per connection before it is recycled
 
     def connect(self) -> Connection:
         """Open, secure and authenticate one connection; raises TransportError."""
@@ -72,7 +67,11 @@ class TransportError(DeliveryError):
 
 
 class StoreSession(Protocol):
-    """The loop's hot path over one held connection: claims, outcomes, suppression look-ups."""
+    """The loop's hot path over one held connection (single thread).
+
+    ``record`` stages an outcome; ``commit`` makes every staged one durable in one transaction. The
+    loop commits before it starts the next message on a connection, so a ``sent`` row is only ever
+    written after its 250 and at most one accepted message per connection is unrecorded."""
 
     def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]: ...
 
@@ -92,17 +91,84 @@ class StoreSession(Protocol):
         suppress: tuple[str, str] | None = None,
     ) -> None: ...
 
+    def commit(self) -> None: ...
+
     def close(self) -> None: ...
 
 
 class Store(Protocol):
-    """What the send loop asks of the ledger besides its session."""
+    """The ledger as ``run_send`` and the loop use it (``store.ledger.Ledger``)."""
+
+    def acquire(self, issue: str) -> str:
+        """Take the issue's send lease (RefusedError while another send holds it); the holder name."""
+        ...
+
+    def heartbeat(self, issue: str, holder: str) -> bool:
+        """Extend the lease; False once another process took it over."""
+        ...
+
+    def release(self, issue: str, holder: str) -> None: ...
+
+    def start_send(self, issue: str, segments: Sequence[str], now: datetime) -> int: ...
+
+    def finish_send(self, send_id: int, state: SendState, reason: str | None, now: datetime) -> None: ...
+
+    def freeze(
+        self, issue: str, send_id: int, rows: Iterable[tuple[str, str, int, str]], now: datetime
+    ) -> int:
+        """Add (address, edition, CSV line, state) rows not in the ledger yet; how many were added."""
+        ...
+
+    def recover(self, issue: str, now: datetime) -> int:
+        """Rows a dead process left ``sending`` back to ``pending``."""
+        ...
+
+    def reopen_failed(
+        self,
+        issue: str,
+        addresses: Iterable[str] | None,
+        now: datetime,
+        states: Sequence[DeliveryState] = (DeliveryState.FAILED, DeliveryState.UNKNOWN),
+    ) -> int: ...
+
+    def rows(self, issue: str) -> list[Row]: ...
+
+    def counts(self, issue: str) -> LedgerCounts: ...
+
+    def failed(self, issue: str) -> list[FailedRow]: ...
 
     def session(self) -> StoreSession: ...
 
-    def heartbeat(self, issue: str, holder: str) -> bool: ...
-
     def release_claims(self, issue: str, holder: str, now: datetime) -> int: ...
 
+    def latest_approval(self, issue: str) -> Approval | None: ...
 
-__all__ = ["Connection", "Store", "StoreSession", "Transaction", "Transport", "TransportError"]
+
+class Suppressions(Protocol):
+    """The suppression list: whatever the member list says, these addresses are not mailed."""
+
+    def filter(self, addresses: Iterable[str]) -> set[str]:
+        """The suppressed ones among ``addresses``, as given (bulk)."""
+        ...
+
+    def contains(self, address: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SendParts:
+    """The engine's I/O, built once by an edge (``edges.send_parts``) and handed to every send."""
+
+    store: Store
+    suppressions: Suppressions
+    transport: Transport
+
+
+__all__ = [
+    "Connection",
+    "SendParts",
+    "Store",
+    "StoreSession",
+    "Suppressions",
+    "Transport",
+    "TransportError",
+]

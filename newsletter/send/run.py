@@ -5,7 +5,8 @@
 Refusals (exit 2) happen before anything changes: pre-flight errors, a real relay without
 NEWSLETTER_SECRET, no valid member addressed (``prepare``), a missing approval, another send of
 the issue running. The relay is contacted (TLS, AUTH) before the audience is frozen, so a wrong password
-or an untrusted certificate leaves the ledger untouched.
+or an untrusted certificate leaves the ledger untouched. The ledger, the suppression list and the
+relay come in as ``SendParts`` (``protocols``); an edge builds the real ones (``edges.send_parts``).
 """
 
 from __future__ import annotations
@@ -37,15 +38,13 @@ from ..model import (
     RefusedError,
     SendState,
 )
-from ..smtp.transport import SmtpTransport
-from ..store.db import engine_for
-from ..store.ledger import Ledger, holder_name
 from .job import CrashHook, Job, LoopResult, Progress, Row
 from .loop import SendLoop
-from .outcomes import Attempt, Outcome
+from .outcomes import Outcome
 from .prepare import Prepared, prepare_send
-from .protocols import Connection, Transport, TransportError
+from .protocols import Connection, SendParts, Store, Transport, TransportError
 from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
+from .slots import send_one
 
 log = logging.getLogger("newsletter.delivery")
 
@@ -57,12 +56,12 @@ def run_send(
     issue_path: Path | str,
     segments: Sequence[str],
     *,
+    parts: SendParts,
     dry_run: bool = False,
     retry_failed: bool = False,
     clock: Clock | None = None,
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool | str | None] | None = None,
-    transport: Transport | None = None,
     only_addresses: Collection[str] | None = None,
     no_wait: bool = False,
 ) -> SendReport:
@@ -74,27 +73,23 @@ def run_send(
     """
     clock = clock or SystemClock()
     prep = prepare_send(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
-    ledger = Ledger(engine_for(config.database_url))
-    slug = prep.issue.slug
+    store, slug = parts.store, prep.issue.slug
     keys = {m.address: EditionKey.of(m) for m in prep.members}
     if dry_run:
-        return _dry_run(config, ledger, prep, tuple(segments), keys, retry_failed)
-    holder = holder_name()
-    ledger.acquire(slug, holder)
+        return _dry_run(config, parts, prep, tuple(segments), keys, retry_failed)
+    holder = store.acquire(slug)
     try:
-        transport = transport or SmtpTransport(config.smtp)
         try:
-            first = transport.connect()  # TLS and AUTH before anything is written
+            first = parts.transport.connect()  # TLS and AUTH before anything is written
         except TransportError as exc:
             raise DeliveryError(str(exc)) from None
         return _send(
             config,
-            ledger,
+            parts,
             prep,
             tuple(segments),
             keys,
             holder,
-            transport,
             first,
             clock=clock,
             retry_failed=retry_failed,
@@ -103,7 +98,7 @@ def run_send(
             no_wait=no_wait,
         )
     finally:
-        ledger.release(slug, holder)
+        store.release(slug, holder)
 
 
 def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[EditionKey, Edition]:
@@ -115,16 +110,14 @@ def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[Ed
 
 def _dry_run(
     config: Config,
-    ledger: Ledger,
+    parts: SendParts,
     prep: Prepared,
     segments: tuple[str, ...],
     keys: Mapping[str, EditionKey],
     retry_failed: bool,
 ) -> SendReport:
-    from ..store.suppressions import Suppressions
-
-    existing = {r.address: r for r in ledger.rows(prep.issue.slug)}
-    suppressed = Suppressions(ledger.engine).filter(keys)
+    existing = {r.address: r for r in parts.store.rows(prep.issue.slug)}
+    suppressed = parts.suppressions.filter(keys)
     plan = []
     for m in prep.members:
         row = existing.get(m.address)
@@ -155,12 +148,11 @@ def _dry_run(
 
 def _send(
     config: Config,
-    ledger: Ledger,
+    parts: SendParts,
     prep: Prepared,
     segments: tuple[str, ...],
     keys: Mapping[str, EditionKey],
     holder: str,
-    transport: Transport,
     first: Connection,
     *,
     clock: Clock,
@@ -171,7 +163,7 @@ def _send(
 ) -> SendReport:
     from ..mail.compose import MessageTemplate
 
-    slug, now = prep.issue.slug, clock.now()
+    slug, now, ledger = prep.issue.slug, clock.now(), parts.store
     addressed = {m.address: m for m in prep.members}
     existing = {r.address: r for r in ledger.rows(slug)}
     wanted = {EditionKey.parse(existing[a].edition) if a in existing else k for a, k in keys.items()}
@@ -179,9 +171,9 @@ def _send(
     if config.require_approval:
         from ..approval import verify
 
-        verify(config, prep.issue, editions.values())
+        verify(config, prep.issue, editions.values(), ledger.latest_approval(slug))
     send_id = ledger.start_send(slug, segments, now)
-    frozen_suppressed = _freeze(config, ledger, prep, keys, existing, send_id, now, retry_failed)
+    frozen_suppressed = _freeze(config, parts, prep, keys, existing, send_id, now, retry_failed)
     templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
     rows = [r for r in ledger.rows(slug) if r.address in addressed]
     jobs = {
@@ -193,7 +185,7 @@ def _send(
         ledger=ledger,
         issue=slug,
         holder=holder,
-        transport=transport,
+        transport=parts.transport,
         first_connection=first,
         settings=config.smtp,
         clock=clock,
@@ -212,7 +204,7 @@ def _send(
 
 
 def _report(
-    ledger: Ledger,
+    ledger: Store,
     prep: Prepared,
     segments: tuple[str, ...],
     existing: Mapping[str, Row],
@@ -246,7 +238,7 @@ def _report(
 
 def _freeze(
     config: Config,
-    ledger: Ledger,
+    parts: SendParts,
     prep: Prepared,
     keys: Mapping[str, EditionKey],
     existing: Mapping[str, Row],
@@ -257,10 +249,8 @@ def _freeze(
     """Freeze the audience: a ledger row for every addressed member not in it yet (``suppressed``
     when the suppression list has them), rows of a dead run back to pending, failed ones reopened
     with ``--retry-failed``. Returns how many new rows were frozen as suppressed."""
-    from ..store.suppressions import Suppressions
-
-    slug, addressed = prep.issue.slug, {m.address for m in prep.members}
-    suppressed = Suppressions(ledger.engine).filter(a for a in addressed if a not in existing)
+    slug, addressed, ledger = prep.issue.slug, {m.address for m in prep.members}, parts.store
+    suppressed = parts.suppressions.filter(a for a in addressed if a not in existing)
     fresh = [
         (
             m.address,
@@ -280,7 +270,7 @@ def _freeze(
     return sum(1 for row in fresh if row[3] == DeliveryState.SUPPRESSED)
 
 
-def _run(loop: SendLoop, ledger: Ledger, send_id: int, clock: Clock) -> LoopResult:
+def _run(loop: SendLoop, ledger: Store, send_id: int, clock: Clock) -> LoopResult:
     """Run the loop and record how the run ended; an interrupted run never stays ``running``."""
     try:
         result = loop.run()
@@ -302,7 +292,7 @@ def send_test(
     language: str,
     addresses: Iterable[str],
     *,
-    transport: Transport | None = None,
+    transport: Transport,
     member: Member | None = None,
 ) -> list[TestResult]:
     """Proofs: the edition for (segments, language) to ``addresses`` with a ``[TEST]`` subject
@@ -329,7 +319,6 @@ def send_test(
     issue = load_issue(resolve_issue_path(issue_path, config), config)
     edition = Renderer(config).render(issue, segs, language)
     template = MessageTemplate.for_edition(edition, config, subject_prefix="[TEST] ")
-    transport = transport or SmtpTransport(config.smtp)
     try:
         conn = transport.connect()
     except TransportError as exc:
@@ -341,7 +330,7 @@ def send_test(
                 replace(member, address=address) if member else placeholder_member(address, language, segs)
             )
             message = template.personalise(shown)
-            attempt: Attempt = conn.send(message.envelope_from, message.recipient, message.data)
+            attempt = send_one(conn, message.envelope_from, message.recipient, message.data, crlf=True)
             results.append(TestResult(address, attempt.outcome is Outcome.SENT, attempt.describe()))
     finally:
         conn.close()

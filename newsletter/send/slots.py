@@ -1,6 +1,7 @@
 """The connections of one send: a slot per connection, opened, recycled, backed off and retired
-by the send loop, and one selector that watches them all (single thread; each connection's
-``Transaction`` comes from the transport, see ``protocols``)."""
+by the send loop, and one selector that watches them all (single thread; each ``Connection``
+comes from the transport, see ``protocols``). ``send_one`` drives one connection through one
+message with its own selector: proofs, the same state machine blocking."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..clock import Clock
 from ..config import SmtpSettings
 from .outcomes import Attempt, Outcome
 from .pacing import Backoff
-from .protocols import Connection, Transaction, Transport, TransportError
+from .protocols import Connection, Transport, TransportError
 
 if TYPE_CHECKING:
     from .loop import Job
@@ -29,7 +30,7 @@ IDLE_RECONNECT_SECONDS = 30.0  # relays time idle connections out (Postfix: 300 
 class Slot:
     """One connection of the send and the job it carries."""
 
-    mux: Transaction | None = None
+    mux: Connection | None = None
     job: Job | None = None
     events: int = 0  # what the selector watches for it
     used: float = 0.0  # clock.monotonic() when its connection last finished a message (or opened)
@@ -52,7 +53,7 @@ class Connections:
         self.transport, self.settings, self.clock = transport, settings, clock
         self.slots = [Slot() for _ in range(count)]
         if first is not None:
-            self.slots[0].mux = first.multiplexed(settings.timeout)
+            self.slots[0].mux = first
             self.slots[0].used = clock.monotonic()
         self.selector = selectors.DefaultSelector()
         self.reconnects = 0
@@ -75,10 +76,9 @@ class Connections:
             self.drop(slot)
         if slot.mux is None:
             try:
-                conn = self.transport.connect()
+                slot.mux = self.transport.connect()
             except TransportError as exc:
                 return Attempt(exc.attempt.outcome, exc.attempt.code, str(exc), exc.attempt.stage)
-            slot.mux = conn.multiplexed(self.settings.timeout)
             slot.delivered = 0
             self.reconnects += 1
         slot.used = self.clock.monotonic()
@@ -155,3 +155,32 @@ class Connections:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self.selector.unregister(slot.mux.sock)
         slot.events = 0
+
+
+def send_one(
+    conn: Connection, envelope_from: str, recipient: str, data: bytes, *, crlf: bool = False
+) -> Attempt:
+    """One message over ``conn``, waiting for its outcome (proofs; the loop drives many at once).
+    A reset still in flight after an earlier refusal is waited for first. ``crlf``: ``data``
+    has CRLF line ends already (a ``ComposedMessage``)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(conn.sock, selectors.EVENT_READ)
+        while conn.busy and not conn.closed:  # the RSET after a refused recipient
+            if _wait(selector, conn) is not None:
+                break
+        if conn.closed:
+            return Attempt(Outcome.LOST, None, "connection lost: the connection was closed", "connection")
+        conn.start(envelope_from, recipient, data, time.monotonic(), crlf=crlf)
+        while True:
+            attempt = _wait(selector, conn)
+            if attempt is not None:
+                return attempt
+
+
+def _wait(selector: selectors.BaseSelector, conn: Connection) -> Attempt | None:
+    """Wait until ``conn``'s socket is ready or its reply is overdue, then step it."""
+    events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.wants_write else 0)
+    selector.modify(conn.sock, events)
+    ready = selector.select(max(0.0, conn.deadline - time.monotonic()) + 0.01)
+    now = time.monotonic()
+    return (conn.step(now) if ready else None) or conn.expired(now)

@@ -1,8 +1,9 @@
-"""Non-blocking SMTP transactions over connections opened by ``transport.SmtpTransport``.
+"""The one SMTP transaction state machine, over connections opened by ``transport.SmtpTransport``.
 
-The send loop runs in ONE thread: it opens, secures and authenticates each connection with
-smtplib (blocking, rare), then drives every message transaction here without blocking, so N
-connections overlap without threads fighting over the GIL and the ledger. Per message:
+``transport`` opens, secures and authenticates each connection with smtplib (blocking, rare);
+every message transaction is then driven here without blocking: by the send loop, which runs N
+connections in ONE thread through one selector, and by proofs (``send.slots.send_one``, one
+connection, waiting). Per message:
 ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING (else one by one),
 then the dot-stuffed content. Replies are classified by ``replies.classify``; a connection lost
 after the final dot was written is ``unknown``, before it ``lost`` (the relay has nothing: the
@@ -13,16 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
+import smtplib
 import socket
 import ssl
 from collections import deque
-from typing import TYPE_CHECKING
 
 from ..send.outcomes import Attempt, Outcome
 from .replies import classify, reply_text
-
-if TYPE_CHECKING:
-    from .transport import SmtpConnection
 
 log = logging.getLogger("newsletter.smtp")
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
@@ -42,16 +40,18 @@ def dot_stuff(data: bytes, *, crlf: bool = False) -> bytes:
 
 
 class MuxConnection:
-    """One connection's in-flight transaction; ``step()`` after the socket is ready."""
+    """One open SMTP session (the engine's ``Connection``) and its in-flight transaction:
+    ``start()`` a message, ``step()`` whenever the socket is ready, until it returns the Attempt."""
 
-    def __init__(self, conn: SmtpConnection, timeout: float):
-        self.conn = conn
-        assert conn.client.sock is not None, "connection already closed"
-        self.sock: socket.socket = conn.client.sock
+    def __init__(self, client: smtplib.SMTP, pipelining: bool, timeout: float):
+        self.client = client
+        self.pipelining = pipelining
+        assert client.sock is not None, "connection already closed"
+        self.sock: socket.socket = client.sock
         self.sock.setblocking(False)
         self.timeout = timeout
         self.deadline = 0.0
-        self.sent = conn.sent
+        self.sent = 0
         self._in = bytearray()
         self._out = memoryview(b"")
         self._steps: deque[tuple[bytes, list[str]]] = deque()
@@ -78,7 +78,7 @@ class MuxConnection:
         mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
         rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
         payload = dot_stuff(data, crlf=crlf)
-        if self.conn.pipelining:
+        if self.pipelining:
             self._steps.extend([(mail + rcpt + b"DATA\r\n", ["mail", "rcpt", "data"]), (payload, ["dot"])])
         else:
             self._steps.extend(
@@ -118,11 +118,11 @@ class MuxConnection:
             self.sock.setblocking(True)
             self.sock.settimeout(min(self.timeout, 5.0))
             if not self.busy:
-                self.conn.close()  # QUIT
+                self.client.quit()
                 return
-        except (OSError, ssl.SSLError):
+        except (smtplib.SMTPException, OSError, ssl.SSLError):
             pass
-        self.conn.client.close()
+        self.client.close()
 
     # ── internals ──
     def _next_step(self, now: float) -> None:
@@ -219,7 +219,7 @@ class MuxConnection:
         self._steps.clear()
         self._expect, self._out = [], memoryview(b"")
         self.closed = True
-        self.conn.client.close()
+        self.client.close()
         return failure
 
     def _lost(self, why: str, *, timed_out: bool = False) -> Attempt:
@@ -228,7 +228,7 @@ class MuxConnection:
         self._steps.clear()
         self._expect, self._out = [], memoryview(b"")
         self.closed = True
-        self.conn.client.close()
+        self.client.close()
         if dot:
             return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {why}", "dot")
         return Attempt(Outcome.LOST, None, f"connection lost: {why}", stage, timed_out=timed_out)

@@ -1,9 +1,9 @@
-"""The SMTP transport: the ``Transport``/``Connection`` interfaces of ``send.protocols`` over smtplib.
+"""The SMTP transport: the ``Transport`` interface of ``send.protocols`` over smtplib.
 
-Built on the standard library's ``smtplib`` (one blocking connection per worker thread):
-connection set-up and STARTTLS use smtplib's tested code, AUTH (PLAIN/LOGIN, UTF-8) is one
-command sent here; the per-message transaction pipelines ``MAIL FROM``/``RCPT TO``/``DATA`` in one
-write when the relay offers PIPELINING (RFC 2920), which halves the round trips per message.
+Connection set-up and STARTTLS use the standard library's tested ``smtplib`` code (blocking, once
+per connection), AUTH (PLAIN/LOGIN, UTF-8) is one command sent here; the open session is then a
+``transaction.MuxConnection``, the one state machine for every message transaction (pipelined
+``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING, RFC 2920).
 
 Security rules (PITFALLS.md, Mail):
 - an explicit ``ssl.create_default_context()`` (verified certificates; ``ca_file`` added for
@@ -15,7 +15,7 @@ Security rules (PITFALLS.md, Mail):
   exchange is never logged.
 
 Every reply is classified by code, enhanced status and wording into an ``Outcome``
-(``replies``); the send loop drives each connection without blocking (``transaction``).
+(``replies``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from ..config import SmtpSettings
 from ..model import ConfigError
 from ..send.outcomes import Attempt, Outcome
 from ..send.protocols import TransportError
-from .replies import classify, reply_text
-from .transaction import MuxConnection, dot_stuff
+from .replies import reply_text
+from .transaction import MuxConnection
 
 log = logging.getLogger("newsletter.smtp")
 
@@ -50,102 +50,30 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     return context
 
 
-class SmtpConnection:
-    """One open, secured, authenticated SMTP session."""
-
-    def __init__(self, client: smtplib.SMTP, pipelining: bool):
-        self.client = client
-        self.pipelining = pipelining
-        self._client = client
-        self._pipelining = pipelining
-        self.sent = 0
-
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> Attempt:
-        self.sent += 1
-        client = self._client
-        payload = dot_stuff(data)
-        stage = "mail"
-        try:
-            commands = [
-                ("mail", f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")),
-                ("rcpt", f"RCPT TO:<{recipient}>\r\n".encode("ascii")),
-                ("data", b"DATA\r\n"),
-            ]
-            if self._pipelining:
-                client.send(b"".join(cmd for _, cmd in commands))
-            first_failure: Attempt | None = None
-            for stage, cmd in commands:
-                if not self._pipelining:
-                    client.send(cmd)
-                code, raw = client.getreply()
-                reply = reply_text(raw)
-                expected = 354 if stage == "data" else 250
-                if code != expected and first_failure is None:
-                    first_failure = Attempt(classify(stage, code, reply), code, reply, stage)
-                    if not self._pipelining:
-                        break
-                elif code == 354 and first_failure is not None:
-                    client.close()  # a lax server opened DATA anyway: drop it unterminated, never send
-                    return first_failure
-            if first_failure is not None:
-                self._reset(first_failure)
-                return first_failure
-            stage = "payload"  # a connection lost while writing it: the relay has no final dot yet
-            client.send(payload)
-            stage = "dot"
-            code, raw = client.getreply()
-            reply = reply_text(raw)
-            log.debug("%s → %s %s", recipient, code, reply)
-            return Attempt(classify("dot", code, reply), code, reply, "dot")
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.close()
-            if stage == "dot":
-                return Attempt(Outcome.UNKNOWN, None, f"connection lost after the final dot: {exc}", stage)
-            timed_out = isinstance(exc, TimeoutError)
-            return Attempt(Outcome.LOST, None, f"connection lost: {exc}", stage, timed_out=timed_out)
-
-    def _reset(self, failure: Attempt) -> None:
-        if failure.code == 421 or failure.outcome in (Outcome.PAUSE, Outcome.FATAL):
-            self.close()
-            return
-        try:
-            self._client.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
-
-    @property
-    def open(self) -> bool:
-        return self._client.sock is not None
-
-    def multiplexed(self, timeout: float) -> MuxConnection:
-        """This session driven without blocking by the send loop (``transaction.MuxConnection``)."""
-        return MuxConnection(self, timeout)
-
-    def close(self) -> None:
-        client = self._client
-        if client.sock is None:
-            return
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            client.close()
-
-
 class SmtpTransport:
     """Opens connections to the configured relay (see the module docstring for the rules)."""
 
     def __init__(self, settings: SmtpSettings, ehlo_name: str | None = None):
         self.settings = settings
         self.per_connection = max(1, settings.per_connection)
-        self._context = tls_context(settings) if settings.security != "none" else None
-        self._local_hostname = ehlo_name or local_hostname()
+        self._ehlo_name = ehlo_name
+
+    @functools.cached_property
+    def _context(self) -> ssl.SSLContext | None:
+        # built at the first connect: a dry run or a status never reads the CA file
+        return tls_context(self.settings) if self.settings.security != "none" else None
+
+    @functools.cached_property
+    def _local_hostname(self) -> str:
+        return self._ehlo_name or local_hostname()
 
     @property
     def address(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
 
-    def connect(self) -> SmtpConnection:
+    def connect(self) -> MuxConnection:
         s = self.settings
+        self._context  # noqa: B018 - an unusable CA file is a ConfigError before any connection
         try:
             client = self._open()
         except ssl.SSLError as exc:
@@ -164,7 +92,7 @@ class SmtpTransport:
             raise
         pipelining = client.has_extn("pipelining")
         log.debug("connected to %s (tls=%s, pipelining=%s)", self.address, s.security, pipelining)
-        return SmtpConnection(client, pipelining)
+        return MuxConnection(client, pipelining, s.timeout)
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 
 from ..approval import Approval
-from ..config import Config
-from .db import engine_for
 from .tables import approvals
 
 
-def record(config: Config, approval: Approval) -> None:
+def record(engine: Engine, approval: Approval) -> None:
     """Store one approval (append-only: the latest one counts)."""
-    with engine_for(config.database_url).begin() as conn:
+    with engine.begin() as conn:
         conn.execute(
             insert(approvals).values(
                 issue=approval.issue,
@@ -30,9 +28,9 @@ def record(config: Config, approval: Approval) -> None:
         )
 
 
-def latest(config: Config, issue_slug: str) -> Approval | None:
+def latest(engine: Engine, issue_slug: str) -> Approval | None:
     """The most recent approval of the issue, or None."""
-    with engine_for(config.database_url).connect() as conn:
+    with engine.connect() as conn:
         row = conn.execute(
             select(approvals)
             .where(approvals.c.issue == issue_slug)

@@ -6,7 +6,8 @@ A row becomes ``sent`` only after the relay's 250 to the final dot, in its own c
 row is never created twice for one issue (unique (issue, address), insert-or-ignore), so
 ``--to poland`` and later ``--to usa`` mail members of both segments once. The send loop's
 hot path (claims, one commit per outcome) is ``session.LedgerSession``; the values it hands out
-(``Row``, ``FailedRow``, ``LedgerCounts``) are the engine's (``send.job``, ``send.report``).
+(``Row``, ``FailedRow``, ``LedgerCounts``) are the engine's (``send.job``, ``send.report``); ``Ledger``
+is the engine's ``send.protocols.Store``, approvals (``approvals``) included.
 
 SQLAlchemy Core only, dialect-neutral: SQLite (WAL) by default, PostgreSQL with the same code.
 """
@@ -20,10 +21,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from ..approval import Approval
 from ..clock import SystemClock
 from ..model import DeliveryState, EditionKey, RefusedError, SendState
 from ..send.job import Row
 from ..send.report import FailedRow, LedgerCounts
+from . import approvals
 from .db import insert_ignore
 from .leases import Lease, LeaseHeld, holder_is_dead, new_holder
 from .session import LedgerSession
@@ -39,8 +42,10 @@ class Ledger:
 
     # ───────────────────────────── lease ─────────────────────────────
 
-    def acquire(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> None:
-        """Take the issue's lease or refuse (exit 2) naming the running send."""
+    def acquire(self, issue: str, holder: str | None = None, ttl: float = LEASE_SECONDS) -> str:
+        """Take the issue's lease (as ``holder``, default a new ``host:pid:…`` name) or refuse
+        (exit 2) naming the running send; returns the holder, who also claims the rows."""
+        holder = holder or new_holder()
         try:
             self._lease(issue, holder, ttl).acquire()
         except LeaseHeld as held:
@@ -48,6 +53,7 @@ class Ledger:
                 f"issue '{issue}' is being sent by another process ({held.holder}); "
                 "wait for it to finish or stop it first"
             ) from None
+        return holder
 
     def heartbeat(self, issue: str, holder: str, ttl: float = LEASE_SECONDS) -> bool:
         """Extend the lease; False if it is no longer ours (it expired and another send took it)."""
@@ -232,6 +238,12 @@ class Ledger:
             )
             return [FailedRow(*r) for r in result]
 
+    def latest_approval(self, issue: str) -> Approval | None:
+        return approvals.latest(self.engine, issue)
+
+    def record_approval(self, approval: Approval) -> None:
+        approvals.record(self.engine, approval)
+
     def latest_send(self, issue: str) -> Mapping[str, object] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -251,11 +263,6 @@ def lease_name(issue: str) -> str:
     return name
 
 
-def holder_name() -> str:
-    """``host:pid:random``: who holds a send's lease and claims its rows."""
-    return new_holder()
-
-
 def _count(conn: Connection, issue: str) -> int:
     return int(
         conn.execute(
@@ -264,4 +271,4 @@ def _count(conn: Connection, issue: str) -> int:
     )
 
 
-__all__ = ["Ledger", "holder_name", "lease_name"]
+__all__ = ["Ledger", "lease_name"]

@@ -19,10 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..config import Config
 from ..model import RefusedError
 from ..zones import fmt_local
-from .db import engine_for
 from .tables import ACTIVE_SCHEDULE_STATES, schedules
 
 ACTIVE = ACTIVE_SCHEDULE_STATES  # scheduled, running, held: at most one per issue, segment, zone
@@ -90,17 +88,17 @@ def _row(r: object) -> ScheduleInfo:
     )
 
 
-def list_schedules(config: Config, issue_slug: str | None = None) -> list[ScheduleInfo]:
+def list_schedules(engine: Engine, issue_slug: str | None = None) -> list[ScheduleInfo]:
     query = select(schedules).order_by(schedules.c.at_utc, schedules.c.id)
     if issue_slug is not None:
         query = query.where(schedules.c.issue == issue_slug)
-    with engine_for(config.database_url).connect() as conn:
+    with engine.connect() as conn:
         return [_row(r) for r in conn.execute(query)]
 
 
-def describe_schedules(config: Config, issue_slug: str) -> list[ScheduleInfo]:
+def describe_schedules(engine: Engine, issue_slug: str) -> list[ScheduleInfo]:
     """Every schedule of one issue (any state), earliest first; ``str(info)`` is one status line."""
-    return list_schedules(config, issue_slug)
+    return list_schedules(engine, issue_slug)
 
 
 def get_schedule(engine: Engine, schedule_id: int) -> ScheduleInfo | None:

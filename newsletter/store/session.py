@@ -74,6 +74,9 @@ class LedgerSession:
     def close(self) -> None:
         self.conn.close()
 
+    def commit(self) -> None:
+        """Nothing staged: each outcome is committed by ``record`` itself."""
+
     def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]:
         """Atomically move due pending rows to ``sending``; returns the ids this call claimed."""
         if not ids:

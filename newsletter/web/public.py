@@ -27,10 +27,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import paths
+from .. import edges, paths
 from ..config import Config
-from ..store.db import engine_for
-from ..store.suppressions import Suppressions
 
 MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
 SECURITY_HEADERS = {
@@ -125,7 +123,7 @@ class _Service:
     def __init__(self, config: Config, site: Path):
         self.config = config
         self.site = site
-        self.suppressions = Suppressions(engine_for(config.database_url))
+        self.suppressions = edges.suppressions(config)
         self.contact = config.reply_to or config.sender_address
 
     # ───────────────────────────── unsubscribe ─────────────────────────────

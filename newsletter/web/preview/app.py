@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -38,12 +39,16 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from ... import paths
+from ...config import Config
 from ...model import Member, NewsletterError
 from ..safety import FILE_CSP, FRAME_CSP, IMAGE_TYPES, Csrf, GuardMiddleware, same_origin
 from . import outbox
 from .live import Broadcaster, watch
 from .mail import frame_document, member_label, personalised, placeholder_member, sample_members
 from .state import Card, PreviewState, Snapshot
+
+if TYPE_CHECKING:
+    from ...send.protocols import SendParts
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -70,12 +75,22 @@ class Preview:
         self.cookie = f"{Csrf.cookie}_{port}"
         self.flashes: dict[str, Flash] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._parts: tuple[Config, SendParts] | None = None
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True
         )
         self.env.globals["member_label"] = member_label
 
     # ── helpers ──
+
+    def parts(self, config: Config) -> SendParts:
+        """The real ledger, suppression list and relay for ``config`` (proofs, the delivery page),
+        built once, and again only after an edit changed the configuration."""
+        if self._parts is None or self._parts[0] != config:
+            from ...edges import send_parts
+
+            self._parts = (config, send_parts(config))
+        return self._parts[1]
 
     def end_streams(self) -> None:
         """End every open live-reload stream (from any thread), so shutdown does not wait for them."""
@@ -223,7 +238,7 @@ class Preview:
         edition, config = card.edition, snap.config
         assert config is not None
         try:
-            proof = functools.partial(send_test, member=member)
+            proof = functools.partial(send_test, transport=self.parts(config).transport, member=member)
             results = await anyio.to_thread.run_sync(
                 proof, config, self.state.issue_path, edition.segments, edition.language, addresses
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -136,7 +135,7 @@ def routes(preview: Preview) -> list[Route]:
     async def delivery(request: Request) -> Response:
         snap = preview.state.snapshot
         slug = snap.issue.slug if snap.issue else preview.state.issue_path.name
-        values = await anyio.to_thread.run_sync(_delivery_values, snap.config, slug)
+        values = await anyio.to_thread.run_sync(_delivery_values, preview, snap.config, slug)
         labels = {card.key: card.label for card in snap.cards}
         extra = [(s, s) for s in values["counts"] if s not in dict(STATES)]
         return preview.page(
@@ -170,24 +169,15 @@ async def _find(preview: Preview, message_id: str) -> OutboxEntry | None:
     return await anyio.to_thread.run_sync(find_entry, config.outbox, message_id)
 
 
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Any:
-    from ...store import db
-
-    return db.engine_for(url)
-
-
-def _delivery_values(config: Config | None, issue: str) -> dict[str, Any]:
+def _delivery_values(preview: Preview, config: Config | None, issue: str) -> dict[str, Any]:
     """Ledger counts and failed rows of this issue, or a note why there are none."""
-    from ...store import ledger
-
     empty: dict[str, Any] = {"counts": {}, "per_edition": [], "failed": []}
     if config is None:
         return {**empty, "note": "The configuration cannot be read; see the message above."}
     url = config.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         return {**empty, "note": "Nothing has been sent yet (there is no state database)."}
-    book = ledger.Ledger(_engine(url))
+    book = preview.parts(config).store
     counts = book.counts(issue)
     if not counts.rows:
         return {**empty, "note": f"This issue ({issue}) has not been sent yet."}

@@ -1,0 +1,44 @@
+"""Where the edges get their I/O: the state database, the ledger, the suppression list, the SMTP
+transport, and the three together as the engine's ``SendParts``.
+
+The CLI, the scheduler and the web apps call these once per process (per configuration) and
+hand the parts down; this is the one module that opens the state database (``store.db.engine_for``,
+one engine per URL) and the only place that chooses the real store and transport for the engine.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from .config import Config
+from .send.protocols import SendParts
+from .smtp.transport import SmtpTransport
+from .store.db import engine_for
+from .store.ledger import Ledger
+from .store.suppressions import Suppressions
+
+
+def state_database(config: Config) -> Engine:
+    """The state database of ``NEWSLETTER_DATABASE`` (created on first use; ConfigError if it cannot open)."""
+    return engine_for(config.database_url)
+
+
+def ledger(config: Config) -> Ledger:
+    return Ledger(state_database(config))
+
+
+def suppressions(config: Config) -> Suppressions:
+    return Suppressions(state_database(config))
+
+
+def transport(config: Config) -> SmtpTransport:
+    """The configured relay; nothing is contacted before the first ``connect``."""
+    return SmtpTransport(config.smtp)
+
+
+def send_parts(config: Config) -> SendParts:
+    """The real store, suppression list and transport for ``send.run.run_send``."""
+    return SendParts(store=ledger(config), suppressions=suppressions(config), transport=transport(config))
+
+
+__all__ = ["ledger", "send_parts", "state_database", "suppressions", "transport"]
