@@ -184,8 +184,10 @@ def test_dkim_signs_when_configured(config: Config, tmp_path) -> None:  # type: 
         )
     )
     signed = dataclasses.replace(config, dkim=DkimSettings("nl", "amz-sachsen.example", path))
-    msg = parse(MessageTemplate.for_edition(edition(), signed).personalise(member()).data)
+    data = MessageTemplate.for_edition(edition(), signed).personalise(member()).data
+    msg = parse(data)
     assert "d=amz-sachsen.example" in msg["DKIM-Signature"] and "s=nl" in msg["DKIM-Signature"]
+    assert b"\r\n." not in data and not data.startswith(b".")  # the transport sends it unstuffed
 
 
 def test_random_bodies_round_trip_with_short_lines(config: Config) -> None:

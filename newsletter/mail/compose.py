@@ -44,7 +44,7 @@ class ComposedMessage:
     envelope_from: str
     recipient: str  # the one RCPT of this message
     message_id: str  # as in the header, with angle brackets
-    data: bytes  # CRLF line ends, every line ≤ 998 bytes, not dot-stuffed
+    data: bytes  # CRLF line ends, every line ≤ 998 bytes, none starts with "." (needs no dot-stuffing)
     smtputf8: bool = False  # the recipient's local part is not ASCII: the relay must offer SMTPUTF8
 
 

@@ -3,9 +3,9 @@
 
 It claims rows (``pending → sending``), checks the suppression list right before each message,
 paces the rate (``pacing``), starts one transaction per idle connection and writes each outcome
-in its own commit before that connection gets its next message — so at most one message per
-connection can have been accepted by the relay but not yet recorded (the duplicate window after
-a ``kill -9``). A relay's "not now" (421, silence before the dot) leaves the member pending with
+in a commit before that connection gets its next message — one commit per poll cycle for the
+replies of every connection that answered in it — so at most one message per connection can
+have been accepted by the relay but not yet recorded (the duplicate window after a ``kill -9``). A relay's "not now" (421, silence before the dot) leaves the member pending with
 its attempts unspent; retries due later are waited for, or with ``no_wait`` left in the ledger.
 """
 
@@ -54,6 +54,8 @@ class _State:
     failures_in_a_row: int = 0
     silent_in_a_row: int = 0  # timeouts / lost connections before the dot with no reply between
     stop: tuple[SendState, str] | None = None
+    uncommitted: list[int] = field(default_factory=list)  # 250s recorded since the last commit (crash hook)
+    reports: list[Progress] = field(default_factory=list)  # handed to ``progress`` after the commit
 
 
 class SendLoop:
@@ -95,7 +97,9 @@ class SendLoop:
         session = self.ledger.session()
         try:
             self._report(idle=not self.s.ready)  # at once: a resumed send says what it waits for
+            self._deliver()
             while True:
+                self._commit(session)  # every outcome so far is durable before any next message
                 self._housekeeping()
                 self._fill(session)
                 busy = self.conns.busy()
@@ -106,6 +110,7 @@ class SendLoop:
                     if self.no_wait and not (s.ready or s.claimed):
                         s.stop = (SendState.WAITING, self._waiting_reason())
                         break
+                    self._commit(session)
                     self._idle()
                     continue
                 self._poll(session, busy)
@@ -115,6 +120,21 @@ class SendLoop:
             self.ledger.release_claims(self.issue, self.holder, self.clock.now())
         state, reason = self.s.stop or (SendState.FINISHED, None)
         return LoopResult(state, reason, dict(self.s.outcomes), self.s.attempts, self.conns.reconnects)
+
+    def _commit(self, session: StoreSession) -> None:
+        """End the session's transaction; only then the progress callback (which may itself write
+        to the database, e.g. an unsubscribe) and the heartbeat run, never under its write lock."""
+        session.commit()
+        for n in self.s.uncommitted:
+            self.crash.check(n, "after_commit")
+        self.s.uncommitted.clear()
+        self._deliver()
+
+    def _deliver(self) -> None:
+        reports, self.s.reports, progress = self.s.reports, [], self.progress
+        if progress is not None:
+            for report in reports:
+                progress(report)
 
     # ── connections ──
 
@@ -126,7 +146,9 @@ class SendLoop:
             job = self._next_job(session)
             if job is None:
                 return
-            self.throttle.pace()
+            if self.throttle.rate:
+                self._commit(session)  # a paced send never sleeps in an open transaction
+                self.throttle.pace()
             self.s.dispatched += 1
             self.crash.check(self.s.dispatched, "before_send")
             failed = self.conns.start(slot, job)
@@ -218,6 +240,7 @@ class SendLoop:
         else:
             wait = (self.s.waiting[0][0] - self.clock.now()).total_seconds()
             self._report(idle=True)
+            self._deliver()
         if wait > 0:
             self.clock.sleep(min(wait, 5.0))
 
@@ -267,7 +290,7 @@ class SendLoop:
         if outcome is Outcome.SENT:
             self.crash.check(s.dispatched, "after_250")
             self._write(session, job, DeliveryState.SENT, attempt, attempt.reply, tries, message_id)
-            self.crash.check(s.dispatched, "after_commit")
+            s.uncommitted.append(s.dispatched)
             self.throttle.sent()
             s.failures_in_a_row = 0
             slot.delivered += 1
@@ -374,10 +397,11 @@ class SendLoop:
             self.s.outcomes[state] += 1
 
     def _report(self, *, idle: bool = False) -> None:
+        """Queue the progress after an outcome; ``_deliver`` hands it over once it is committed."""
         if self.progress is None:
             return
         o, waiting = self.s.outcomes, self.s.waiting
-        self.progress(
+        self.s.reports.append(
             Progress(
                 total=len(self.jobs),
                 done=sum(o.values()),

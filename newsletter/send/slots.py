@@ -85,8 +85,10 @@ class Connections:
         message = job.message
         assert message is not None
         slot.job = job
-        # compose made the data CRLF
-        slot.mux.start(message.envelope_from, message.recipient, message.data, time.monotonic(), crlf=True)
+        # compose made the data CRLF, with no line starting with "."
+        slot.mux.start(
+            message.envelope_from, message.recipient, message.data, time.monotonic(), dot_safe=True
+        )
         return None
 
     def poll(self, busy: list[Slot], wake_in: float | None) -> Iterator[tuple[Slot, Job, Attempt]]:
@@ -158,11 +160,11 @@ class Connections:
 
 
 def send_one(
-    conn: Connection, envelope_from: str, recipient: str, data: bytes, *, crlf: bool = False
+    conn: Connection, envelope_from: str, recipient: str, data: bytes, *, dot_safe: bool = False
 ) -> Attempt:
     """One message over ``conn``, waiting for its outcome (proofs; the loop drives many at once).
-    A reset still in flight after an earlier refusal is waited for first. ``crlf``: ``data``
-    has CRLF line ends already (a ``ComposedMessage``)."""
+    A reset still in flight after an earlier refusal is waited for first. ``dot_safe``: ``data``
+    has CRLF line ends and no line starting with "." (a ``ComposedMessage``): sent as it is."""
     with selectors.DefaultSelector() as selector:
         selector.register(conn.sock, selectors.EVENT_READ)
         while conn.busy and not conn.closed:  # the RSET after a refused recipient
@@ -170,7 +172,7 @@ def send_one(
                 break
         if conn.closed:
             return Attempt(Outcome.LOST, None, "connection lost: the connection was closed", "connection")
-        conn.start(envelope_from, recipient, data, time.monotonic(), crlf=crlf)
+        conn.start(envelope_from, recipient, data, time.monotonic(), dot_safe=dot_safe)
         while True:
             attempt = _wait(selector, conn)
             if attempt is not None:

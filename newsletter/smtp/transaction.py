@@ -26,10 +26,9 @@ log = logging.getLogger("newsletter.smtp")
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
 
 
-def dot_stuff(data: bytes, *, crlf: bool = False) -> bytes:
-    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF. ``crlf=True``: the caller
-    guarantees CRLF line ends already (mail.compose.ComposedMessage does), skip that check."""
-    if not crlf and data.count(b"\n") != data.count(b"\r\n"):
+def dot_stuff(data: bytes) -> bytes:
+    """CRLF line ends, leading dots doubled, terminated by CRLF.CRLF."""
+    if data.count(b"\n") != data.count(b"\r\n"):
         data = re.sub(rb"\r?\n", b"\r\n", data)
     if data.startswith(b"."):
         data = b"." + data
@@ -53,8 +52,9 @@ class MuxConnection:
         self.deadline = 0.0
         self.sent = 0
         self._in = bytearray()
-        self._out = memoryview(b"")
-        self._steps: deque[tuple[bytes, list[str]]] = deque()
+        self._vectored = not isinstance(self.sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
+        self._out: list[memoryview] = []  # what is still to be written, in order
+        self._steps: deque[tuple[tuple[bytes, ...], list[str]]] = deque()
         self._expect: list[str] = []
         self._failure: Attempt | None = None
         self._dot_written = False
@@ -72,17 +72,23 @@ class MuxConnection:
         return bool(self._out)
 
     def start(
-        self, envelope_from: str, recipient: str, data: bytes, now: float, *, crlf: bool = False
+        self, envelope_from: str, recipient: str, data: bytes, now: float, *, dot_safe: bool = False
     ) -> None:
         self.sent += 1
         mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
         rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
-        payload = dot_stuff(data, crlf=crlf)
+        # dot_safe (a mail.compose.ComposedMessage): CRLF and no line starts with "." — the message
+        # goes out as it is, its terminator beside it in one sendmsg: no scan or copy of ≈ 50 KB
+        payload = (
+            (data, b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n") if dot_safe else (dot_stuff(data),)
+        )
+        if not self._vectored:
+            payload = (b"".join(payload),)
         if self.pipelining:
-            self._steps.extend([(mail + rcpt + b"DATA\r\n", ["mail", "rcpt", "data"]), (payload, ["dot"])])
+            self._steps.extend([((mail + rcpt + b"DATA\r\n",), ["mail", "rcpt", "data"]), (payload, ["dot"])])
         else:
             self._steps.extend(
-                [(mail, ["mail"]), (rcpt, ["rcpt"]), (b"DATA\r\n", ["data"]), (payload, ["dot"])]
+                [((mail,), ["mail"]), ((rcpt,), ["rcpt"]), ((b"DATA\r\n",), ["data"]), (payload, ["dot"])]
             )
         self._failure, self._dot_written, self._resetting = None, False, False
         self._next_step(now)
@@ -127,18 +133,23 @@ class MuxConnection:
     # ── internals ──
     def _next_step(self, now: float) -> None:
         data, expect = self._steps.popleft()
-        self._out, self._expect = memoryview(data), list(expect)  # slices of a memoryview copy nothing
+        self._out, self._expect = [memoryview(d) for d in data], list(expect)  # slices copy nothing
         self.deadline = now + self.timeout
         self._flush(now)
 
     def _flush(self, now: float) -> None:
-        while self._out:
+        out = self._out
+        while out:
             try:
-                n = self.sock.send(self._out)
+                n = self.sock.sendmsg(out) if len(out) > 1 else self.sock.send(out[0])
             except _WANT:
                 return
-            self._out = self._out[n:]
             self.deadline = now + self.timeout
+            while n and out:  # drop what was written
+                if n < len(out[0]):
+                    out[0] = out[0][n:]
+                    break
+                n -= len(out.pop(0))
         if self._expect == ["dot"]:
             self._dot_written = True
 
@@ -211,13 +222,13 @@ class MuxConnection:
             self.close()
         else:
             self._resetting = True
-            self._steps.append((b"RSET\r\n", ["rset"]))
+            self._steps.append(((b"RSET\r\n",), ["rset"]))
             self._next_step(now)
         return failure
 
     def _abandon(self, failure: Attempt) -> Attempt:
         self._steps.clear()
-        self._expect, self._out = [], memoryview(b"")
+        self._expect, self._out = [], []
         self.closed = True
         self.client.close()
         return failure
@@ -226,7 +237,7 @@ class MuxConnection:
         dot = self._dot_written
         stage = self._expect[0] if self._expect else "connection"  # the reply that never came
         self._steps.clear()
-        self._expect, self._out = [], memoryview(b"")
+        self._expect, self._out = [], []
         self.closed = True
         self.client.close()
         if dot:
