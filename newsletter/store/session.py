@@ -44,22 +44,18 @@ class _Prepared:
         self.sql = str(compiled)
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
-        self.defaults = {name: compiled.binds[name].value for name in compiled.binds}
-        self.processors = {
-            name: proc
-            for name, bind in compiled.binds.items()
-            if (proc := bind.type.bind_processor(conn.dialect)) is not None
-        }
+        processors = {name: bind.type.bind_processor(conn.dialect) for name, bind in compiled.binds.items()}
+        # (name, bind processor, default) in the driver's order, worked out once
+        self.plan = [(name, processors[name], compiled.binds[name].value) for name in self.names]
 
     def run(self, cursor: Any, params: Mapping[str, Any]) -> Any:
-        values = {}
-        for name in self.names:
-            value = params.get(name, self.defaults.get(name))
-            proc = self.processors.get(name)
-            values[name] = proc(value) if proc is not None and value is not None else value
+        values = []
+        for name, proc, default in self.plan:
+            value = params.get(name, default)
+            values.append(proc(value) if proc is not None and value is not None else value)
         if self.positional:
-            return cursor.execute(self.sql, tuple(values[n] for n in self.names))
-        return cursor.execute(self.sql, values)
+            return cursor.execute(self.sql, values)
+        return cursor.execute(self.sql, dict(zip(self.names, values, strict=True)))
 
 
 class LedgerSession:
