@@ -6,12 +6,12 @@ BIN    := $(VENV)/bin
 ISSUE  ?= issues/2022-03-laenderfokus
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint golden browser clean help
+.PHONY: demo test bench lint golden browser smtp-sink clean help
 
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
 	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
-	@echo "make bench   print the benchmark figures (build, audience, send)"
+	@echo "make bench   print the benchmark figures (build, audience, send; installs Postfix's smtp-sink if missing)"
 	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
 
@@ -35,7 +35,15 @@ demo: $(STAMP)
 test: $(STAMP) browser lint
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+# Postfix's smtp-sink is the relay of the send benchmark (Debian's postfix, set up to send nothing).
+smtp-sink:
+	@[ -x /usr/sbin/smtp-sink ] || { \
+	  echo "installing Debian's postfix for its smtp-sink (the send benchmark's relay)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix >/dev/null; }
+
+bench: $(STAMP) smtp-sink
 	$(PY) benchmarks/build.py
 	$(PY) benchmarks/audience.py
 	$(PY) benchmarks/compose.py

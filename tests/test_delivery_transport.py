@@ -178,3 +178,36 @@ def test_a_non_ascii_password_logs_in_as_utf_8(smtp_sink_factory, exclude):
     assert send_one(conn, "news@example.org", "a@example.org", MESSAGE).outcome is Outcome.SENT
     conn.close()
     assert sink.stats.auth_successes == 1 and sink.stats.auth_attempts == 1 and sink.stats.auth_commands == 1
+
+
+def test_a_message_in_pieces_survives_partial_writes():
+    """The pieces of a composed message go out by sendmsg; a relay that reads slowly (the socket
+    buffer full mid-message) gets every byte once, in order, then the terminator."""
+    import smtplib
+    import socket
+
+    from newsletter.smtp.transaction import MuxConnection
+
+    ours, relay = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client = smtplib.SMTP()
+    client.sock = ours
+    conn = MuxConnection(client, pipelining=True, timeout=5.0)
+    pieces = [bytes([65 + i % 26]) * (1000 + 37 * i) + b"\r\n" for i in range(60)]  # ≈ 125 KB
+    conn.start("news@example.org", "a@example.org", pieces, time.monotonic(), dot_safe=True)
+    relay.sendall(b"250 ok\r\n250 ok\r\n354 go\r\n")
+    received = bytearray()
+    expected = (
+        b"MAIL FROM:<news@example.org>\r\nRCPT TO:<a@example.org>\r\nDATA\r\n" + b"".join(pieces) + b".\r\n"
+    )
+    while len(received) < len(expected):
+        assert conn.step(time.monotonic()) is None
+        received += relay.recv(3000)  # slower than the sender: its buffer fills, sendmsg writes part
+    assert bytes(received) == expected
+    relay.sendall(b"250 2.0.0 queued\r\n")
+    attempt = None
+    while attempt is None:
+        attempt = conn.step(time.monotonic())
+    assert attempt.outcome is Outcome.SENT and not conn.busy
+    ours.close()
+    relay.close()

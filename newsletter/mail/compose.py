@@ -41,11 +41,20 @@ SALUTATIONS = {  # language → (female, male, anyone); {last} is the last name
 
 @dataclass(frozen=True)
 class ComposedMessage:
+    """One member's mail. Its bytes are ``pieces`` in order: the edition's pre-encoded blocks (shared
+    by every member of the edition) and the few made for this member, so the transport can write
+    them as they are (one ``sendmsg``) instead of a fresh ≈ 50 KB copy per member; ``data`` joins them.
+    CRLF line ends, every line ≤ 998 bytes, none starts with "." (it needs no dot-stuffing)."""
+
     envelope_from: str
     recipient: str  # the one RCPT of this message
     message_id: str  # as in the header, with angle brackets
-    data: bytes  # CRLF line ends, every line ≤ 998 bytes, none starts with "." (needs no dot-stuffing)
+    pieces: tuple[bytes, ...]
     smtputf8: bool = False  # the recipient's local part is not ASCII: the relay must offer SMTPUTF8
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.pieces)
 
 
 # ───────────────────────────── bodies ─────────────────────────────
@@ -192,12 +201,13 @@ class MessageTemplate:
             *_fill(self.html, values, escape=True),
             self.end,
         ]
-        data = b"".join(parts)
         if config.dkim is not None:
             from .dkim import sign  # only when configured: dkimpy is slow to import
 
-            data = sign(data, config.dkim)
-        return ComposedMessage(config.sender_address, member.address, mid, data, not member.address.isascii())
+            parts = [sign(b"".join(parts), config.dkim)]
+        return ComposedMessage(
+            config.sender_address, member.address, mid, tuple(parts), not member.address.isascii()
+        )
 
 
 def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str], *, escape: bool) -> list[bytes]:

@@ -40,8 +40,16 @@ class Connection(Protocol):
     def wants_write(self) -> bool: ...
 
     def start(
-        self, envelope_from: str, recipient: str, data: bytes, now: float, *, dot_safe: bool = False
-    ) -> None: ...
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes | Sequence[bytes],
+        now: float,
+        *,
+        dot_safe: bool = False,
+    ) -> None:
+        """Begin one message; ``data`` may come in pieces (written in order, never joined)."""
+        ...
 
     def step(self, now: float) -> Attempt | None: ...
 

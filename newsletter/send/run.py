@@ -330,7 +330,7 @@ def send_test(
                 replace(member, address=address) if member else placeholder_member(address, language, segs)
             )
             message = template.personalise(shown)
-            attempt = send_one(conn, message.envelope_from, message.recipient, message.data, dot_safe=True)
+            attempt = send_one(conn, message.envelope_from, message.recipient, message.pieces, dot_safe=True)
             results.append(TestResult(address, attempt.outcome is Outcome.SENT, attempt.describe()))
     finally:
         conn.close()

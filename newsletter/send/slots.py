@@ -9,7 +9,7 @@ import contextlib
 import logging
 import selectors
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -87,7 +87,7 @@ class Connections:
         slot.job = job
         # compose made the data CRLF, with no line starting with "."
         slot.mux.start(
-            message.envelope_from, message.recipient, message.data, time.monotonic(), dot_safe=True
+            message.envelope_from, message.recipient, message.pieces, time.monotonic(), dot_safe=True
         )
         return None
 
@@ -160,7 +160,12 @@ class Connections:
 
 
 def send_one(
-    conn: Connection, envelope_from: str, recipient: str, data: bytes, *, dot_safe: bool = False
+    conn: Connection,
+    envelope_from: str,
+    recipient: str,
+    data: bytes | Sequence[bytes],
+    *,
+    dot_safe: bool = False,
 ) -> Attempt:
     """One message over ``conn``, waiting for its outcome (proofs; the loop drives many at once).
     A reset still in flight after an earlier refusal is waited for first. ``dot_safe``: ``data``

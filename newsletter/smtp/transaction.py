@@ -18,11 +18,13 @@ import smtplib
 import socket
 import ssl
 from collections import deque
+from collections.abc import Sequence
 
 from ..send.outcomes import Attempt, Outcome
 from .replies import classify, reply_text
 
 log = logging.getLogger("newsletter.smtp")
+_IOV_MAX = 512  # buffers per sendmsg (Linux allows 1024)
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
 
 
@@ -53,7 +55,8 @@ class MuxConnection:
         self.sent = 0
         self._in = bytearray()
         self._vectored = not isinstance(self.sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
-        self._out: list[memoryview] = []  # what is still to be written, in order
+        self._out: list[bytes | memoryview] = []  # what is still to be written, in order
+        self._unsent = 0  # bytes in it
         self._steps: deque[tuple[tuple[bytes, ...], list[str]]] = deque()
         self._expect: list[str] = []
         self._failure: Attempt | None = None
@@ -72,17 +75,25 @@ class MuxConnection:
         return bool(self._out)
 
     def start(
-        self, envelope_from: str, recipient: str, data: bytes, now: float, *, dot_safe: bool = False
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes | Sequence[bytes],
+        now: float,
+        *,
+        dot_safe: bool = False,
     ) -> None:
         self.sent += 1
         mail = f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii")
         rcpt = f"RCPT TO:<{recipient}>\r\n".encode("ascii")
-        # dot_safe (a mail.compose.ComposedMessage): CRLF and no line starts with "." — the message
-        # goes out as it is, its terminator beside it in one sendmsg: no scan or copy of ≈ 50 KB
-        payload = (
-            (data, b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n") if dot_safe else (dot_stuff(data),)
-        )
-        if not self._vectored:
+        # dot_safe (a mail.compose.ComposedMessage): CRLF and no line starts with "." — its pieces
+        # go out as they are, the terminator beside them, in one sendmsg: no scan or copy of ≈ 50 KB
+        pieces = (data,) if isinstance(data, bytes) else tuple(data)
+        if dot_safe:
+            payload = (*pieces, b".\r\n" if pieces[-1].endswith(b"\r\n") else b"\r\n.\r\n")
+        else:
+            payload = (dot_stuff(b"".join(pieces)),)
+        if not self._vectored or len(payload) > _IOV_MAX:  # TLS: one buffer for the TLS record layer
             payload = (b"".join(payload),)
         if self.pipelining:
             self._steps.extend([((mail + rcpt + b"DATA\r\n",), ["mail", "rcpt", "data"]), (payload, ["dot"])])
@@ -133,7 +144,8 @@ class MuxConnection:
     # ── internals ──
     def _next_step(self, now: float) -> None:
         data, expect = self._steps.popleft()
-        self._out, self._expect = [memoryview(d) for d in data], list(expect)  # slices copy nothing
+        self._out, self._expect = list(data), list(expect)
+        self._unsent = sum(map(len, data))
         self.deadline = now + self.timeout
         self._flush(now)
 
@@ -145,9 +157,13 @@ class MuxConnection:
             except _WANT:
                 return
             self.deadline = now + self.timeout
-            while n and out:  # drop what was written
+            self._unsent -= n
+            if not self._unsent:  # the usual case: all of it in one call
+                out.clear()
+                break
+            while n:  # a partial write: drop what went out, keep the rest (a memoryview slice copies nothing)
                 if n < len(out[0]):
-                    out[0] = out[0][n:]
+                    out[0] = memoryview(out[0])[n:]
                     break
                 n -= len(out.pop(0))
         if self._expect == ["dot"]:
