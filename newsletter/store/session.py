@@ -31,6 +31,23 @@ _RECORD = (
     )
 )
 _IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
+# A claim takes up to CLAIM_SLOTS rows by id; shorter batches repeat their first id (the statement
+# is compiled once, for a fixed number of parameters)
+CLAIM_SLOTS = 64
+_IDS = [bindparam(f"id{i}", type_=_c.id.type) for i in range(CLAIM_SLOTS)]
+_NOW = bindparam("now", type_=_c.updated_at.type)
+_CLAIM = (
+    update(deliveries)
+    .where(
+        _c.id.in_(_IDS),
+        _c.state == DeliveryState.PENDING,
+        or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= _NOW),
+    )
+    .values(state=DeliveryState.SENDING, claimed_by=bindparam("holder"), updated_at=_NOW)
+)
+_CLAIMED = select(_c.id).where(
+    _c.id.in_(_IDS), _c.state == DeliveryState.SENDING, _c.claimed_by == bindparam("holder")
+)
 
 
 class _Prepared:
@@ -64,9 +81,9 @@ class LedgerSession:
     ``record`` writes an outcome into the open transaction and ``commit`` ends it: the loop
     commits once per poll cycle, before any connection gets its next message, so the replies of
     one cycle share one commit (≈ 0.1 ms on SQLite, the largest ledger cost per message) while a
-    ``sent`` row is still only written after its 250. The two statements run per message go
-    straight to the driver's cursor; claims and bounces (rare) go through SQLAlchemy, whose
-    commit ends the same driver transaction."""
+    ``sent`` row is still only written after its 250. The statements of the hot path (claims,
+    outcomes, suppression look-ups) go straight to the driver's cursor; a bounce's suppression
+    entry (rare) goes through SQLAlchemy, whose commit ends the same driver transaction."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -76,6 +93,7 @@ class LedgerSession:
         self._cursor = self._driver.cursor()
         self._is_suppressed = _Prepared(_IS_SUPPRESSED, conn)
         self._record = _Prepared(_RECORD, conn)
+        self._claim, self._claimed = _Prepared(_CLAIM, conn), _Prepared(_CLAIMED, conn)
         self._open = False  # statements ran on the cursor since the last commit
 
     def commit(self) -> None:
@@ -93,25 +111,18 @@ class LedgerSession:
             self.conn.close()
 
     def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]:
-        """Atomically move due pending rows to ``sending``; returns the ids this call claimed."""
-        if not ids:
-            return []
-        due = or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= now)
-        conn = self.conn
-        with conn.begin():  # commits the recorded outcomes too: earlier is always safe
-            conn.execute(
-                update(deliveries)
-                .where(_c.id.in_(list(ids)), _c.state == DeliveryState.PENDING, due)
-                .values(state=DeliveryState.SENDING, claimed_by=holder, updated_at=now)
-            )
-            rows = conn.execute(
-                select(_c.id).where(
-                    _c.id.in_(list(ids)), _c.state == DeliveryState.SENDING, _c.claimed_by == holder
-                )
-            )
-            claimed = sorted(r.id for r in rows)
-        self._open = False
-        return claimed
+        """Atomically move due pending rows to ``sending``; returns the ids this call claimed.
+        Committed at once, with the outcomes recorded before it (earlier is always safe)."""
+        claimed: list[int] = []
+        for start in range(0, len(ids), CLAIM_SLOTS):
+            chunk = list(ids[start : start + CLAIM_SLOTS])
+            params: dict[str, object] = {"holder": holder, "now": now}
+            params.update((f"id{i}", chunk[i] if i < len(chunk) else chunk[0]) for i in range(CLAIM_SLOTS))
+            self._claim.run(self._cursor, params)
+            claimed += (row[0] for row in self._claimed.run(self._cursor, params).fetchall())
+        self._open = True
+        self.commit()
+        return sorted(claimed)
 
     def is_suppressed(self, address: str) -> bool:
         """Read right before the member's message: an unsubscribe committed before it counts."""
