@@ -100,25 +100,34 @@ class Connections:
         if wake_in is not None:
             wait = min(wait, wake_in)
         for key, _events in self.selector.select(max(0.0, wait) + 0.01):
-            slot = key.data
-            if slot.mux is not None and not slot.mux.closed:
-                yield from self._finish(slot, slot.mux.step(time.monotonic()))
+            slot, mux = key.data, key.data.mux
+            if (
+                mux is not None
+                and not mux.closed
+                and (finished := self._finish(slot, mux.step(time.monotonic())))
+            ):
+                yield finished
         now = time.monotonic()
         for slot in busy:
             if slot.mux is not None and not slot.mux.closed:
-                yield from self._finish(slot, slot.mux.expired(now))
+                attempt = slot.mux.expired(now)
             elif slot.job is not None:  # closed under a job without an outcome (should not happen)
-                yield from self._finish(slot, Attempt(Outcome.LOST, None, "connection closed", "connection"))
+                attempt = Attempt(Outcome.LOST, None, "connection closed", "connection")
+            else:
+                continue
+            if finished := self._finish(slot, attempt):
+                yield finished
 
-    def _finish(self, slot: Slot, attempt: Attempt | None) -> Iterator[tuple[Slot, Job, Attempt]]:
+    def _finish(self, slot: Slot, attempt: Attempt | None) -> tuple[Slot, Job, Attempt] | None:
+        """The slot's job and its outcome, the slot freed for the next one; None while it runs."""
         if attempt is None or slot.job is None:
-            return
+            return None
         job, slot.job = slot.job, None
         slot.used = self.clock.monotonic()
         if slot.mux is not None and slot.mux.closed:
             self._unwatch(slot)
             slot.mux = None
-        yield slot, job, attempt
+        return slot, job, attempt
 
     def retire(self, slot: Slot) -> None:
         """Go on with one connection fewer."""
