@@ -4,7 +4,8 @@
 pre-flight gate, the audience read and frozen in the ledger, each edition rendered once and
 composed per member (``mail``), then the loop (``loop``, ``slots``, ``job``): claims, the
 suppression check right before each message, pacing and 421 back-off (``pacing``), retries and
-the error budget, each outcome (``outcomes``) recorded in its own commit. The engine owns the
-interfaces it needs (``protocols``: ``Transport``, ``Connection``, ``Store``); it imports neither
-SQLAlchemy nor smtplib except where ``run`` still builds the ledger and the SMTP transport itself.
+the error budget, each outcome (``outcomes``) committed before its connection gets the next
+message. The engine owns the interfaces it needs (``protocols``: ``Transport`` and ``Connection``,
+``Store`` and ``StoreSession``, ``Suppressions``, together ``SendParts``) and builds none of them:
+``edges.send_parts`` makes the real ones; it imports neither SQLAlchemy nor smtplib.
 """
