@@ -44,6 +44,33 @@ class Progress:
     waiting_until: datetime | None = None  # when the last of them is due (UTC)
     idle: bool = False  # nothing in flight: the send waits for those retries
 
+    @classmethod
+    def of(
+        cls,
+        total: int,
+        outcomes: Mapping[DeliveryState, int],
+        deferred: int,
+        elapsed: float,
+        waiting: list[tuple[datetime, int]],  # the loop's heap of (due, row id)
+        latest_due: datetime | None,
+        idle: bool,
+    ) -> Progress:
+        o = outcomes
+        return cls(
+            total=total,
+            done=sum(o.values()),
+            sent=o.get(DeliveryState.SENT, 0),
+            failed=sum(
+                o.get(s, 0) for s in (DeliveryState.FAILED, DeliveryState.BOUNCED, DeliveryState.UNKNOWN)
+            ),
+            deferred=deferred,
+            elapsed=elapsed,
+            waiting=len(waiting),
+            waiting_next=waiting[0][0] if waiting else None,
+            waiting_until=latest_due if waiting else None,
+            idle=idle,
+        )
+
 
 @dataclass(frozen=True)
 class LoopResult:

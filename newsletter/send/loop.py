@@ -2,11 +2,12 @@
 (``slots``; the connections come from the transport, see ``protocols``) through one selector.
 
 It claims rows (``pending → sending``), checks the suppression list right before each message,
-paces the rate (``pacing``), starts one transaction per idle connection and writes each outcome
-in a commit before that connection gets its next message — one commit per poll cycle for the
-replies of every connection that answered in it — so at most one message per connection can
-have been accepted by the relay but not yet recorded (the duplicate window after a ``kill -9``). A relay's "not now" (421, silence before the dot) leaves the member pending with
-its attempts unspent; retries due later are waited for, or with ``no_wait`` left in the ledger.
+paces the rate (``pacing``), starts one transaction per idle connection and commits each outcome
+before that connection gets its next message (one commit per poll cycle for every connection that
+answered in it), so at most one message per connection can have been accepted by the relay but
+not yet recorded (the duplicate window after a ``kill -9``). A relay's "not now" (421, silence
+before the dot) leaves the member pending with its attempts unspent; retries due later are
+waited for, or with ``no_wait`` left in the ledger.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .pacing import (
     relay_silent_reason,
     stop_reason,
     transient,
+    waiting_reason,
 )
 from .protocols import Connection, Store, StoreSession, Transport
 from .slots import Connections, Slot
@@ -112,7 +114,7 @@ class SendLoop:
                     if s.stop is not None or not (s.ready or s.claimed or s.waiting):
                         break
                     if self.no_wait and not (s.ready or s.claimed):
-                        s.stop = (SendState.WAITING, self._waiting_reason())
+                        s.stop = (SendState.WAITING, waiting_reason(len(s.waiting), s.latest_due))
                         break
                     self._commit(session)
                     self._idle()
@@ -248,13 +250,6 @@ class SendLoop:
             self._deliver()
         if wait > 0:
             self.clock.sleep(min(wait, 5.0))
-
-    def _waiting_reason(self) -> str:
-        n, until = len(self.s.waiting), self.s.latest_due
-        return (
-            f"{n} member(s) wait for a retry until {until:%Y-%m-%d %H:%M} UTC; run the same command again "
-            "then, or leave them to a running `newsletter scheduler`"
-        )
 
     def _housekeeping(self) -> None:
         asked = self.should_stop() if self.s.stop is None and self.should_stop is not None else None
@@ -405,20 +400,9 @@ class SendLoop:
         """Queue the progress after an outcome; ``_deliver`` hands it over once it is committed."""
         if self.progress is None:
             return
-        o, waiting = self.s.outcomes, self.s.waiting
-        self.s.reports.append(
-            Progress(
-                total=len(self.jobs),
-                done=sum(o.values()),
-                sent=o[DeliveryState.SENT],
-                failed=o[DeliveryState.FAILED] + o[DeliveryState.BOUNCED] + o[DeliveryState.UNKNOWN],
-                deferred=self.s.deferred,
-                elapsed=time.monotonic() - self._started,
-                waiting=len(waiting),
-                waiting_next=waiting[0][0] if waiting else None,
-                waiting_until=self.s.latest_due if waiting else None,
-                idle=idle,
-            )
+        s, elapsed = self.s, time.monotonic() - self._started
+        s.reports.append(
+            Progress.of(len(self.jobs), s.outcomes, s.deferred, elapsed, s.waiting, s.latest_due, idle)
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..clock import Clock
 from .outcomes import Attempt, Outcome, is_quota
@@ -111,6 +112,14 @@ def relay_silent_reason(attempt: Attempt, times: int) -> str:
         f"the relay stopped answering: {attempt.describe()}, {times} times in a row; nothing was marked "
         "failed and everyone not yet mailed is still pending — check the relay, then run the same "
         "command again"
+    )
+
+
+def waiting_reason(n: int, until: datetime | None) -> str:
+    """Why a ``no_wait`` run ends: members whose retries are due later."""
+    return (
+        f"{n} member(s) wait for a retry until {until:%Y-%m-%d %H:%M} UTC; run the same command again "
+        "then, or leave them to a running `newsletter scheduler`"
     )
 
 
