@@ -48,7 +48,8 @@ class Connection(Protocol):
         *,
         dot_safe: bool = False,
     ) -> None:
-        """Begin one message; ``data`` may come in pieces (written in order, never joined)."""
+        """Begin one message; ``data`` may come in pieces, written in order (``dot_safe``: CRLF line
+        ends and no line starting with "." — sent as it is, without dot-stuffing)."""
         ...
 
     def step(self, now: float) -> Attempt | None: ...

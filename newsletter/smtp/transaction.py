@@ -5,7 +5,7 @@ every message transaction is then driven here without blocking: by the send loop
 connections in ONE thread through one selector, and by proofs (``send.slots.send_one``, one
 connection, waiting). Per message:
 ``MAIL FROM``/``RCPT TO``/``DATA`` in one write when the relay offers PIPELINING (else one by one),
-then the dot-stuffed content. Replies are classified by ``replies.classify``; a connection lost
+then the content (dot-stuffed, unless it is dot-safe as a composed message is). Replies are classified by ``replies.classify``; a connection lost
 after the final dot was written is ``unknown``, before it ``lost`` (the relay has nothing: the
 member is tried again on a new connection); no reply within the timeout counts as lost.
 """
