@@ -159,23 +159,22 @@ class Catalogue:
         return name if isinstance(name, str) and name else language
 
     def _area(self, area: str, cls: type, chain: tuple[str, ...]) -> Any:
+        keys = area_keys(area)
         values: dict[str, str] = {}
         extra: dict[str, str] = {}
         for lang in reversed(chain):  # the first language of the chain that has a key wins
-            table = self._table(lang, area)
-            for name, value in table.items():
+            for name, value in self._table(lang, area).items():
                 self._check_value(lang, area, name, value, cls)
-                (values if name in area_keys(area) else extra)[name] = value
-        missing = [name for name in area_keys(area) if name not in values]
+                if name not in keys and cls is not MailWords:
+                    hint = get_close_matches(name, keys, n=1)
+                    tail = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(keys)}"
+                    raise TemplateProblem(f"{self.shown}: unknown key '{name}' in [{lang}.{area}] ({tail})")
+                (values if name in keys else extra)[name] = value
+        missing = [name for name in keys if name not in values]
         if missing:
             where = " or ".join(f"[{lang}.{area}]" for lang in chain)
             raise TemplateProblem(f"{self.shown}: no {', '.join(repr(m) for m in missing)} in {where}; "
                                   "add the words (see the keys of the other languages)")  # fmt: skip
-        if extra and cls is not MailWords:
-            name = next(iter(extra))
-            hint = get_close_matches(name, area_keys(area), n=1)
-            tail = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(area_keys(area))}"
-            raise TemplateProblem(f"{self.shown}: unknown key '{name}' in [{chain[0]}.{area}] ({tail})")
         return cls(**values, extra=extra) if cls is MailWords else cls(**values)
 
     def _table(self, lang: str, area: str) -> Mapping[str, Any]:

@@ -115,7 +115,7 @@ def edition_view(issue: Issue, config: Config, words: Words, articles: list[Arti
         footer=FooterView(
             text=footer.text if footer else "",
             impressum=footer.impressum if footer else "",
-            unsubscribe_label=footer.unsubscribe_label if footer else labels.unsubscribe_text,
+            unsubscribe_label=(footer.unsubscribe_label if footer else "") or labels.unsubscribe_text,
         ),
         articles=tuple(article_view(issue, config, a, language, labels) for a in articles),
     )
