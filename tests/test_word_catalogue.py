@@ -110,3 +110,19 @@ def test_no_python_module_keeps_its_own_words() -> None:
         ]
     assert tables == [], "per-language word tables belong in templates/labels.toml"
     assert copies == [], "words of templates/labels.toml copied into Python"
+
+
+def test_check_reports_a_missing_word_before_any_send(
+    tmp_path: Path, config: Config, example_issue: Path
+) -> None:
+    from newsletter.preflight import check_issue
+
+    own = _own_labels(
+        tmp_path,
+        config,
+        lambda t: t.replace('anyone = "Dear member,"\n', "").replace('anyone = "Guten Tag,"\n', ""),
+    )
+    checked = check_issue(example_issue, own)
+    assert [str(p) for p in checked.errors] == [
+        "own-templates/labels.toml: no 'anyone' in [de.salutation]; add the words (see the keys of the other languages)"
+    ]

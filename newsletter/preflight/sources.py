@@ -23,7 +23,7 @@ from ..content import Outline, Reading
 from ..content.articles import ARTICLE_FILE, image_problem
 from ..content.frontmatter import FrontMatter, FrontMatters, Problems
 from ..mail.headers import HeaderInjection, check_header_value
-from ..model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
+from ..model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, NewsletterError, Problem
 from ..render import markdown
 from ..render.labels import words
 from ..render.localise import same_zone, zone_label
@@ -311,9 +311,12 @@ def _check_greeting(source: Source, config: Config, found: Problems) -> None:
             lang = (
                 source.path.name.split(".")[1] if source.path.name != "issue.md" else config.default_language
             )
-            ours = words(config, lang).salutation.female.format(last="Muster")
+            try:
+                ours = f" ('{words(config, lang).salutation.female.format(last='Muster')}')"
+            except NewsletterError:  # a broken catalogue is reported once, by the edition checks
+                ours = ""
             found.add(source.path, source.front.body_line + offset, f"the intro starts with a greeting "
-                      f"('{match[0]}'), but every mail already opens with the member's salutation ('{ours}'): "
+                      f"('{match[0]}'), but every mail already opens with the member's salutation{ours}: "
                       "remove it, or members read two greetings", "warning")  # fmt: skip
         return
 
