@@ -83,3 +83,19 @@ def test_schedule_parses_and_renders_once(env: dict[str, str], example_issue: Pa
     parses, renders = _run(["schedule", SLUG, "--to", "poland", "--at", "2099-01-05T09:00"], env, caplog)
     assert set(parses) == _issue_files(example_issue) and set(parses.values()) == {1}
     assert renders == Counter(STANDARD)
+
+
+def test_preview_shows_and_checks_what_it_read_once(
+    env: dict[str, str], project: Path, project_env: dict[str, str], example_issue: Path, caplog
+) -> None:
+    from newsletter.config import load_config
+    from newsletter.web.preview.state import PreviewState
+
+    state = PreviewState(lambda: load_config(project, project_env), example_issue)
+    with caplog.at_level(logging.DEBUG, logger="newsletter"):
+        snapshot = state.reload()  # the cards (render), then the pre-flight on the same files (check)
+    parses = Counter(str(r.args[0]) for r in caplog.records if r.name == "newsletter.content")  # type: ignore[index]
+    renders = Counter(str(r.args[0]) for r in caplog.records if r.name == "newsletter.render")  # type: ignore[index]
+    assert not snapshot.errors and snapshot.preflight and not snapshot.preflight_errors
+    assert set(parses) == _issue_files(example_issue) and set(parses.values()) == {1}
+    assert renders == Counter(card.key for card in snapshot.cards) and set(renders) > STANDARD
