@@ -85,7 +85,7 @@ def check(issue: str) -> None:
     Exit 0 when clean or only warnings, 1 when there are errors.
     """
     config = load_config()
-    problems = check_issue(resolve_issue_path(issue, config), config)
+    problems = check_issue(resolve_issue_path(issue, config), config).problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     for problem in problems:
