@@ -64,7 +64,7 @@ def prepare_send(
         raise RefusedError(
             f"no valid member of {named} in {config.subscribers}; check --to and the member list"
         )
-    warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
+    warnings = tuple(p for p in problems if p.severity != "error") + (*report.duplicates, *report.warnings)
     return Prepared(issue, path, members, tuple(report.rejected), warnings, others)
 
 
