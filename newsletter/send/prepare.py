@@ -61,7 +61,7 @@ def prepare_send(
         raise RefusedError(
             f"no valid member of {named} in {config.subscribers}; check --to and the member list"
         )
-    warnings = checked.warnings + tuple(report.duplicates)
+    warnings = checked.warnings + (*report.duplicates, *report.warnings)
     return Prepared(issue, checked.path, members, tuple(report.rejected), warnings, editions, others)
 
 
