@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
 	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
-	@echo "make bench   print the benchmark figures (build, audience, send; installs Postfix's smtp-sink if missing)"
+	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send; installs the mjml CLI and Postfix's smtp-sink if missing)"
 	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
 
@@ -43,7 +43,11 @@ smtp-sink:
 	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix >/dev/null; }
 
+# npm's mjml CLI, the compiler benchmarks/build.py compares with: installed once into
+# ~/.cache/newsletter-bench (NEWSLETTER_BENCH_CACHE), outside the repository; skipped without npm.
 bench: $(STAMP) smtp-sink
+	$(PY) benchmarks/mjml_cli.py
+	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/build.py
 	$(PY) benchmarks/audience.py
 	$(PY) benchmarks/compose.py

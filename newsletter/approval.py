@@ -1,7 +1,9 @@
 """Four-eyes approval: the hashes of the rendered content, and the check that nothing changed since.
 
-``newsletter approve ISSUE --by NAME`` renders every edition any member could receive — every
-non-empty combination of the configured segments, the general edition (members without a
+``newsletter approve ISSUE --by NAME`` loads the issue through the pre-flight (``preflight.load``:
+content errors refuse, exit 1) and, through its ``Editions`` (a caller that checked the issue
+already passes its own, so nothing is rendered twice), renders every edition any member could receive —
+every non-empty combination of the configured segments, the general edition (members without a
 segment) and the ``all`` edition, each in every language of the issue and of the configuration
 (members get their own language's edition, with fallbacks, even when the issue lacks it) — and
 keeps one SHA-256 per edition. Each hash covers the edition's subject, preheader, HTML
@@ -17,15 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .model import ALL, Edition, Issue, NewsletterError, RefusedError
+from .model import ALL, Edition, EditionKey, Issue, NewsletterError, RefusedError
+
+if TYPE_CHECKING:
+    from .render.editions import Editions
 
 MAX_SEGMENTS = 10  # 2**10 - 1 segment combinations × languages is the most we render for an approval
 MAX_NAMED = 8  # changed editions named in a refusal before "and N more"
@@ -56,15 +62,16 @@ def segment_sets(config: Config) -> list[frozenset[str]]:
     return [frozenset({ALL}), *subsets, frozenset()]
 
 
-def render_all_editions(issue: Issue, config: Config) -> list[Edition]:
+def render_all_editions(issue: Issue, config: Config, editions: Editions | None = None) -> list[Edition]:
     """Every edition any member could receive: every segment set × every language of the issue and
-    of the configuration (a member's language decides the edition even when the issue lacks it)."""
-    from .render.renderer import Renderer  # content area; imported late so this module loads on its own
+    of the configuration (a member's language decides the edition even when the issue lacks it),
+    through ``editions`` (the pre-flight's: what it checked is not rendered again)."""
+    from .render.editions import Editions  # imported late so this module loads on its own
 
-    renderer = Renderer(config)
+    editions = editions or Editions(issue, config)
     languages = dict.fromkeys((*issue.languages, *config.languages))
     return [
-        renderer.render(issue, segments, language)
+        editions[EditionKey(segments, language)]
         for language in languages
         for segments in segment_sets(config)
     ]
@@ -113,18 +120,20 @@ def approve(
     by: str,
     *,
     clock: Clock | None = None,
-    editions: Sequence[Edition] | None = None,
+    editions: Editions | None = None,
 ) -> Approval:
-    """Render every edition of the issue: its hashes as approved by ``by`` (the caller stores it)."""
+    """The hashes of every edition of the issue as approved by ``by`` (the caller stores them).
+    ``editions``: those of a pre-flight the caller ran already (``Preflight.editions``), reused; else
+    the issue is loaded."""
     by = " ".join(by.split())
     if not by or any(c in by for c in "\r\n\0"):
         raise RefusedError("--by needs the approver's name, e.g. --by 'Anna Schmidt'")
-    from .content import load_issue
+    from . import preflight
 
-    issue = load_issue(issue_path, config)
     if editions is None:
-        editions = render_all_editions(issue, config)
-    hashes = {edition.key: edition_hash(edition, config) for edition in editions}
+        _, editions = preflight.load(issue_path, config).require()  # ContentError: every content error
+    issue = editions.issue
+    hashes = {e.key: edition_hash(e, config) for e in render_all_editions(issue, config, editions)}
     now = (clock or SystemClock()).now()
     return Approval(issue.slug, by[:200], now, content_hash(hashes), hashes)
 

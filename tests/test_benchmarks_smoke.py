@@ -14,7 +14,8 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 CASES = {
-    "build.py": (["--repeats", "1", "--no-npx"], "build all 9 editions (warm)"),
+    "build.py": (["--repeats", "1", "--no-mjml-cli"], "build all 9 editions (warm)"),
+    "startup.py": (["--repeats", "1"], "ratio --help / import click"),
     "audience.py": (["--rows", "400", "--repeat", "1"], "ratio library / bare loop"),
     "compose.py": (["50"], "compose.MessageTemplate.personalise"),
     "send.py": (["--members", "120", "--naive", "5"], "pipeline / bare"),

@@ -17,12 +17,12 @@ from newsletter.send.run import run_send
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def _errors(problems):
-    return [str(p) for p in problems if p.severity == "error"]
+def _errors(result):
+    return [str(p) for p in result.problems if p.severity == "error"]
 
 
-def _warnings(problems):
-    return [str(p) for p in problems if p.severity == "warning"]
+def _warnings(result):
+    return [str(p) for p in result.problems if p.severity == "warning"]
 
 
 def test_example_issue_is_clean(config, example_issue):

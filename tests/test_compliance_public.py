@@ -31,6 +31,8 @@ def service(tmp_path_factory):
     root = tmp_path_factory.mktemp("public")
     repo = Path(__file__).resolve().parent.parent
     toml = (repo / "newsletter.toml").read_text(encoding="utf-8")
+    # the page's words are the project's templates/labels.toml, as in conftest's project
+    toml = toml.replace("[newsletter]\n", f'[newsletter]\ntemplates = "{repo / "templates"}"\n', 1)
     (root / "newsletter.toml").write_text(toml, encoding="utf-8")
     (root / "issues").mkdir()
     site = root / "site"

@@ -16,6 +16,7 @@ from newsletter.config import Config, Secret
 from newsletter.mail.compose import MessageTemplate, salutation
 from newsletter.mail.tokens import read_token
 from newsletter.model import ALL, Edition, Member
+from newsletter.render.labels import words
 
 HTML = (
     "<html><body><p>[[nl:salutation]]</p>\n<p>Hallo [[nl:first_name]] [[nl:last_name]] ([[nl:company]])</p>\n"
@@ -118,8 +119,9 @@ def test_without_public_url_only_mailto(config: Config) -> None:
         ("pl", "", "", "Szanowni Państwo,"),
     ],
 )
-def test_salutations(language: str, kind: str, last: str, expected: str) -> None:
-    assert salutation(member(salutation=kind, last_name=last), language) == expected
+def test_salutations(config: Config, language: str, kind: str, last: str, expected: str) -> None:
+    forms = words(config, language).salutation  # [<lang>.salutation] of templates/labels.toml
+    assert salutation(member(salutation=kind, last_name=last), forms) == expected
 
 
 def test_member_data_is_literal_text_never_template_source(config: Config) -> None:

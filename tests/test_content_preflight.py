@@ -1,4 +1,4 @@
-"""`check_issue`: the pre-flight gate's errors and warnings."""
+"""`check_issue`: the pre-flight gate's errors and warnings (``Preflight.problems``)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import shutil
 from pathlib import Path
 
 from newsletter.config import Config
-from newsletter.model import Problem
-from newsletter.preflight import check_issue, has_errors
+from newsletter.preflight import Preflight, check_issue
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "issues/2022-03-laenderfokus"
 
 
-def _lines(problems: list[Problem]) -> list[str]:
-    return [str(p) for p in problems]
+def _lines(result: Preflight) -> list[str]:
+    return [str(p) for p in result.problems]
 
 
 def _article(issue: Path, name: str, front: str, body: str) -> None:
@@ -44,7 +43,7 @@ def test_content_errors_come_first_then_the_warnings(example_issue: Path, config
         f"{SLUG}/articles/delegation.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/delegation.en.md",
         f"{SLUG}/articles/tada.pl.md: warning: missing translation: 'pl' editions use {SLUG}/articles/tada.en.md",
     ]
-    assert has_errors(problems)
+    assert problems.has_errors
 
 
 def test_size_error_and_warning(example_issue: Path, config: Config) -> None:
@@ -96,7 +95,7 @@ def test_long_subject_is_a_warning_with_its_line(example_issue: Path, config: Co
         f"{SLUG}/issue.md:5: warning: subject for 'de' has {len(long)} characters; mail clients cut it after "
         "about 70: shorten it"
     ) in _lines(problems)
-    assert not has_errors(problems)
+    assert not problems.has_errors
 
 
 def test_long_subject_names_the_file_and_line_it_comes_from(project: Path, config: Config) -> None:
@@ -145,7 +144,7 @@ def test_subject_with_a_line_break_or_encoded_newline_is_an_error(project: Path,
         f"(=?UTF-8?Q?=0A?=); {tail}",
         f"issues/x/issue.en.md:2: subject for 'en' contains the control character U+000A; {tail}",
     ]
-    assert has_errors(problems)
+    assert problems.has_errors
 
 
 def test_markdown_images_must_be_files_inside_the_issue(example_issue: Path, config: Config) -> None:
@@ -233,7 +232,7 @@ def test_footer_without_unsubscribe_link_is_an_error(
     assert (
         f"{SLUG}: edition usa.en: no visible unsubscribe link ([[nl:unsubscribe_url]]) in the footer: check the templates"
     ) in _lines(problems)
-    assert has_errors(problems)
+    assert problems.has_errors
 
 
 def test_missing_public_url_with_a_real_relay_is_a_warning(example_issue: Path, config: Config) -> None:

@@ -22,7 +22,7 @@ from newsletter.render.renderer import Renderer
 CASE = "event-ends-in-another-zone"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "check" / CASE
 BERLIN, LA = ZoneInfo("Europe/Berlin"), ZoneInfo("America/Los_Angeles")
-DE = {"time_suffix": "Uhr"}
+DE = "Uhr"  # the time suffix of [de.mail] in templates/labels.toml
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_large_embedded_images_are_a_warning(issue: Path, config: Config) -> Non
     article = issue / "articles" / "schlesien.de.md"
     text = article.read_text(encoding="utf-8")
     article.write_text(text + "\n![Luftbild des Werks](images/luftbild.jpg)\n", encoding="utf-8")
-    lines = [str(p) for p in check_issue(issue, config) if "embedded" in p.message]
+    lines = [str(p) for p in check_issue(issue, config).problems if "embedded" in p.message]
     assert lines == [
         f"issues/{SLUG}: warning: the images embedded in each mail of edition(s) poland.de, all.de add 1202 KB "
         "(images/luftbild.jpg 1200 KB, images/sachsen-schlesien.png 2 KB); mail servers may refuse or cut "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import click
 import pytest
@@ -49,3 +51,18 @@ def test_options_the_readme_shows_exist(command: str, options: list[str]) -> Non
             assert option in known, (
                 f"README: `{line.strip()}` uses {option}, unknown to `newsletter {command}`"
             )
+
+
+def test_the_readme_says_how_many_tests_there_are() -> None:
+    """ "make test runs everything (N tests, …)": N within 10 % of what pytest collects, so the figure
+    stays true while tests are added, and a stale one fails."""
+    said = re.search(r"runs everything \(([\d,]+) tests", README)
+    assert said is not None, "the Tests section names the number of tests"
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = re.search(r"^(\d+) tests? collected", collected.stdout, re.MULTILINE)
+    assert found is not None, collected.stdout[-2000:] + collected.stderr
+    count, claimed = int(found[1]), int(said[1].replace(",", ""))
+    assert abs(claimed - count) <= count / 10, f"README says {claimed} tests, pytest collects {count}"

@@ -11,7 +11,8 @@ Layout (the paths the mails link to, see render.renderer):
     <slug>/images/…             the images the issue uses
 
 No personal data: the per-member placeholders are replaced by neutral text (a general salutation,
-empty names) and the unsubscribe link by a mailto: to the office; no tokens, no tracking.
+empty names) and the unsubscribe link by a mailto: to the office; no tokens, no tracking. The
+words come from the catalogue (``render.labels``: ``[<lang>.archive]``, ``[<lang>.salutation]``).
 """
 
 from __future__ import annotations
@@ -29,25 +30,11 @@ from urllib.parse import quote
 from .. import paths
 from ..config import Config
 from ..model import ALL, ContentError, Issue
+from ..render.labels import catalogue, words
 from .ical import CalendarEvent, calendar
 
 if TYPE_CHECKING:
     from ..render.renderer import Renderer
-
-NEUTRAL_SALUTATION = {
-    "de": "Sehr geehrte Damen und Herren,",
-    "en": "Dear members and partners,",
-    "pl": "Szanowni Państwo,",
-}
-LABELS = {
-    "de": {"archive": "Archiv", "all_issues": "Alle Ausgaben", "feed": "RSS-Feed", "unsubscribe": "Abmelden",
-           "languages": "Sprachen", "issue": "Ausgabe"},
-    "en": {"archive": "Archive", "all_issues": "All issues", "feed": "RSS feed", "unsubscribe": "Unsubscribe",
-           "languages": "Languages", "issue": "Issue"},
-    "pl": {"archive": "Archiwum", "all_issues": "Wszystkie wydania", "feed": "Kanał RSS",
-           "unsubscribe": "Wypisz się", "languages": "Języki", "issue": "Wydanie"},
-}  # fmt: skip
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "pl": "Polski"}
 
 
 @dataclass
@@ -126,11 +113,10 @@ def _write_issue(
 def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
     """Replace every per-member placeholder by neutral, impersonal text."""
     # the mailbox compose's mailto: unsubscribes go to, which the office processes (README)
-    unsubscribe = (
-        f"mailto:{config.sender_address}?subject={quote(LABELS.get(lang, LABELS['en'])['unsubscribe'])}"
-    )
+    said = words(config, lang)
+    unsubscribe = f"mailto:{config.sender_address}?subject={quote(said.mail.unsubscribe_text)}"
     values = {
-        "[[nl:salutation]]": NEUTRAL_SALUTATION.get(lang, NEUTRAL_SALUTATION["en"]),
+        "[[nl:salutation]]": said.salutation.neutral,
         "[[nl:first_name]]": "",
         "[[nl:last_name]]": "",
         "[[nl:company]]": "",
@@ -159,12 +145,12 @@ def issue_page(config: Config, issue: Issue, lang: str, languages: tuple[str, ..
     ]
     links.append(f'<link rel="alternate" type="application/rss+xml" href="../{lang}/feed.xml">')
     page = page.replace("</head>", "\n".join(links) + "\n</head>", 1)
-    label = LABELS.get(lang, LABELS["en"])
+    label, names = words(config, lang).archive, catalogue(config)
     nav = (
         f'<div style="font-family:Helvetica,Arial,sans-serif;font-size:13px;padding:8px 12px;text-align:center;">'
-        f'<a href="../{lang}/index.html">{html.escape(config.name)}: {html.escape(label["all_issues"])}</a>'
+        f'<a href="../{lang}/index.html">{html.escape(config.name)}: {html.escape(label.all_issues)}</a>'
         + "".join(
-            f' · <a href="{other}.html" hreflang="{other}" lang="{other}">{LANGUAGE_NAMES.get(other, other)}</a>'
+            f' · <a href="{other}.html" hreflang="{other}" lang="{other}">{html.escape(names.language_name(other))}</a>'
             for other in languages
             if other != lang
         )
@@ -178,8 +164,8 @@ def issue_page(config: Config, issue: Issue, lang: str, languages: tuple[str, ..
 
 
 def language_index(config: Config, lang: str, entries: list[_Entry]) -> str:
-    label = LABELS.get(lang, LABELS["en"])
-    title = f"{config.name}: {label['archive']}"
+    label, names = words(config, lang).archive, catalogue(config)
+    title = f"{config.name}: {label.archive}"
     alternates = "".join(
         f'<link rel="alternate" hreflang="{other}" href="{html.escape(_url(config, f"{other}/index.html"))}">\n'
         for other in config.languages
@@ -196,13 +182,13 @@ def language_index(config: Config, lang: str, entries: list[_Entry]) -> str:
         for e in entries
     )
     others = " · ".join(
-        f'<a href="../{o}/index.html" hreflang="{o}" lang="{o}">{LANGUAGE_NAMES.get(o, o)}</a>'
+        f'<a href="../{o}/index.html" hreflang="{o}" lang="{o}">{html.escape(names.language_name(o))}</a>'
         for o in config.languages
         if o != lang
     )
     body = (
         f"<h1>{html.escape(title)}</h1>\n<ul>\n{items}</ul>\n"
-        f'<p><a href="feed.xml">{html.escape(label["feed"])}</a> · {others}</p>'
+        f'<p><a href="feed.xml">{html.escape(label.feed)}</a> · {others}</p>'
     )
     return _page(lang, title, alternates, body)
 
@@ -213,9 +199,10 @@ def root_index(config: Config) -> str:
         f'<link rel="alternate" hreflang="{o}" href="{html.escape(_url(config, f"{o}/index.html"))}">\n'
         for o in config.languages
     )
+    names = catalogue(config)
     items = "".join(
-        f'<li><a href="{o}/index.html" hreflang="{o}" lang="{o}">{html.escape(LANGUAGE_NAMES.get(o, o))}: '
-        f"{html.escape(LABELS.get(o, LABELS['en'])['archive'])}</a></li>\n"
+        f'<li><a href="{o}/index.html" hreflang="{o}" lang="{o}">{html.escape(names.language_name(o))}: '
+        f"{html.escape(words(config, o).archive.archive)}</a></li>\n"
         for o in config.languages
     )
     return _page(lang, config.name, alternates, f"<h1>{html.escape(config.name)}</h1>\n<ul>\n{items}</ul>")
@@ -223,12 +210,12 @@ def root_index(config: Config) -> str:
 
 def rss_feed(config: Config, lang: str, entries: list[_Entry]) -> str:
     """RSS 2.0 of one language (xml.etree does the escaping)."""
-    label = LABELS.get(lang, LABELS["en"])
+    label = words(config, lang).archive
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
-    ET.SubElement(channel, "title").text = f"{config.name} ({LANGUAGE_NAMES.get(lang, lang)})"
+    ET.SubElement(channel, "title").text = f"{config.name} ({catalogue(config).language_name(lang)})"
     ET.SubElement(channel, "link").text = _url(config, f"{lang}/index.html")
-    ET.SubElement(channel, "description").text = f"{config.name}: {label['archive']}"
+    ET.SubElement(channel, "description").text = f"{config.name}: {label.archive}"
     ET.SubElement(channel, "language").text = lang
     for entry in entries:
         issue = entry.issue

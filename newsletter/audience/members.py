@@ -146,19 +146,21 @@ def _report(rows: MemberRows, encoding: str, delimiter: str) -> AudienceReport:
 
 
 def count_members(members: Iterable[Member]) -> Counts:
-    """Per segment (a member in two segments counts in both; none = ``general``), language, both, edition."""
-    total = 0
+    """Per segment (a member in two segments counts in both; none = ``general``), language, both, edition.
+
+    Members are grouped by (segments, language) first: a list of 100,000 has a few dozen groups."""
+    groups: Counter[tuple[frozenset[str], str]] = Counter((m.segments, m.language) for m in members)
     per_segment: Counter[str] = Counter()
     per_language: Counter[str] = Counter()
     both: Counter[tuple[str, str]] = Counter()
     editions: Counter[str] = Counter()
-    for member in members:
-        total += 1
-        per_language[member.language] += 1
-        editions[str(EditionKey.of(member))] += 1
-        for segment in member.segments or (GENERAL,):
-            per_segment[segment] += 1
-            both[(segment, member.language)] += 1
+    for (segments, language), n in groups.items():
+        per_language[language] += n
+        editions[str(EditionKey(segments, language))] += n
+        for segment in segments or (GENERAL,):
+            per_segment[segment] += n
+            both[(segment, language)] += n
+    total = sum(groups.values())
     return Counts(total, dict(per_segment), dict(per_language), dict(both), dict(editions))
 
 

@@ -1,7 +1,10 @@
 """The ``newsletter`` command: thin click commands over the library.
 
 Each area keeps its commands in its own module (content, audience, delivery, schedule,
-web, compliance); they register on ``main`` here. User errors become one line on stderr.
+web, compliance); ``COMMANDS`` below names the module of each command and its one line of
+help, so ``newsletter --help`` lists them without importing any of them, and a command's module
+is imported only when the command runs or shows its own ``--help``. User errors become one line
+on stderr.
 """
 
 from __future__ import annotations
@@ -9,31 +12,71 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from typing import NamedTuple
 
 import click
 
-from ..model import NewsletterError
 
-# Command name → the area module that defines it. Modules are imported only when one of their
-# commands runs (or --help lists them), so `newsletter build` does not pay for SQLAlchemy,
-# Starlette and APScheduler.
-COMMANDS = {
-    "new": "content",
-    "build": "content",
-    "check": "content",
-    "subscribers": "audience",
-    "suppress": "audience",
-    "unsuppress": "audience",
-    "suppressions": "audience",
-    "send": "delivery",
-    "status": "delivery",
-    "dev-smtp": "devsink",
-    "schedule": "schedule",
-    "scheduler": "schedule",
-    "preview": "web",
-    "serve": "compliance",
-    "approve": "compliance",
-    "archive": "compliance",
+class Entry(NamedTuple):
+    module: str  # the area module under newsletter.cli that defines (and registers) the command
+    summary: str  # its help's first sentence, as `newsletter --help` lists it (a test keeps them equal)
+
+
+# Command name → its module and summary. Nothing here imports a command module: `newsletter --help`
+# costs click and this file, `newsletter build` does not pay for SQLAlchemy, Starlette and APScheduler.
+COMMANDS: dict[str, Entry] = {
+    "new": Entry(
+        "content", "Start issues/SLUG/ with an issue.md and one article stub (exit 2 if it exists)."
+    ),
+    "build": Entry("content", "Render every edition of ISSUE (a folder or a slug under issues/) into DIR."),
+    "check": Entry(
+        "content",
+        "Pre-flight check of ISSUE: content, translations, size, alt text, links, placeholders, footer.",
+    ),
+    "subscribers": Entry("audience", "The member list (subscriber CSV exported from the member database)."),
+    "suppress": Entry(
+        "audience", "Never mail ADDRESS again (from any segment), whatever the member list says."
+    ),
+    "unsuppress": Entry(
+        "audience", "Lift the suppression of ADDRESS (only when the member asked to be mailed again)."
+    ),
+    "suppressions": Entry(
+        "audience",
+        "List the suppression list (address, reason, when, source) so the office can update its database.",
+    ),
+    "send": Entry(
+        "delivery",
+        "Send ISSUE to the members of the --to segments (each member once, all their segments in one mail).",
+    ),
+    "status": Entry(
+        "delivery", "Per segment and overall: sent, failed, bounced, unknown, pending, suppressed."
+    ),
+    "dev-smtp": Entry(
+        "devsink",
+        "Run a local SMTP sink that stores every message for the preview's outbox (delivers nothing).",
+    ),
+    "schedule": Entry(
+        "schedule",
+        "Persistent schedules: send ISSUE to SEGMENT at a local time (fired by `newsletter scheduler`).",
+    ),
+    "scheduler": Entry(
+        "schedule", "Run the scheduler in the foreground until SIGINT/SIGTERM (one per database)."
+    ),
+    "preview": Entry(
+        "web",
+        "Live browser preview of ISSUE (a folder or a slug under issues/): every edition, proofs, outbox.",
+    ),
+    "serve": Entry(
+        "compliance",
+        "The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.",
+    ),
+    "approve": Entry(
+        "compliance", "Record that NAME approved the issue's current rendered content (every edition)."
+    ),
+    "archive": Entry(
+        "compliance",
+        "Build the static web archive: a page per issue and language, indexes, RSS, event .ics files.",
+    ),
 }
 
 
@@ -45,11 +88,21 @@ class NewsletterGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module = importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
+            module = importlib.import_module(f"{__name__}.{COMMANDS[cmd_name].module}")
             module.register(self)
         return self.commands.get(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``newsletter --help`` from ``COMMANDS``: no command module imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _short_help(self, name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> object:
+        from ..model import NewsletterError
+
         try:
             return super().invoke(ctx)
         except NewsletterError as exc:
@@ -59,6 +112,12 @@ class NewsletterGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def _short_help(group: click.Group, name: str, limit: int) -> str:
+    """The summary shortened as click shortens a command's help (a stand-in command does it)."""
+    command = group.commands.get(name) or click.Command(name, help=COMMANDS[name].summary)
+    return command.get_short_help_str(limit)
 
 
 _PLACE = re.compile(r"^[^\s:]+(:\d+)?: ")

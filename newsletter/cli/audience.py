@@ -8,9 +8,9 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import edges
 from ..audience import AudienceReport, count_members, read_members, write_report
@@ -19,7 +19,9 @@ from ..audience.csvfile import ENCODINGS, spreadsheet_safe, write_spreadsheet
 from ..audience.suppressions import REASONS, Suppression
 from ..config import Config, load_config
 from ..model import GENERAL, AudienceError, Member
-from ..store.suppressions import Suppressions
+
+if TYPE_CHECKING:
+    from ..store.suppressions import Suppressions
 
 LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are always all shown)
 
@@ -32,6 +34,7 @@ def register(main: click.Group) -> None:
 
 
 def _store(config: Config) -> Suppressions:
+    """The suppression list in the state database (edges imports SQLAlchemy only when it is called)."""
     return edges.suppressions(config)
 
 
@@ -77,6 +80,8 @@ def _shown(path: Path) -> Path:
 
 
 def _suppressed(config: Config, members: Iterable[Member]) -> dict[str, Suppression]:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return _store(config).lookup(m.address for m in members)
     except SQLAlchemyError as exc:

@@ -8,15 +8,16 @@ import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import paths
-from ..config import Config, load_config
-from ..content import issue_images, load_issue, resolve_issue_path
-from ..model import Edition, Issue, NewsletterError
-from ..preflight import check_issue
-from ..render.renderer import Renderer, build_editions
+from ..config import load_config
+
+if TYPE_CHECKING:  # the commands import what they use: `build` needs no pre-flight, `new` no renderer
+    from ..config import Config
+    from ..model import Edition, Issue
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # issue 10 item 18: editors wrote their own "Liebe Mitglieder," under the automatic salutation
@@ -42,6 +43,10 @@ def build(issue: str, out_dir: Path) -> None:
     Writes <segment>.<lang>.html and .txt for each configured segment and all.<lang>.* with every
     article. Exit 1 with each problem as path:line: message when the content has errors.
     """
+    from ..content import load_issue, resolve_issue_path
+    from ..model import NewsletterError
+    from ..render.renderer import Renderer, build_editions
+
     config = load_config()
     loaded = load_issue(resolve_issue_path(issue, config), config)
     editions = build_editions(loaded, config, Renderer(config))
@@ -74,6 +79,8 @@ def fallback_lines(editions: list[Edition]) -> list[str]:
 def _copy_images(issue: Issue, out_dir: Path) -> int:
     """The issue's images next to the HTML files, so relative src values work when opened locally;
     hidden files and symbolic links are never copied (paths.copy_contained)."""
+    from ..content import issue_images
+
     return paths.copy_contained(issue.path, issue_images(issue), out_dir)
 
 
@@ -84,8 +91,11 @@ def check(issue: str) -> None:
 
     Exit 0 when clean or only warnings, 1 when there are errors.
     """
+    from ..content import resolve_issue_path
+    from ..preflight import check_issue
+
     config = load_config()
-    problems = check_issue(resolve_issue_path(issue, config), config)
+    problems = check_issue(resolve_issue_path(issue, config), config).problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     for problem in problems:
@@ -114,6 +124,8 @@ def new(slug: str, source: str | None) -> None:
         )
         sys.exit(2)
     if source:
+        from ..content import resolve_issue_path
+
         origin = resolve_issue_path(source, config)
         if not (origin / "issue.md").is_file():
             click.echo(f"error: {source}: no issue.md there; name an existing issue folder or slug", err=True)

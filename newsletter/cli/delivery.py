@@ -102,6 +102,8 @@ def send(
                 raise
             click.echo("aborted; run the same command again to continue", err=True)
             sys.exit(stop.exit_code)
+    if yes:  # without --yes the confirmation showed them before the question
+        _print_warnings(report.warnings)
     _print_report(report)
     if waiting:
         _settle_schedules(config, report, segments)
@@ -212,6 +214,7 @@ def _confirm(config: Config, parts: SendParts, issue: str, segments: list[str], 
     if not sys.stdin.isatty():
         raise RefusedError("not asking for confirmation without a terminal; add --yes to send (or --dry-run)")
     plan = run_send(config, issue, segments, parts=parts, dry_run=True, retry_failed=retry_failed)
+    _print_warnings(plan.warnings)
     _print_rejected(plan.rejected)
     going = sum(1 for p in plan.plan if p.status in ("send", "retry"))
     editions = ", ".join(f"{k} {n}" for k, n in sorted(plan.editions.items()))
@@ -224,12 +227,20 @@ def _confirm(config: Config, parts: SendParts, issue: str, segments: list[str], 
         raise RefusedError("not sent (answered no)")
 
 
+def _print_warnings(warnings: Sequence[Problem]) -> None:
+    """Pre-flight warnings and the member list's (duplicates, '?' for lost letters), one line each,
+    as `newsletter check` and `subscribers check` print them."""
+    for problem in warnings:
+        click.echo(str(problem), err=True)
+
+
 def _print_rejected(rejected: Sequence[Problem]) -> None:
     for problem in rejected:
         click.echo(f"{problem} (row not mailed)", err=True)
 
 
 def _print_plan(r: SendReport) -> None:
+    _print_warnings(r.warnings)
     _print_rejected(r.rejected)
     for p in r.plan:
         click.echo(f"{p.address}\t{p.edition}\t{'would send' if p.status in ('send', 'retry') else p.status}")

@@ -7,13 +7,15 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import load_config
-from ..schedule.plans import BERLIN, Request, cancel_schedule, create_schedule, overlapping
-from ..store.schedules import ScheduleInfo, list_schedules
 from ..zones import fmt_local
+
+if TYPE_CHECKING:  # schedule.plans and store.schedules bring SQLAlchemy: imported where they are used
+    from ..store.schedules import ScheduleInfo
 
 
 class DefaultCommandGroup(click.Group):
@@ -63,6 +65,8 @@ def schedule_group() -> None:
 )
 def add_command(issue: str, segment: str, at: str, tz: str | None, per_member_timezone: bool) -> None:
     """Schedule ISSUE for SEGMENT (the same as `newsletter schedule ISSUE …`)."""
+    from ..schedule.plans import BERLIN, Request, create_schedule, overlapping
+
     config = load_config()
     created = create_schedule(config, Request(issue, segment, at, tz, per_member_timezone))
     for info in created:
@@ -102,6 +106,7 @@ def _scheduler_running(config: object) -> bool:
 def list_command(issue: str | None) -> None:
     """Every schedule: local time (its zone and Berlin), UTC, state and what happened."""
     from ..edges import state_database
+    from ..store.schedules import list_schedules
 
     config = load_config()
     rows = list_schedules(state_database(config), issue)
@@ -113,6 +118,8 @@ def list_command(issue: str | None) -> None:
 
 
 def format_table(rows: list[ScheduleInfo]) -> list[str]:
+    from ..schedule.plans import BERLIN
+
     header = ("ID", "ISSUE", "SEGMENT", "LOCAL", "BERLIN", "UTC", "STATE", "MESSAGE")
     cells = [header] + [
         (
@@ -137,6 +144,8 @@ def format_table(rows: list[ScheduleInfo]) -> list[str]:
 @click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
 def cancel_command(ids: tuple[int, ...]) -> None:
     """Cancel schedules (a running one stops after the message in flight)."""
+    from ..schedule.plans import cancel_schedule
+
     config = load_config()
     for schedule_id in ids:
         info = cancel_schedule(config, schedule_id)

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
-
 from ..model import ConfigError, Segment
 from ..zones import did_you_mean
 from .schema import SECURITY_MODES, Checker, SettingsError, env_problems, with_defaults
@@ -190,6 +188,8 @@ def _environment(folder: Path, environ: Mapping[str, str]) -> tuple[dict[str, st
     env_file = folder / ".env"
     env: dict[str, str] = {}
     if env_file.is_file():
+        from dotenv import dotenv_values  # only a project with a .env pays for python-dotenv
+
         env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     from_file = set(env) - set(environ)
     env.update(environ)

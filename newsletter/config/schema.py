@@ -150,7 +150,8 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
     "footer": Tables(Table({
         "text": Key(TEXT, 'text = "Sie erhalten diesen Newsletter als Mitglied …"', ""),
         "impressum": Key(TEXT, 'impressum = "Verein e. V. · Straße 1 · 09111 Chemnitz"', ""),
-        "unsubscribe": Key(TEXT, 'unsubscribe = "Newsletter abbestellen"', "Unsubscribe", rules=(one_line,)),
+        # default "": the language's unsubscribe_text of templates/labels.toml
+        "unsubscribe": Key(TEXT, 'unsubscribe = "Newsletter abbestellen"', "", rules=(one_line,)),
     })),
     "sending": Table({
         "connections": Key(WHOLE, "connections = 4", 4, rules=(CONNECTIONS_RULE,)),

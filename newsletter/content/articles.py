@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import paths
 from ..config import Config
 from ..model import Article, ArticleVariants, Contact, Event
-from .frontmatter import FrontMatter, Problems, parse_front_matter
+from .frontmatter import FrontMatter, FrontMatters, Problems
 
 ARTICLE_KEYS = {"title": True, "segments": False, "kicker": False, "teaser": False, "date": False,
                 "author": False, "image": False, "image_alt": False, "image_caption": False,
@@ -23,10 +23,11 @@ ARTICLE_FILE = re.compile(r"^(?P<name>[A-Za-z0-9][\w-]*)\.(?P<lang>[a-z]{2,3})\.
 _EMAIL = re.compile(r"^[^@\s:<>,;\"]+@[^@\s:<>,;\"]+\.[^@\s:<>,;\"]+$")  # no "mailto:", no "Name <…>"
 
 
-def load_articles(path: Path, names: list[tuple[str, int]], config: Config,
-                  problems: Problems) -> list[ArticleVariants]:  # fmt: skip
+def load_articles(path: Path, names: list[tuple[str, int]], config: Config, problems: Problems,
+                  fronts: FrontMatters | None = None) -> list[ArticleVariants]:  # fmt: skip
     """The listed articles (name, line in issue.md) of the issue at ``path``, every language file
     that exists; problems are added, symbolic links skipped (content reports them)."""
+    fronts = fronts or FrontMatters()
     files: dict[str, dict[str, Path]] = {}
     for file in paths.listing(path, "articles", "*.md"):  # no macOS ._x.de.md, lock files; links: reported
         match = ARTICLE_FILE.match(file.name)
@@ -52,7 +53,8 @@ def load_articles(path: Path, names: list[tuple[str, int]], config: Config,
         by_language = {}
         segment_lines: dict[Path, int] = {}
         for lang in sorted(files[name], key=config.languages.index):
-            article = _load_article(files[name][lang], name, lang, path, config, problems, segment_lines)
+            fm = fronts.parse(files[name][lang], problems)
+            article = _load_article(fm, name, lang, path, config, segment_lines) if fm else None
             if article is not None:
                 by_language[lang] = article
         _check_same_segments(by_language, problems, segment_lines)
@@ -60,11 +62,9 @@ def load_articles(path: Path, names: list[tuple[str, int]], config: Config,
     return variants
 
 
-def _load_article(file: Path, name: str, lang: str, issue_dir: Path, config: Config,
-                  problems: Problems, segment_lines: dict[Path, int]) -> Article | None:  # fmt: skip
-    fm = parse_front_matter(file, problems)
-    if fm is None:
-        return None
+def _load_article(fm: FrontMatter, name: str, lang: str, issue_dir: Path, config: Config,
+                  segment_lines: dict[Path, int]) -> Article:  # fmt: skip
+    file = fm.path
     segment_lines[file] = fm.line(("segments",))
     fm.check_keys((), ARTICLE_KEYS, "an article")
     data = fm.data

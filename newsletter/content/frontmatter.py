@@ -7,8 +7,10 @@ are not resolved by YAML: dates and datetimes stay strings and are parsed (and c
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
@@ -20,6 +22,7 @@ import yaml
 from ..model import Problem
 from ..zones import did_you_mean
 
+log = logging.getLogger("newsletter.content")  # one debug record per parsed file (tests count them)
 KeyPath = tuple[Any, ...]
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _ZONE_SUFFIX = re.compile(r"^(?P<stamp>.+?)(?:\s+|\[)(?P<zone>[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)\]?$")
@@ -77,6 +80,7 @@ class FrontMatter:
     # Source text of plain scalars that YAML 1.1 turned into numbers or booleans: a phone
     # '+4937112345' (int), '0371123456' (octal), a time '16:00' (sexagesimal 960), 'no' (False).
     raw: dict[KeyPath, str] = field(default_factory=dict)
+    fenced: bool = True  # False: no '---' first line, the whole file is the body
 
     def line(self, where: KeyPath) -> int:
         """Line of a key (or list item); for a missing one, its nearest existing parent."""
@@ -160,6 +164,38 @@ class FrontMatter:
 
 def parse_front_matter(path: Path, problems: Problems, *, require: bool = True) -> FrontMatter | None:
     """Split ``---`` YAML front matter from the Markdown body; None (with problems) when broken."""
+    front = _parse(path, problems)
+    return _required(front, problems) if require else front
+
+
+class FrontMatters:
+    """Each file's front matter parsed once per command: ``check`` reads again what loading the
+    issue parsed (its problems are replayed, the values rebound to the asking collector)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[Path, tuple[FrontMatter | None, tuple[Problem, ...]]] = {}
+
+    def parse(self, path: Path, problems: Problems, *, require: bool = True) -> FrontMatter | None:
+        if path not in self._parsed:
+            found = Problems(problems.root)
+            self._parsed[path] = (_parse(path, found), tuple(found.items))
+        front, found_items = self._parsed[path]
+        problems.items.extend(found_items)
+        if front is not None:  # a copy: loading normalises values in place (a single contact → a list)
+            front = replace(front, problems=problems, data=copy.deepcopy(front.data), lines=dict(front.lines),
+                            raw=dict(front.raw))  # fmt: skip
+        return _required(front, problems) if require else front
+
+
+def _required(front: FrontMatter | None, problems: Problems) -> FrontMatter | None:
+    if front is not None and not front.fenced:
+        problems.add(front.path, 1, "the file must start with a line '---', then the YAML keys, then '---'")
+        return None
+    return front
+
+
+def _parse(path: Path, problems: Problems) -> FrontMatter | None:
+    log.debug("parsing the front matter of %s", path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -167,10 +203,7 @@ def parse_front_matter(path: Path, problems: Problems, *, require: bool = True) 
         return None
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        if not require:
-            return FrontMatter(path, {}, text, 1, {}, problems)
-        problems.add(path, 1, "the file must start with a line '---', then the YAML keys, then '---'")
-        return None
+        return FrontMatter(path, {}, text, 1, {}, problems, fenced=False)
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         problems.add(path, 1, "front matter is not closed: add a line '---' after the last key")

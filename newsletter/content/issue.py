@@ -18,7 +18,7 @@ from .. import paths
 from ..config import Config
 from ..model import ArticleVariants, ContentError, Issue, Problem
 from .articles import load_articles
-from .frontmatter import FrontMatter, Problems, parse_front_matter
+from .frontmatter import FrontMatter, FrontMatters, Problems
 
 ISSUE_KEYS = {"title": True, "date": True, "number": False, "subject": False, "preheader": False,
               "articles": True, "languages": False}  # fmt: skip
@@ -55,11 +55,13 @@ class Outline:
 
 @dataclass(frozen=True)
 class Reading:
-    """One pass over an issue folder: the Issue (None when there are errors), its outline, the errors."""
+    """One pass over an issue folder: the Issue (None when there are errors), its outline, the errors,
+    and every front matter it parsed (``check`` reads those again instead of the files)."""
 
     issue: Issue | None
     outline: Outline
     problems: tuple[Problem, ...]
+    fronts: FrontMatters = field(default_factory=FrontMatters)
 
 
 def load_issue(path: Path, config: Config) -> Issue:
@@ -74,10 +76,11 @@ def read_issue(path: Path, config: Config) -> Reading:
     """Read an issue folder, collecting every problem instead of stopping at the first."""
     path = resolve_issue_path(path, config)
     problems = Problems(config.root)
+    fronts = FrontMatters()
     issue_file = path / "issue.md"
     if not issue_file.is_file():
         problems.add(path, 0, "no issue.md here; create one with `newsletter new SLUG` or check the path")
-        return Reading(None, Outline(), tuple(problems.items))
+        return Reading(None, Outline(), tuple(problems.items), fronts)
     if not _SLUG.match(path.resolve().name):
         problems.add(
             path,
@@ -86,11 +89,11 @@ def read_issue(path: Path, config: Config) -> Reading:
             "rename the folder using letters, digits, '.', '_' and '-' only (e.g. 2022-03-laenderfokus)",
         )
     if _report_links(path, problems) and paths.refusal(path, "issue.md") == paths.LINK:
-        return Reading(None, Outline(), tuple(problems.items))
-    fm = parse_front_matter(issue_file, problems)
+        return Reading(None, Outline(), tuple(problems.items), fronts)
+    fm = fronts.parse(issue_file, problems)
     head = _issue_head(fm, config, problems) if fm else {}
-    variants = load_articles(path, head.get("articles", []), config, problems)
-    translated = _load_translations(path, config, problems)
+    variants = load_articles(path, head.get("articles", []), config, problems, fronts)
+    translated = _load_translations(path, config, problems, fronts)
     languages = tuple(head.get("languages") or _languages_of(variants, config))
     outline = Outline(
         subject=_subject(head, translated) if "title" in head or "subject" in head else {},
@@ -98,7 +101,7 @@ def read_issue(path: Path, config: Config) -> Reading:
         articles=tuple(name for name, _ in head.get("articles", [])),
     )
     if problems.items or fm is None:
-        return Reading(None, outline, tuple(problems.items))
+        return Reading(None, outline, tuple(problems.items), fronts)
     issue = LocalisedIssue(
         slug=path.resolve().name,
         path=path,
@@ -113,7 +116,7 @@ def read_issue(path: Path, config: Config) -> Reading:
         number=head.get("number"),
         intros={lang: t.body for lang, t in translated.items() if t.body.strip()},
     )
-    return Reading(issue, outline, ())
+    return Reading(issue, outline, (), fronts)
 
 
 LINK_REFUSED = (
@@ -213,7 +216,9 @@ def _issue_languages(fm: FrontMatter, config: Config) -> list[str]:
     return result
 
 
-def _load_translations(path: Path, config: Config, problems: Problems) -> dict[str, FrontMatter]:
+def _load_translations(
+    path: Path, config: Config, problems: Problems, fronts: FrontMatters
+) -> dict[str, FrontMatter]:
     found: dict[str, FrontMatter] = {}
     for file in paths.listing(path, "", "issue.*.md"):  # links are reported by _report_links, never read
         lang = file.name.split(".")[1]
@@ -224,7 +229,7 @@ def _load_translations(path: Path, config: Config, problems: Problems) -> dict[s
                 f"unknown language '{lang}' in the file name (configured: {', '.join(config.languages)})",
             )
             continue
-        fm = parse_front_matter(file, problems, require=False)
+        fm = fronts.parse(file, problems, require=False)
         if fm is None:
             continue
         fm.check_keys((), ISSUE_LANG_KEYS, "issue.<lang>.md")

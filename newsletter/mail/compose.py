@@ -23,6 +23,7 @@ from email.utils import format_datetime
 
 from ..config import Config
 from ..model import ALL, Edition, Member, segment_key
+from ..render.labels import SalutationWords, words
 from .headers import HeaderInjection, check_header_value, encode_phrase, encode_text, fold, mailbox
 from .inline import image_part
 from .tokens import make_token
@@ -30,13 +31,10 @@ from .tokens import make_token
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
 _MSGID = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>?")
 
+# What the member list's salutation column may say, in any of its languages (the words the mail
+# then uses are the member's language's, from [<lang>.salutation] of templates/labels.toml).
 FEMALE = frozenset({"frau", "ms", "mrs", "miss", "pani", "f", "w", "female", "weiblich"})
 MALE = frozenset({"herr", "mr", "pan", "m", "male", "männlich"})
-SALUTATIONS = {  # language → (female, male, anyone); {last} is the last name
-    "de": ("Sehr geehrte Frau {last},", "Sehr geehrter Herr {last},", "Guten Tag,"),
-    "en": ("Dear Ms {last},", "Dear Mr {last},", "Dear member,"),
-    "pl": ("Szanowna Pani,", "Szanowny Panie,", "Szanowni Państwo,"),
-}
 
 
 @dataclass(frozen=True)
@@ -102,15 +100,15 @@ def _cut(text: str) -> tuple[bytes | str, ...]:
     return tuple(_qp(part) if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
-def salutation(member: Member, language: str) -> str:
-    female, male, anyone = SALUTATIONS.get(language, SALUTATIONS["en"])
+def salutation(member: Member, forms: SalutationWords) -> str:
+    """The mail's first line; without a last name a form that needs one gives way to ``anyone``."""
     kind = member.salutation.strip().lower().rstrip(".")
     last = member.last_name.strip()
-    if kind in FEMALE and (last or "{last}" not in female):
-        return female.format(last=last)
-    if kind in MALE and (last or "{last}" not in male):
-        return male.format(last=last)
-    return anyone
+    if kind in FEMALE and (last or "{last}" not in forms.female):
+        return forms.female.format(last=last)
+    if kind in MALE and (last or "{last}" not in forms.male):
+        return forms.male.format(last=last)
+    return forms.anyone
 
 
 # ───────────────────────────── the template ─────────────────────────────
@@ -130,6 +128,7 @@ class MessageTemplate:
     html: tuple[bytes | str, ...]
     end: bytes  # closing boundary
     browser_url: str
+    salutations: SalutationWords  # the edition's language's, along its fallback chain
 
     @classmethod
     def for_edition(cls, edition: Edition, config: Config, *, subject_prefix: str = "") -> MessageTemplate:
@@ -167,6 +166,7 @@ class MessageTemplate:
             html=_cut(html_source),
             end=end,
             browser_url=f"{config.public_url}/{slug}/{edition.language}.html" if config.public_url else "",
+            salutations=words(config, edition.language).salutation,
         )
 
     def personalise(
@@ -181,7 +181,7 @@ class MessageTemplate:
         mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain)
         unsubscribe = f"<{web}>,\r\n <{mailto}>" if web else f"<{mailto}>"
         values = {
-            "salutation": salutation(member, self.edition.language),
+            "salutation": salutation(member, self.salutations),
             "first_name": member.first_name,
             "last_name": member.last_name,
             "company": member.company,

@@ -14,17 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config
-from ..content import Outline
 from ..content.frontmatter import Problems
 from ..mail.compose import PLACEHOLDER
-from ..model import Edition, EditionImage, Issue, NewsletterError, Problem
+from ..model import Edition, EditionImage, NewsletterError, Problem
+from ..render.editions import Editions
 from ..render.images import MESSAGE_WARNING, total_size
-from ..render.renderer import Renderer, build_editions
 from .sources import ALT as _ALT
 from .sources import EMPTY_HREF as _EMPTY_HREF
 from .sources import IMG as _IMG
 from .sources import LEFTOVER as _LEFTOVER
-from .sources import PLACEHOLDER_NAMES, Explained, explained, sources
+from .sources import PLACEHOLDER_NAMES, Explained, Source, explained
 
 SIZE_ERROR = 90 * 1024
 SIZE_WARNING = 75 * 1024
@@ -32,22 +31,26 @@ _STYLE = re.compile(r"<style\b.*?</style>", re.DOTALL | re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(r"""<a\b[^>]*href=["']\[\[nl:unsubscribe_url\]\]["'][^>]*>\s*[^<\s][^<]*</a>""")
 
 
-def check_editions(issue: Issue, outline: Outline, config: Config, found: Problems, path: Path) -> None:
+def check_editions(
+    editions: Editions, files: list[Source], config: Config, found: Problems, path: Path
+) -> None:
+    """The standard editions (each segment and "all" × language), rendered through ``editions`` so
+    that a send reuses them."""
     try:
-        editions = build_editions(issue, config, Renderer(config))
+        checked = editions.standard()
     except NewsletterError as exc:
         found.items.extend(_as_problem(line, found.rel(path)) for line in exc.lines())
         return
-    known = explained(sources(path, outline, config))
+    known = explained(files)
     repeated: dict[tuple[str, str], list[str]] = {}  # one message for all editions a finding is in
-    for edition in editions:
+    for edition in checked:
         _check_edition(edition, config, found, path)
         for what, severity in _template_findings(edition, known):
             repeated.setdefault((what, severity), []).append(edition.key)
     for (what, severity), keys in repeated.items():
         found.add(path, 0, f"{what} of edition(s) {', '.join(keys)}: check the templates and newsletter.toml",
                   severity)  # fmt: skip
-    _check_embedded_size(editions, found, path)
+    _check_embedded_size(checked, found, path)
 
 
 def _check_embedded_size(editions: list[Edition], found: Problems, path: Path) -> None:

@@ -19,13 +19,13 @@ from urllib.parse import unquote
 
 from .. import paths
 from ..config import Config
-from ..content import Outline
+from ..content import Outline, Reading
 from ..content.articles import ARTICLE_FILE, image_problem
-from ..content.frontmatter import FrontMatter, Problems, parse_front_matter
-from ..mail.compose import SALUTATIONS
+from ..content.frontmatter import FrontMatter, FrontMatters, Problems
 from ..mail.headers import HeaderInjection, check_header_value
-from ..model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, Problem
+from ..model import ARTICLE_PLACEHOLDERS, PLACEHOLDERS, NewsletterError, Problem
 from ..render import markdown
+from ..render.labels import words
 from ..render.localise import same_zone, zone_label
 
 SUBJECT_MAX = 70
@@ -48,12 +48,13 @@ class Source:
     front: FrontMatter
 
 
-def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]:
-    """Every finding the issue's files give without rendering, in the order an editor reads them."""
-    found = Problems(config.root)
-    _check_subjects(path, outline, config, found)
+def check_sources(path: Path, config: Config, reading: Reading, files: list[Source]) -> list[Problem]:
+    """Every finding the issue's files (``files``: ``sources``) give without rendering, in the order
+    an editor reads them."""
+    found, outline = Problems(config.root), reading.outline
+    _check_subjects(path, outline, config, found, reading.fronts)
     _check_unlisted(path, outline, found)
-    for source in sources(path, outline, config):
+    for source in files:
         _check_front_matter(source, found, path)
         if source.path.parent == path:  # issue.md, issue.<lang>.md: the intro
             _check_greeting(source, config, found)
@@ -66,17 +67,20 @@ def check_sources(path: Path, config: Config, outline: Outline) -> list[Problem]
     return found.items
 
 
-def sources(path: Path, outline: Outline, config: Config) -> list[Source]:
-    """issue.md, the translated intros, then each listed article's language files (links never read)."""
+def sources(path: Path, reading: Reading, config: Config) -> list[Source]:
+    """issue.md, the translated intros, then each listed article's language files (links never read),
+    as ``read_issue`` parsed them (a file it did not read, e.g. when issue.md is broken, is parsed now)."""
     files = [path / "issue.md", *paths.listing(path, "", "issue.*.md")]
     languages = article_files(path, config)
-    for name in outline.articles or languages:  # issue.md unreadable: every article file, as a best guess
+    for name in (
+        reading.outline.articles or languages
+    ):  # issue.md unreadable: every article file, as a best guess
         files += [languages[name][lang] for lang in config.languages if lang in languages.get(name, {})]
     found = []
     for file in files:
         if paths.refusal(path, file.relative_to(path).as_posix()) is not None:  # links are never read
             continue
-        front = parse_front_matter(file, Problems(config.root), require=False)
+        front = reading.fronts.parse(file, Problems(config.root), require=False)
         if front is not None:  # broken front matter is a content error already
             found.append(Source(file, front))
     return found
@@ -307,9 +311,12 @@ def _check_greeting(source: Source, config: Config, found: Problems) -> None:
             lang = (
                 source.path.name.split(".")[1] if source.path.name != "issue.md" else config.default_language
             )
-            ours = SALUTATIONS.get(lang, SALUTATIONS["en"])[0].format(last="Muster")
+            try:
+                ours = f" ('{words(config, lang).salutation.female.format(last='Muster')}')"
+            except NewsletterError:  # a broken catalogue is reported once, by the edition checks
+                ours = ""
             found.add(source.path, source.front.body_line + offset, f"the intro starts with a greeting "
-                      f"('{match[0]}'), but every mail already opens with the member's salutation ('{ours}'): "
+                      f"('{match[0]}'), but every mail already opens with the member's salutation{ours}: "
                       "remove it, or members read two greetings", "warning")  # fmt: skip
         return
 
@@ -317,7 +324,9 @@ def _check_greeting(source: Source, config: Config, found: Problems) -> None:
 # ─────────────────────────────────── subjects ───────────────────────────────────
 
 
-def _check_subjects(path: Path, outline: Outline, config: Config, found: Problems) -> None:
+def _check_subjects(
+    path: Path, outline: Outline, config: Config, found: Problems, fronts: FrontMatters
+) -> None:
     for lang in outline.languages if outline.subject else ():
         chain = config.language_chain(lang)
         # the language whose subject the edition uses, as render.renderer.localised picks it
@@ -327,31 +336,31 @@ def _check_subjects(path: Path, outline: Outline, config: Config, found: Problem
         subject = outline.subject.get(source, "")
         personal = _NL.search(subject) or _CURLY.search(subject)
         if personal:
-            file, line = _subject_place(path, source, config)
+            file, line = _subject_place(path, source, config, fronts)
             found.add(file, line, f"the subject is the same for every member, so {personal[0]} is not filled "
                       "there and would arrive as typed: remove it")  # fmt: skip
         try:
             check_header_value(subject, "the subject")
         except HeaderInjection as exc:  # a header break would end the mail's header block (PITFALLS)
-            file, line = _subject_place(path, source, config)
+            file, line = _subject_place(path, source, config, fronts)
             found.add(file, line, f"subject for '{lang}' {exc.problem}; a subject must be one line of plain "
                       "text (a line break there could inject mail headers): remove it")  # fmt: skip
             continue
         if len(subject) <= SUBJECT_MAX:
             continue
-        file, line = _subject_place(path, source, config)
+        file, line = _subject_place(path, source, config, fronts)
         found.add(file, line, f"subject for '{lang}' has {len(subject)} characters; mail clients cut it "
                   f"after about {SUBJECT_MAX}: shorten it", "warning")  # fmt: skip
 
 
-def _subject_place(path: Path, source: str, config: Config) -> tuple[Path, int]:
+def _subject_place(path: Path, source: str, config: Config, fronts: FrontMatters) -> tuple[Path, int]:
     """The file and line the subject of language ``source`` comes from (see content.issue._subject)."""
     translated = path / f"issue.{source}.md"
     readable = paths.refusal(path, translated.name) is None
-    fm = parse_front_matter(translated, Problems(config.root), require=False) if readable else None
+    fm = fronts.parse(translated, Problems(config.root), require=False) if readable else None
     if fm and fm.data.get("subject"):
         return translated, fm.line(("subject",))
-    main = parse_front_matter(path / "issue.md", Problems(config.root), require=False)
+    main = fronts.parse(path / "issue.md", Problems(config.root), require=False)
     explicit = main.data.get("subject") if main else None
     if main and explicit and (not isinstance(explicit, dict) or source in explicit):
         return path / "issue.md", main.line(("subject", source))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date, format_time, get_timezone_location, get_timezone_name
@@ -25,14 +24,13 @@ def _zone(value: datetime, language: str) -> str:
     return name
 
 
-def event_when(event: Event, language: str, labels: Mapping[str, str]) -> str:
+def event_when(event: Event, language: str, time_suffix: str = "") -> str:
     """``Donnerstag, 7. Juli 2022, 14:00–19:00 Uhr MESZ`` or ``30. Mai 2022, 09:00 – 3. Juni 2022, 17:00 Uhr MESZ``.
 
     Each time stays in the zone it was written in: an end in another zone is not converted into the
     start's (``10:00 Uhr MESZ (Berlin) – 18:00 Uhr PDT (Los Angeles)``; issue 10 item 14).
     """
-    start, end = event.start, event.end
-    suffix = labels.get("time_suffix", "")
+    start, end, suffix = event.start, event.end, time_suffix  # "Uhr" after a German time ([de.mail])
     zone = _zone(start, language)
     if end is None:
         return _join(

@@ -6,8 +6,8 @@ edition, never per member. Personalisation placeholders (``[[nl:…]]``) pass th
 
 from __future__ import annotations
 
+import logging
 import re
-import tomllib
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,15 +16,17 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
-from markupsafe import Markup
 from mjml import mjml2html
 
 from ..config import Config
-from ..model import ALL, Article, ArticleVariants, Edition, Fallback, Issue
-from . import markdown, textpart
+from ..model import ALL, Article, ArticleVariants, Edition, EditionKey, Fallback, Issue
+from . import textpart
 from .images import edition_images
-from .localise import event_when, long_date
+from .labels import Words, catalogue
 from .sandbox import NewsletterSandbox, TemplateProblem, TemplateRefused, render_capped
+from .view import EditionView, edition_view
+
+log = logging.getLogger("newsletter.render")  # one debug record per rendered edition (tests count them)
 
 TEMPLATE = "newsletter.mjml.j2"
 MJML_TAGS = frozenset(
@@ -68,7 +70,6 @@ MJML_TAGS = frozenset(
         "mj-wrapper",
     )
 )
-_RELATIVE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?![a-zA-Z][a-zA-Z0-9+.-]*:|/)')
 _TAG = re.compile(r"</?(mj-[A-Za-z0-9-]*|mjml[A-Za-z0-9-]*)")
 
 
@@ -84,7 +85,7 @@ class Renderer:
     def __init__(self, config: Config):
         self.config = config
         self.env = NewsletterSandbox(config.templates)
-        self.labels = _load_labels(config.templates / "labels.toml")
+        self.catalogue = catalogue(config)  # every word, checked for every configured language now
         check_template_tags(config.templates, config.root)
         try:
             self.template = self.env.get_template(TEMPLATE)
@@ -103,6 +104,7 @@ class Renderer:
         view = self.view(issue, segments, language, [p.article for p in picked], subject, preheader)
         html = self.compile(self.render_mjml(view))
         text = textpart.edition_text(view)
+        log.debug("rendered edition %s of %s", EditionKey(frozenset(segments), language), issue.slug)
         # no public URL to link them from: the pictures travel in the mail (images.py, mail.inline)
         images = () if self.config.public_url else edition_images(html, issue.path, self.config.mail_domain)
         return Edition(
@@ -127,7 +129,7 @@ class Renderer:
                 return Picked(variants.by_language[lang], fallback)
         return None
 
-    def render_mjml(self, view: Mapping[str, Any]) -> str:
+    def render_mjml(self, view: EditionView) -> str:
         try:
             return render_capped(self.template, {"e": view})
         except SecurityError as exc:
@@ -161,87 +163,20 @@ class Renderer:
 
     # ───────────────────────────── view for the templates ─────────────────────────────
 
+    def words(self, language: str) -> Words:
+        return self.catalogue.words(self.config.language_chain(language))
+
     def view(self, issue: Issue, segments: frozenset[str], language: str, articles: list[Article],
-             subject: str, preheader: str) -> dict[str, Any]:  # fmt: skip
-        cfg = self.config
-        chain = cfg.language_chain(language)
-        labels = _localised_labels(self.labels, chain)
-        footer = next((cfg.footers[lang] for lang in chain if lang in cfg.footers), None)
-        intros = getattr(issue, "intros", {})
-        intro = next((intros[lang] for lang in chain if lang in intros), issue.intro)
-        number = f"{labels.get('issue_number', '')} {issue.number} · " if issue.number else ""
-        return {
-            "lang": language,
-            "name": cfg.name,
-            "slug": issue.slug,
-            "subject": subject,
-            "preheader": preheader,
-            "title": localised(issue.title, chain),
-            "date": long_date(issue.date, language),
-            "issue_line": number + long_date(issue.date, language),
-            "segment_label": self.segment_label(segments, language),
-            "browser_url": f"{cfg.public_url}/{issue.slug}/{language}.html" if cfg.public_url else None,
-            "intro_md": intro,
-            "intro_html": markdown.to_markup(intro),
-            "labels": labels,
-            "footer": {
-                "text": footer.text if footer else "",
-                "impressum": footer.impressum if footer else "",
-                "unsubscribe_label": footer.unsubscribe_label
-                if footer
-                else labels.get("unsubscribe_text", ""),
-            },
-            "articles": [self.article_view(issue, a, language, labels) for a in articles],
-        }
-
-    def article_view(
-        self, issue: Issue, a: Article, language: str, labels: Mapping[str, str]
-    ) -> dict[str, Any]:
-        meta = " · ".join(x for x in (long_date(a.date, language) if a.date else None, a.author) if x)
-        image = None
-        if a.image:
-            src = f"{self.config.public_url}/{issue.slug}/{a.image}" if self.config.public_url else a.image
-            image = {"src": src, "alt": a.image_alt or "", "caption": a.image_caption or "",
-                     "credit": a.image_credit or ""}  # fmt: skip
-        event = None
-        if a.event:
-            ics = f"{self.config.public_url}/{issue.slug}/{a.name}.ics" if self.config.public_url else None
-            event = {"title": a.event.title, "when": event_when(a.event, language, labels),
-                     "location": a.event.location, "ics_url": ics}  # fmt: skip
-        contacts = [{"name": c.name, "email": c.email, "role": c.role, "phone": c.phone,
-                     "phone_uri": _phone_uri(c.phone)} for c in a.contacts]  # fmt: skip
-        return {
-            "name": a.name,
-            "language": a.language,
-            "kicker": a.kicker,
-            "title": a.title,
-            "meta": meta,
-            "teaser": a.teaser,
-            "teaser_md": a.teaser,
-            "teaser_html": Markup(markdown.inline_html(a.teaser)) if a.teaser else None,  # noqa: S704 - nh3-cleaned
-            "body_md": a.body,
-            "body_html": self._absolute_images(markdown.to_markup(a.body), issue.slug),
-            "image": image,
-            "contacts": contacts,
-            "event": event,
-        }
-
-    def _absolute_images(self, fragment: Markup, slug: str) -> Markup:
-        """With a public URL, images written as relative paths in Markdown point at the archive copy."""
-        if not self.config.public_url:
-            return fragment
-        prefix = f"{self.config.public_url}/{slug}/"
-        return Markup(_RELATIVE_SRC.sub(lambda m: m.group(1) + prefix, str(fragment)))  # noqa: S704 - adds a URL prefix to sanitised HTML
+             subject: str, preheader: str) -> EditionView:  # fmt: skip
+        title = localised(issue.title, self.config.language_chain(language))
+        label = self.segment_label(segments, language)
+        return edition_view(issue, self.config, self.words(language), articles, subject=subject,
+                            preheader=preheader, title=title, segment_label=label)  # fmt: skip
 
     def segment_label(self, segments: frozenset[str], language: str) -> str:
         if ALL in segments or not segments:
             return ""
         return " · ".join(self.config.segment(s).name(language) for s in sorted(segments))
-
-
-def _phone_uri(phone: str | None) -> str:
-    """``+49 (0)371 123-45`` → ``+4937112345``: the trunk ``(0)`` is not dialled after a country code."""
-    return re.sub(r"[^\d+]", "", re.sub(r"\(\s*0\s*\)", "", phone or ""))
 
 
 def select_articles(issue: Issue, segments: frozenset[str]) -> list[ArticleVariants]:
@@ -271,22 +206,6 @@ def localised(values: Mapping[str, str], chain: Iterable[str]) -> str:
         if values.get(lang):
             return str(values[lang])
     return next((str(v) for v in values.values() if v), "")
-
-
-def _localised_labels(labels: Mapping[str, Mapping[str, str]], chain: tuple[str, ...]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for lang in reversed(chain):
-        merged.update(labels.get(lang, {}))
-    return merged
-
-
-def _load_labels(path: Path) -> dict[str, dict[str, str]]:
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateProblem(f"{path}: {exc}") from None
 
 
 def check_template_tags(templates: Path, root: Path) -> None:

@@ -115,11 +115,8 @@ def overlapping(config: Config, info: ScheduleInfo) -> list[ScheduleInfo]:
 def _check_preflight(config: Config, issue_path: Path, shown: str) -> None:
     from .. import preflight  # imported late: rendering is not needed to list or cancel schedules
 
-    errors = [p for p in preflight.check_issue(issue_path, config) if p.severity == "error"]
-    if errors:
-        raise preflight.PreflightRefused(
-            errors, f"not scheduled: {shown} fails the pre-flight check; fix it (`newsletter check {shown}`)"
-        )
+    checked = preflight.check_issue(issue_path, config)  # the files parsed once, each edition rendered once
+    checked.passed(f"not scheduled: {shown} fails the pre-flight check; fix it (`newsletter check {shown}`)")
 
 
 def member_zones(config: Config, segment_id: str, default_zone: str) -> list[str]:

@@ -27,7 +27,6 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import and_, or_, select
 
@@ -38,6 +37,7 @@ from ..model import NewsletterError, SendState
 from ..store.leases import Lease
 from ..store.schedules import ScheduleInfo, get_schedule, list_schedules, set_state
 from ..store.tables import schedules
+from .background import StoppingScheduler
 from .plans import members_in_zone, schedule_segment, scheduled_zones
 from .retries import RetryPoller
 
@@ -83,7 +83,7 @@ class SchedulerService:
         self._issue_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         grace = max(1, math.ceil(self.staleness.total_seconds()))
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = StoppingScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE),
                 "retries": MemoryJobStore(),  # found again from the ledger on every poll: never stored

@@ -2,7 +2,8 @@
 
 ``prepare_send`` refuses (exit 2) before anything changes — pre-flight errors, a real relay without
 ``NEWSLETTER_SECRET``, no valid member of the segments named — and returns the ``Prepared`` run:
-the ``Issue``, the addressed members in file order, the rejected rows and the warnings.
+the ``Issue`` and the ``Editions`` the pre-flight validated (the send renders nothing twice), the
+addressed members in file order, the rejected rows and the warnings.
 """
 
 from __future__ import annotations
@@ -15,21 +16,22 @@ from .. import preflight
 from ..audience import read_members
 from ..audience.targets import member_in, segment_id
 from ..config import Config
-from ..content import load_issue, resolve_issue_path
-from ..model import ALL, GENERAL, ConfigError, Edition, Issue, Member, Problem, RefusedError
+from ..model import ALL, GENERAL, ConfigError, Issue, Member, Problem, RefusedError
+from ..render.editions import Editions
 
 
 @dataclass
 class Prepared:
-    """What one run is about: the issue that passed the pre-flight check and its audience."""
+    """What one run is about: the issue that passed the pre-flight check, its editions (those the
+    check rendered are reused, a member's own is rendered when first asked) and its audience."""
 
     issue: Issue
     path: Path
     members: list[Member]  # addressed by this run, in file order
     rejected: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
+    editions: Editions
     others: list[Member] = field(default_factory=list)  # valid members this run does not address
-    editions: dict[str, Edition] = field(default_factory=dict)
 
 
 def prepare_send(
@@ -41,14 +43,9 @@ def prepare_send(
     only_addresses: Collection[str] | None = None,
 ) -> Prepared:
     wanted = wanted_segments(config, segments)
-    path = resolve_issue_path(issue_path, config)
-    problems = preflight.check_issue(path, config)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise preflight.PreflightRefused(
-            errors, f"{len(errors)} pre-flight error(s); fix them (newsletter check) before sending"
-        )
-    issue = load_issue(path, config)
+    checked = preflight.check_issue(issue_path, config)
+    refusal = f"{len(checked.errors)} pre-flight error(s); fix them (newsletter check) before sending"
+    issue, editions = checked.passed(refusal)
     if not dry_run and config.secret is None and not config.smtp.is_dev_sink:
         raise RefusedError(
             "NEWSLETTER_SECRET is not set: unsubscribe links cannot be signed; put a long random value "
@@ -64,8 +61,8 @@ def prepare_send(
         raise RefusedError(
             f"no valid member of {named} in {config.subscribers}; check --to and the member list"
         )
-    warnings = tuple(p for p in problems if p.severity != "error") + tuple(report.duplicates)
-    return Prepared(issue, path, members, tuple(report.rejected), warnings, others)
+    warnings = checked.warnings + (*report.duplicates, *report.warnings)
+    return Prepared(issue, checked.path, members, tuple(report.rejected), warnings, editions, others)
 
 
 def wanted_segments(config: Config, segments: Sequence[str]) -> frozenset[str]:

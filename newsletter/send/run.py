@@ -33,7 +33,6 @@ from ..model import (
     DeliveryState,
     Edition,
     EditionKey,
-    Issue,
     Member,
     RefusedError,
     SendState,
@@ -101,11 +100,10 @@ def run_send(
         store.release(slug, holder)
 
 
-def _render(config: Config, issue: Issue, keys: Iterable[EditionKey]) -> dict[EditionKey, Edition]:
-    from ..render.renderer import Renderer
-
-    renderer = Renderer(config)
-    return {key: renderer.render(issue, key.segments, key.language) for key in sorted(set(keys), key=str)}
+def _render(prep: Prepared, keys: Iterable[EditionKey]) -> dict[EditionKey, Edition]:
+    """The editions of ``keys`` through the pre-flight's ``Editions``: the ones it checked are not
+    rendered again, a member's own one (``poland+usa.de``) is rendered once, here."""
+    return prep.editions.of(keys)
 
 
 def _dry_run(
@@ -129,7 +127,7 @@ def _dry_run(
             status = row.state
         plan.append(PlannedMessage(m.address, row.edition if row else str(keys[m.address]), status))
     # template errors show up now, not mid-send
-    _render(config, prep.issue, {EditionKey.parse(p.edition) for p in plan})
+    _render(prep, {EditionKey.parse(p.edition) for p in plan})
     return SendReport(
         issue=prep.issue.slug,
         left_out=left_out(prep.others, existing),
@@ -167,7 +165,7 @@ def _send(
     addressed = {m.address: m for m in prep.members}
     existing = {r.address: r for r in ledger.rows(slug)}
     wanted = {EditionKey.parse(existing[a].edition) if a in existing else k for a, k in keys.items()}
-    editions = _render(config, prep.issue, wanted)
+    editions = _render(prep, wanted)
     if config.require_approval:
         from ..approval import verify
 

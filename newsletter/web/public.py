@@ -7,7 +7,8 @@
                      answers 200 with a page, never a redirect. Replays answer the same 200.
 ``GET  /…``          the static archive built by ``newsletter archive`` (if the folder exists).
 
-Tokens are made and checked by ``mail.tokens`` (authenticated encryption with the key list from
+The page's words are ``[<lang>.unsubscribe_page]`` of the catalogue (``render.labels``), offered in
+every configured language that has its own table there. Tokens are made and checked by ``mail.tokens`` (authenticated encryption with the key list from
 ``NEWSLETTER_SECRET``; constant-time checks inside ``cryptography``); an invalid token gets a 400
 page and changes nothing. No cookies, no scripts, no remote resources, no access log.
 """
@@ -29,6 +30,7 @@ from starlette.routing import Route
 
 from .. import edges, paths
 from ..config import Config
+from ..render.labels import UnsubscribePageWords, catalogue, words
 
 MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
 SECURITY_HEADERS = {
@@ -45,50 +47,6 @@ ARCHIVE_CSP = (
     "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; form-action 'none'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-TEXTS: dict[str, dict[str, str]] = {
-    "de": {
-        "title": "Newsletter abbestellen",
-        "ask": "Möchten Sie den {name} an {address} nicht mehr erhalten?",
-        "button": "Ja, abbestellen",
-        "nochange": "Solange Sie nicht auf die Schaltfläche klicken, ändert sich nichts.",
-        "done_title": "Abgemeldet",
-        "done": "{address} erhält den {name} nicht mehr. Sie müssen nichts weiter tun.",
-        "already": "{address} ist bereits abgemeldet und erhält den {name} nicht mehr.",
-        "invalid_title": "Link ungültig",
-        "invalid": "Dieser Abmeldelink ist ungültig oder unvollständig. Es wurde nichts geändert. "
-        "Kopieren Sie den ganzen Link aus der E-Mail oder schreiben Sie uns an {contact}.",
-        "bad_request": "Diese Anfrage war keine Abmeldung. Es wurde nichts geändert.",
-        "mail": "Oder schreiben Sie uns an {contact}.",
-    },
-    "en": {
-        "title": "Unsubscribe from the newsletter",
-        "ask": "Do you no longer want to receive the {name} at {address}?",
-        "button": "Yes, unsubscribe",
-        "nochange": "Nothing changes unless you press the button.",
-        "done_title": "Unsubscribed",
-        "done": "{address} will no longer receive the {name}. There is nothing else you need to do.",
-        "already": "{address} is already unsubscribed and no longer receives the {name}.",
-        "invalid_title": "Invalid link",
-        "invalid": "This unsubscribe link is invalid or incomplete. Nothing was changed. "
-        "Copy the whole link from the e-mail or write to us at {contact}.",
-        "bad_request": "This request was not an unsubscribe request. Nothing was changed.",
-        "mail": "Or write to us at {contact}.",
-    },
-    "pl": {
-        "title": "Wypisz się z newslettera",
-        "ask": "Czy nie chcesz już otrzymywać newslettera {name} na adres {address}?",
-        "button": "Tak, wypisz mnie",
-        "nochange": "Dopóki nie klikniesz przycisku, nic się nie zmieni.",
-        "done_title": "Wypisano",
-        "done": "Adres {address} nie będzie już otrzymywać newslettera {name}. Nic więcej nie musisz robić.",
-        "already": "Adres {address} jest już wypisany i nie otrzymuje newslettera {name}.",
-        "invalid_title": "Nieprawidłowy link",
-        "invalid": "Ten link do wypisania jest nieprawidłowy lub niepełny. Nic nie zostało zmienione. "
-        "Skopiuj cały link z wiadomości e-mail lub napisz do nas: {contact}.",
-        "bad_request": "To żądanie nie było prośbą o wypisanie. Nic nie zostało zmienione.",
-        "mail": "Możesz też napisać do nas: {contact}.",
-    },
-}
 
 
 def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ...] = ()) -> Starlette:
@@ -98,6 +56,7 @@ def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ..
     from ..mail.tokens import require_real_secret
 
     require_real_secret(config)
+    catalogue(config)  # a missing or broken word stops the start, not a member's click
     service = _Service(config, site if site is not None else config.root / "site")
     routes = [
         Route("/u/{token}", service.confirm, methods=["GET", "HEAD"]),
@@ -134,42 +93,41 @@ class _Service:
         if claims is None:
             return self._invalid(lang)
         already = await run_in_threadpool(self.suppressions.contains, claims.address)
-        t = TEXTS[lang]
+        t = self._words(lang)
         values = {"name": self.config.name, "address": mask(claims.address)}
         if already:
-            return self._page(lang, t["done_title"], f"<p>{_fmt(t['already'], values)}</p>")
+            return self._page(lang, t.done_title, f"<p>{_fmt(t.already, values)}</p>")
         action = quote(request.path_params["token"], safe="") + f"?lang={lang}"
         body = (
-            f"<p>{_fmt(t['ask'], values)}</p>\n"
+            f"<p>{_fmt(t.ask, values)}</p>\n"
             f'<form method="post" action="{html.escape(action)}">\n'
             '<input type="hidden" name="List-Unsubscribe" value="One-Click">\n'
-            f'<button type="submit">{html.escape(t["button"])}</button>\n</form>\n'
-            f'<p class="small">{html.escape(t["nochange"])} {_fmt(t["mail"], {"contact": self.contact})}</p>'
+            f'<button type="submit">{html.escape(t.button)}</button>\n</form>\n'
+            f'<p class="small">{html.escape(t.nochange)} {_fmt(t.mail, {"contact": self.contact})}</p>'
         )
-        return self._page(lang, t["title"], body)
+        return self._page(lang, t.title, body)
 
     async def unsubscribe(self, request: Request) -> Response:
         lang = choose_language(request, self.config)
         claims = read_claims(request.path_params["token"], self.config)
         if claims is None:
             return self._invalid(lang)
+        t = self._words(lang)
         if not await _is_one_click(request):
-            return self._page(
-                lang, TEXTS[lang]["invalid_title"], f"<p>{html.escape(TEXTS[lang]['bad_request'])}</p>", 400
-            )
+            return self._page(lang, t.invalid_title, f"<p>{html.escape(t.bad_request)}</p>", 400)
         await run_in_threadpool(self.suppressions.add, claims.address, "unsubscribed", "one-click")
-        t = TEXTS[lang]
         values = {"name": self.config.name, "address": mask(claims.address)}
-        return self._page(lang, t["done_title"], f"<p>{_fmt(t['done'], values)}</p>")
+        return self._page(lang, t.done_title, f"<p>{_fmt(t.done, values)}</p>")
 
     async def health(self, request: Request) -> Response:
         return PlainTextResponse("ok", headers=SECURITY_HEADERS)
 
+    def _words(self, lang: str) -> UnsubscribePageWords:
+        return words(self.config, lang).unsubscribe_page
+
     def _invalid(self, lang: str) -> Response:
-        t = TEXTS[lang]
-        return self._page(
-            lang, t["invalid_title"], f"<p>{_fmt(t['invalid'], {'contact': self.contact})}</p>", 400
-        )
+        t = self._words(lang)
+        return self._page(lang, t.invalid_title, f"<p>{_fmt(t.invalid, {'contact': self.contact})}</p>", 400)
 
     def _page(self, lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
         page = (
@@ -185,8 +143,8 @@ class _Service:
     def _languages(self, current: str) -> str:
         links = [
             f'<a href="?lang={lang}" hreflang="{lang}" lang="{lang}">{lang.upper()}</a>'
-            for lang in self.config.languages
-            if lang in TEXTS and lang != current
+            for lang in offered(self.config)
+            if lang != current
         ]
         return f'<p class="small">{" · ".join(links)}</p>' if links else ""
 
@@ -233,16 +191,22 @@ def safe_path(root: Path, relative: str) -> Path | None:
     return paths.contained(root, clean) or paths.contained(root, f"{clean}/index.html")
 
 
+def offered(config: Config) -> list[str]:
+    """The configured languages the page is written in (their own table in labels.toml)."""
+    own = catalogue(config).languages
+    return [lang for lang in config.languages if lang in own] or [config.default_language]
+
+
 def choose_language(request: Request, config: Config) -> str:
     """``?lang=`` if offered, else the best Accept-Language match, else the default language."""
-    offered = [lang for lang in config.languages if lang in TEXTS] or ["en"]
+    languages = offered(config)
     wanted = request.query_params.get("lang", "").lower()
-    if wanted in offered:
+    if wanted in languages:
         return wanted
     for lang in accept_language(request.headers.get("accept-language", "")):
-        if lang in offered:
+        if lang in languages:
             return lang
-    return config.default_language if config.default_language in offered else offered[0]
+    return config.default_language if config.default_language in languages else languages[0]
 
 
 def accept_language(header: str) -> list[str]:

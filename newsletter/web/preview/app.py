@@ -16,7 +16,6 @@ import hashlib
 import re
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -45,9 +44,12 @@ from ..safety import FILE_CSP, FRAME_CSP, IMAGE_TYPES, Csrf, GuardMiddleware, sa
 from . import outbox
 from .live import Broadcaster, watch
 from .mail import frame_document, member_label, personalised, placeholder_member, sample_members
+from .pages import EditionPage, Flash, MessagePage, OverviewPage, template_values
 from .state import Card, PreviewState, Snapshot
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from ...send.protocols import SendParts
 
 HERE = Path(__file__).resolve().parent
@@ -56,12 +58,6 @@ STATIC = HERE / "static"
 WIDTHS = (("phone", "Phone 375 px"), ("tablet", "Tablet 768 px"), ("desktop", "Desktop"))
 MAX_PROOF_ADDRESSES = 10
 _ADDRESS_SPLIT = re.compile(r"[\s,;]+")
-
-
-@dataclass
-class Flash:
-    kind: str  # "ok" or "error"
-    text: str
 
 
 class Preview:
@@ -98,13 +94,14 @@ class Preview:
             self.loop.call_soon_threadsafe(self.broadcaster.close)
 
     def page(
-        self, request: Request, template: str, active: str = "", status: int = 200, **values
+        self, request: Request, template: str, view: DataclassInstance, active: str = "", status: int = 200
     ) -> Response:
+        """``template`` with the fields of its page value (``pages``) and what every page has."""
         snap = self.state.snapshot
         session = request.cookies.get(self.cookie) or Csrf.new_session()
         name = snap.config.name if snap.config else "Newsletter"
         html = self.env.get_template(template).render(
-            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **values
+            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **template_values(view)
         )
         response = HTMLResponse(html, status_code=status)
         if request.cookies.get(self.cookie) != session:
@@ -112,7 +109,7 @@ class Preview:
         return response
 
     def message(self, request: Request, heading: str, text: str, status: int) -> Response:
-        return self.page(request, "message.html", status=status, heading=heading, text=text)
+        return self.page(request, "message.html", MessagePage(heading, text), status=status)
 
     # ── pages ──
 
@@ -124,10 +121,8 @@ class Preview:
             lang = snap.config.default_language
             title = issue.title.get(lang) or issue.title.get("*") or next(iter(issue.title.values()), "")
             date_text = issue.date.strftime("%d.%m.%Y")
-        return self.page(
-            request, "overview.html", "overview", issue=issue, title=title, date_text=date_text,
-            issue_folder=self.state.issue_path.name,
-        )  # fmt: skip
+        view = OverviewPage(issue, title, date_text, self.state.issue_path.name)
+        return self.page(request, "overview.html", view, "overview")
 
     async def edition(self, request: Request) -> Response:
         snap = self.state.snapshot
@@ -142,25 +137,19 @@ class Preview:
         mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
         session = request.cookies.get(self.cookie, "")
         flash = self.flashes.pop(session, None) if session else None
-
-        def url(**change: str) -> str:
-            query = {"w": width, "member": str(member.line), "dark": "1" if dark else ""}
-            key = change.pop("key", card.key)
-            query.update(change)
-            return f"/edition/{key}?" + urlencode({k: v for k, v in query.items() if v})
-
         frame_src = f"/edition/{card.key}/frame?" + urlencode(
             {"member": member.line, "dark": "1" if dark else ""}
         )
-        return self.page(
-            request, "edition.html", "overview", card=card, width=width, widths=WIDTHS, dark=dark,
-            samples=samples, member=member, mail=mail, flash=flash, url=url, frame_src=frame_src,
-            languages=_languages(snap, card), frame_hash=_digest(card.edition.html), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
+        view = EditionPage(
+            card=card, width=width, widths=WIDTHS, dark=dark, samples=samples, member=member, mail=mail,
+            flash=flash, frame_src=frame_src, languages=_languages(snap, card),
+            frame_hash=_digest(card.edition.html), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
         )  # fmt: skip
+        return self.page(request, "edition.html", view, "overview")
 
-    def _samples(self, snap: Snapshot, card: Card) -> list:
+    def _samples(self, snap: Snapshot, card: Card) -> tuple[Member, ...]:
         real = sample_members(card.edition, snap.members)
-        return [placeholder_member(card.edition), *real]
+        return (placeholder_member(card.edition), *real)
 
     async def frame(self, request: Request) -> Response:
         snap = self.state.snapshot
@@ -276,16 +265,16 @@ def _name(member: Member) -> str:
     return " ".join(p for p in (member.first_name, member.last_name) if p) or member.address
 
 
-def _pick(samples: list, wanted: str | None):
+def _pick(samples: tuple[Member, ...], wanted: str | None) -> Member:
     for member in samples:
         if str(member.line) == wanted:
             return member
     return samples[0]
 
 
-def _languages(snap: Snapshot, card: Card) -> list[tuple[str, str]]:
+def _languages(snap: Snapshot, card: Card) -> tuple[tuple[str, str], ...]:
     same = [c for c in snap.cards if c.edition.segments == card.edition.segments]
-    return [(c.edition.language, c.key) for c in same]
+    return tuple((c.edition.language, c.key) for c in same)
 
 
 def _file(root: Path, relative: str, *, images_only: bool) -> Response:

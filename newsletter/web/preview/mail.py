@@ -74,7 +74,7 @@ def personalised(edition: Edition, config: Config, member: Member) -> MailView:
             if isinstance(exc, NewsletterError)
             else "the message builder is not available"
         )
-        return _approximation(edition, member, f"Headers not available: {note}")
+        return _approximation(edition, config, member, f"Headers not available: {note}")
     return parse_message(raw)
 
 
@@ -108,9 +108,16 @@ def _part(message: EmailMessage, kind: str) -> str:
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
-def _approximation(edition: Edition, member: Member, note: str) -> MailView:
+def _approximation(edition: Edition, config: Config, member: Member, note: str) -> MailView:
+    try:  # the member's real salutation, unless the word catalogue is what failed
+        from ...mail.compose import salutation
+        from ...render.labels import words
+
+        greeting = salutation(member, words(config, edition.language).salutation)
+    except (ImportError, NewsletterError):
+        greeting = ""
     values = {
-        "[[nl:salutation]]": f"Guten Tag {member.first_name} {member.last_name},".replace("  ", " "),
+        "[[nl:salutation]]": greeting,
         "[[nl:first_name]]": member.first_name,
         "[[nl:last_name]]": member.last_name,
         "[[nl:company]]": member.company,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -18,6 +18,7 @@ from ...config import Config
 from ...model import DeliveryState
 from ..safety import FRAME_CSP
 from .mail import MailView, frame_document, parse_message
+from .pages import DeliveryPage, FailedAddress, OutboxMessagePage, OutboxPage
 
 if TYPE_CHECKING:
     from .app import Preview
@@ -90,9 +91,7 @@ def routes(preview: Preview) -> list[Route]:
     async def outbox(request: Request) -> Response:
         config = preview.state.snapshot.config
         messages, note = await anyio.to_thread.run_sync(_listing, config)
-        return preview.page(
-            request, "outbox.html", "outbox", messages=messages, note=note, limit=OUTBOX_LIMIT
-        )
+        return preview.page(request, "outbox.html", OutboxPage(tuple(messages), note, OUTBOX_LIMIT), "outbox")
 
     async def outbox_message(request: Request) -> Response:
         entry = await _find(preview, request.path_params["id"])
@@ -103,15 +102,8 @@ def routes(preview: Preview) -> list[Route]:
         view = request.query_params.get("view", "html")
         view = view if view in ("html", "text", "headers", "source") else "html"
         raw_text = entry.view.raw.decode("utf-8", "replace")
-        return preview.page(
-            request,
-            "outbox_message.html",
-            "outbox",
-            m=entry,
-            view=view,
-            view_mail=entry.view,
-            raw_text=raw_text,
-        )
+        page = OutboxMessagePage(m=entry, view=view, view_mail=entry.view, raw_text=raw_text)
+        return preview.page(request, "outbox_message.html", page, "outbox")
 
     async def outbox_frame(request: Request) -> Response:
         entry = await _find(preview, request.path_params["id"])
@@ -135,12 +127,11 @@ def routes(preview: Preview) -> list[Route]:
     async def delivery(request: Request) -> Response:
         snap = preview.state.snapshot
         slug = snap.issue.slug if snap.issue else preview.state.issue_path.name
-        values = await anyio.to_thread.run_sync(_delivery_values, preview, snap.config, slug)
+        page = await anyio.to_thread.run_sync(_delivery_values, preview, snap.config, slug)
         labels = {card.key: card.label for card in snap.cards}
-        extra = [(s, s) for s in values["counts"] if s not in dict(STATES)]
-        return preview.page(
-            request, "delivery.html", "delivery", states=[*STATES, *extra], labels=labels, slug=slug, **values
-        )
+        extra = tuple((s, s) for s in page.counts if s not in dict(STATES))
+        page = replace(page, states=(*STATES, *extra), labels=labels)
+        return preview.page(request, "delivery.html", page, "delivery")
 
     return [
         Route("/outbox", outbox),
@@ -169,25 +160,18 @@ async def _find(preview: Preview, message_id: str) -> OutboxEntry | None:
     return await anyio.to_thread.run_sync(find_entry, config.outbox, message_id)
 
 
-def _delivery_values(preview: Preview, config: Config | None, issue: str) -> dict[str, Any]:
+def _delivery_values(preview: Preview, config: Config | None, issue: str) -> DeliveryPage:
     """Ledger counts and failed rows of this issue, or a note why there are none."""
-    empty: dict[str, Any] = {"counts": {}, "per_edition": [], "failed": []}
+    empty = DeliveryPage(slug=issue, states=STATES, labels={}, counts={}, per_edition=(), failed=(), note="")
     if config is None:
-        return {**empty, "note": "The configuration cannot be read; see the message above."}
+        return replace(empty, note="The configuration cannot be read; see the message above.")
     url = config.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        return {**empty, "note": "Nothing has been sent yet (there is no state database)."}
+        return replace(empty, note="Nothing has been sent yet (there is no state database).")
     book = preview.parts(config).store
     counts = book.counts(issue)
     if not counts.rows:
-        return {**empty, "note": f"This issue ({issue}) has not been sent yet."}
-    failed = [
-        {
-            "address": f.address,
-            "state": f.state,
-            "reply": f.reply_text,
-        }
-        for f in book.failed(issue)
-    ]
-    per_edition = sorted(counts.by_edition.items())
-    return {"counts": dict(counts.total), "per_edition": per_edition, "failed": failed, "note": ""}
+        return replace(empty, note=f"This issue ({issue}) has not been sent yet.")
+    failed = tuple(FailedAddress(f.address, f.state, f.reply_text) for f in book.failed(issue))
+    per_edition = tuple(sorted(counts.by_edition.items()))
+    return replace(empty, counts=dict(counts.total), per_edition=per_edition, failed=failed)

@@ -1,8 +1,11 @@
 """What the preview shows, rebuilt on every change: issue, editions, pre-flight, member list.
 
 ``PreviewState.reload()`` reads everything from disk (config included) into one frozen
-``Snapshot``. A reload that fails keeps the last good editions and carries the problems
-(``path:line: message``) so the page can show them instead of going blank.
+``Snapshot``: ``render`` loads the issue through the pre-flight's first half (``preflight.load``)
+and takes the cards' editions from its ``Editions``, then ``check`` runs the rest of the pre-flight
+on that same loaded value, so no file is parsed and no edition rendered twice. A reload that fails
+keeps the last good editions and carries the problems (``path:line: message``) so the page can
+show them instead of going blank.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...config import Config
 from ...model import ALL, Edition, EditionKey, Issue, Member, NewsletterError, Problem
+from ...render.labels import words
+
+if TYPE_CHECKING:
+    from ...preflight import Loaded
+    from ...render.editions import Editions
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Snapshot:
     preflight: tuple[Problem, ...] = ()
     errors: tuple[str, ...] = ()  # the current files cannot be rendered: one line per problem
     stale: bool = False  # cards are from the last version that rendered
+    loaded: Loaded | None = None  # what ``check`` runs the rest of the pre-flight on
 
     def card(self, key: str) -> Card | None:
         return next((c for c in self.cards if c.key == key), None)
@@ -95,10 +105,10 @@ class PreviewState:
 
         with self._lock:
             current = self.snapshot
-            if current.errors or current.config is None:
+            if current.errors or current.config is None or current.loaded is None:
                 return current
             try:
-                problems = tuple(preflight.check_issue(self.issue_path, current.config))
+                problems = preflight.check(current.loaded).problems  # the cards' editions, not again
             except NewsletterError as exc:
                 return self._publish(replace(current, errors=tuple(exc.lines()), stale=True))
             return self._publish(replace(current, preflight=problems))
@@ -109,14 +119,14 @@ class PreviewState:
         return self.snapshot
 
     def _build(self) -> Snapshot:
-        from ...content import load_issue
-        from ...render.renderer import build_editions
+        from ... import preflight
 
         config = self.last_config = self._load_config()
-        issue = load_issue(self.issue_path, config)
-        editions = list(build_editions(issue, config))
+        loaded = preflight.load(self.issue_path, config)
+        issue, rendered = loaded.require()
+        editions = rendered.standard()
         members, note = read_member_list(config)
-        editions += _member_editions(issue, config, editions, members or ())
+        editions += _member_editions(rendered, editions, members or ())
         cards = tuple(_card(e, config, members) for e in _ordered(editions, config))
         return Snapshot(
             version=0,
@@ -127,6 +137,7 @@ class PreviewState:
             members=members,
             members_note=note,
             preflight=self.snapshot.preflight,
+            loaded=loaded,
         )
 
 
@@ -149,18 +160,10 @@ def read_member_list(config: Config) -> tuple[tuple[Member, ...] | None, str]:
     return members, note
 
 
-def _member_editions(
-    issue: Issue, config: Config, have: list[Edition], members: tuple[Member, ...]
-) -> list[Edition]:
+def _member_editions(editions: Editions, have: list[Edition], members: tuple[Member, ...]) -> list[Edition]:
     """Editions members get that the standard set lacks (several segments, none, other language)."""
-    from ...render.renderer import Renderer
-
     keys = {EditionKey(e.segments, e.language) for e in have}
-    wanted = sorted({EditionKey.of(m) for m in members} - keys, key=str)
-    if not wanted:
-        return []
-    renderer = Renderer(config)
-    return [renderer.render(issue, key.segments, key.language) for key in wanted]
+    return list(editions.of({EditionKey.of(m) for m in members} - keys).values())
 
 
 def _ordered(editions: list[Edition], config: Config) -> list[Edition]:
@@ -177,9 +180,9 @@ def _ordered(editions: list[Edition], config: Config) -> list[Edition]:
 
 def edition_label(edition: Edition, config: Config) -> str:
     if ALL in edition.segments:
-        name = {"de": "Gesamtausgabe", "pl": "Wydanie pełne"}.get(edition.language, "Complete edition")
+        name = words(config, edition.language).preview.complete_edition
     elif not edition.segments:
-        name = {"de": "Allgemein", "pl": "Ogólne"}.get(edition.language, "General")
+        name = words(config, edition.language).preview.general_edition
     else:
         names = [
             config.segments[s].name(edition.language) if s in config.segments else s

@@ -1,0 +1,247 @@
+"""The one catalogue of words members read: ``templates/labels.toml``, typed, per language.
+
+The file holds one table per language and one sub-table per area (``[de.mail]``,
+``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``). ``words(config,
+language)`` gives the typed ``Words`` of a language: each key is taken from the first language of
+its fallback chain (``pl → en → de``) whose table has it, so a language may translate only some
+words. A key that no language of the chain has, a key that is not a word of its area (outside
+``mail``) and a ``{placeholder}`` the program does not fill are ``TemplateProblem`` errors, found
+when the catalogue is loaded — by ``check``, before any mail — never in the middle of a send.
+
+The keys are the fields of the area classes below; the words live only in the TOML file, so an
+association translates or rewords them in ``templates/`` without touching Python.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from difflib import get_close_matches
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..config import Config
+from .sandbox import TemplateProblem
+
+FILE = "labels.toml"
+
+
+@dataclass(frozen=True)
+class MailWords:
+    """``[<lang>.mail]``: the words of the mail templates (``e.labels.contact``) and the text part."""
+
+    issue_number: str
+    view_in_browser: str
+    contact: str
+    event: str
+    location: str
+    add_to_calendar: str
+    unsubscribe_text: str  # also the subject of the archive's mailto: unsubscribe
+    impressum: str
+    time_suffix: str  # after a time of day: "14:00 Uhr"; empty where the language has none
+    photo: str
+    image: str
+    extra: Mapping[str, str] = field(default_factory=dict)  # keys a restyled template added
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
+
+    if not TYPE_CHECKING:  # templates may use their own words (e.labels.sponsor); Python code may not
+
+        def __getattr__(self, name: str) -> str:
+            try:
+                return self.__dict__["extra"][name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class SalutationWords:
+    """``[<lang>.salutation]``: the mail's first line; ``{last}`` is the member's last name."""
+
+    female: str
+    male: str
+    anyone: str  # no salutation or no last name in the member list
+    neutral: str  # the archive's web pages, which greet no one in particular
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"last"})
+
+
+@dataclass(frozen=True)
+class ArchiveWords:
+    """``[<lang>.archive]``: the static web archive."""
+
+    language_name: str  # the language's own name, in the links between languages
+    archive: str
+    all_issues: str
+    feed: str
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class UnsubscribePageWords:
+    """``[<lang>.unsubscribe_page]``: the page behind the unsubscribe link (``newsletter serve``)."""
+
+    title: str
+    ask: str
+    button: str
+    nochange: str
+    done_title: str
+    done: str
+    already: str
+    invalid_title: str
+    invalid: str
+    bad_request: str
+    mail: str
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"name", "address", "contact"})
+
+
+@dataclass(frozen=True)
+class PreviewWords:
+    """``[<lang>.preview]``: edition names on the preview's cards."""
+
+    complete_edition: str
+    general_edition: str
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
+
+
+AREAS: dict[str, type] = {
+    "mail": MailWords,
+    "salutation": SalutationWords,
+    "archive": ArchiveWords,
+    "unsubscribe_page": UnsubscribePageWords,
+    "preview": PreviewWords,
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """Every word of one language, resolved along its fallback chain."""
+
+    language: str
+    mail: MailWords
+    salutation: SalutationWords
+    archive: ArchiveWords
+    unsubscribe_page: UnsubscribePageWords
+    preview: PreviewWords
+
+
+def area_keys(area: str) -> tuple[str, ...]:
+    """The keys every language needs in ``[<lang>.<area>]``."""
+    return tuple(f.name for f in fields(AREAS[area]) if f.name != "extra")
+
+
+class Catalogue:
+    """One loaded ``labels.toml``; ``words(chain)`` resolves and checks a language once."""
+
+    def __init__(self, tables: Mapping[str, Any], shown: str):
+        self.tables = tables
+        self.shown = shown  # the file as messages name it
+        self.languages = tuple(lang for lang, table in tables.items() if isinstance(table, dict))
+        self._resolved: dict[tuple[str, ...], Words] = {}
+
+    def words(self, chain: Sequence[str]) -> Words:
+        key = tuple(chain)
+        if key not in self._resolved:
+            areas = {area: self._area(area, cls, key) for area, cls in AREAS.items()}
+            self._resolved[key] = Words(language=key[0], **areas)
+        return self._resolved[key]
+
+    def language_name(self, language: str) -> str:
+        """The language's own name from its own table (never a fallback's), else its code."""
+        table = self.tables.get(language, {}).get("archive", {})
+        name = table.get("language_name") if isinstance(table, dict) else None
+        return name if isinstance(name, str) and name else language
+
+    def _area(self, area: str, cls: type, chain: tuple[str, ...]) -> Any:
+        keys = area_keys(area)
+        values: dict[str, str] = {}
+        extra: dict[str, str] = {}
+        for lang in reversed(chain):  # the first language of the chain that has a key wins
+            for name, value in self._table(lang, area).items():
+                self._check_value(lang, area, name, value, cls)
+                if name not in keys and cls is not MailWords:
+                    hint = get_close_matches(name, keys, n=1)
+                    tail = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(keys)}"
+                    raise TemplateProblem(f"{self.shown}: unknown key '{name}' in [{lang}.{area}] ({tail})")
+                (values if name in keys else extra)[name] = value
+        missing = [name for name in keys if name not in values]
+        if missing:
+            where = " or ".join(f"[{lang}.{area}]" for lang in chain)
+            raise TemplateProblem(f"{self.shown}: no {', '.join(repr(m) for m in missing)} in {where}; "
+                                  "add the words (see the keys of the other languages)")  # fmt: skip
+        return cls(**values, extra=extra) if cls is MailWords else cls(**values)
+
+    def _table(self, lang: str, area: str) -> Mapping[str, Any]:
+        table = self.tables.get(lang, {})
+        if not isinstance(table, dict):
+            raise TemplateProblem(f"{self.shown}: [{lang}] must be a table of areas like [{lang}.mail]")
+        unknown = [name for name in table if name not in AREAS]
+        if unknown:
+            raise TemplateProblem(f"{self.shown}: unknown table [{lang}.{unknown[0]}] "
+                                  f"(the areas are {', '.join(AREAS)})")  # fmt: skip
+        sub = table.get(area, {})
+        if not isinstance(sub, dict):
+            raise TemplateProblem(f"{self.shown}: [{lang}.{area}] must be a table of words")
+        return sub
+
+    def _check_value(self, lang: str, area: str, name: str, value: object, cls: type) -> None:
+        where = f"{self.shown}: {lang}.{area}.{name}"
+        if not isinstance(value, str):
+            raise TemplateProblem(f'{where} must be text in quotes, e.g. {name} = "…"')
+        try:
+            named = {part[1] for part in string.Formatter().parse(value) if part[1] is not None}
+        except ValueError as exc:
+            raise TemplateProblem(f"{where}: {exc}; write a brace as {{{{ or }}}}") from None
+        allowed: frozenset[str] = getattr(cls, "PLACEHOLDERS", frozenset())
+        wrong = sorted(n for n in named if n not in allowed)
+        if wrong:
+            known = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "none"
+            raise TemplateProblem(f"{where}: {{{wrong[0]}}} is not filled in here (known: {known})")
+
+
+_cache: dict[tuple[Path, Path], tuple[tuple[int, int, int], Catalogue]] = {}
+_cache_lock = threading.Lock()
+
+
+def catalogue(config: Config) -> Catalogue:
+    """The catalogue of ``config.templates``, read again only when the file changed (the preview)."""
+    path = config.templates / FILE
+    shown = _shown(path, config.root)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise TemplateProblem(f"{shown}: not found; copy templates/ from the project (the words of the "
+                              "mails, in every language, are kept there)") from None  # fmt: skip
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _cache_lock:
+        cached = _cache.get((path, config.root))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateProblem(f"{shown}: {exc}") from None
+    loaded = Catalogue(tables, shown)
+    for language in config.languages:  # every configured language is complete, or we say so now
+        loaded.words(config.language_chain(language))
+    with _cache_lock:
+        _cache[(path, config.root)] = (stamp, loaded)
+    return loaded
+
+
+def words(config: Config, language: str) -> Words:
+    """The words of ``language``, each along its fallback chain of ``newsletter.toml``."""
+    return catalogue(config).words(config.language_chain(language))
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
