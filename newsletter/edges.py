@@ -1,5 +1,5 @@
 """Where the edges get their I/O: the state database, the ledger, the suppression list, the SMTP
-transport, and the three together as the engine's ``SendParts``.
+transport, the desk's users, and the three together as the engine's ``SendParts``.
 
 The CLI, the scheduler and the web apps call these once per process (per configuration) and
 hand the parts down; this is the one module that opens the state database (``store.db.engine_for``,
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .smtp.transport import SmtpTransport
     from .store.ledger import Ledger
     from .store.suppressions import Suppressions
+    from .store.users import Users
 
 
 def state_database(config: Config) -> Engine:
@@ -37,8 +38,16 @@ def ledger(config: Config) -> Ledger:
 
 def suppressions(config: Config) -> Suppressions:
     from .store.suppressions import Suppressions
+    from .store.users import Users
 
     return Suppressions(state_database(config))
+
+
+def users(config: Config) -> Users:
+    """The people of the desk (``newsletter users``, the desk's sign-in)."""
+    from .store.users import Users
+
+    return Users(state_database(config))
 
 
 def transport(config: Config) -> SmtpTransport:
@@ -55,4 +64,4 @@ def send_parts(config: Config) -> SendParts:
     return SendParts(store=ledger(config), suppressions=suppressions(config), transport=transport(config))
 
 
-__all__ = ["ledger", "send_parts", "state_database", "suppressions", "transport"]
+__all__ = ["ledger", "send_parts", "state_database", "suppressions", "transport", "users"]

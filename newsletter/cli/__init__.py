@@ -66,6 +66,11 @@ COMMANDS: dict[str, Entry] = {
         "web",
         "Live browser preview of ISSUE (a folder or a slug under issues/): every edition, proofs, outbox.",
     ),
+    "desk": Entry(
+        "web",
+        "The editor's desk in the browser: issues, their state, approval by signed-in people, the preview.",
+    ),
+    "users": Entry("people", "People of the desk: add, list, remove (passwords stored as argon2id hashes)."),
     "serve": Entry(
         "compliance",
         "The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.",

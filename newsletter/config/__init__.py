@@ -98,6 +98,14 @@ class DkimSettings:
 
 
 @dataclass(frozen=True)
+class DeskSettings:
+    """``[desk]``: how long a sign-in to ``newsletter desk`` lasts."""
+
+    idle_minutes: float = 30  # signed out after this long without a request
+    session_hours: float = 12  # signed out this long after signing in, however busy
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     name: str  # newsletter name, e.g. "AMZ-Newsletter"
@@ -123,6 +131,7 @@ class Config:
     issues_dir: Path
     outbox: Path  # Maildir of the embedded dev SMTP sink
     timezone: str = "Europe/Berlin"  # [newsletter] timezone: the default zone (schedule --to all)
+    desk: DeskSettings = field(default_factory=DeskSettings)
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def language_chain(self, language: str) -> tuple[str, ...]:
@@ -289,6 +298,7 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
         issues_dir=root / main["issues"],
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
         timezone=timezone,
+        desk=DeskSettings(float(settings["desk"]["idle_minutes"]), float(settings["desk"]["session_hours"])),
         env={
             k: v
             for k, v in env.items()

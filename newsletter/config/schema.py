@@ -168,6 +168,10 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
     "scheduler": Table({
         "staleness_hours": Key(NUMBER, "staleness_hours = 6", 6, rules=(more_than(0, " hours"),)),
     }),
+    "desk": Table({
+        "idle_minutes": Key(NUMBER, "idle_minutes = 30", 30, rules=(more_than(0, " minutes"),)),
+        "session_hours": Key(NUMBER, "session_hours = 12", 12, rules=(more_than(0, " hours"),)),
+    }),
     "dkim": Table(optional=True, keys={
         "selector": Key(TEXT, 'selector = "nl2026"', required=True, rules=(not_empty("the DNS selector"),)),
         "domain": Key(TEXT, 'domain = "amz-sachsen.example"', required=True,

@@ -1,7 +1,7 @@
 """The one catalogue of words members read: ``templates/labels.toml``, typed, per language.
 
 The file holds one table per language and one sub-table per area (``[de.mail]``,
-``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``). ``words(config,
+``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``, ``[de.desk]``). ``words(config,
 language)`` gives the typed ``Words`` of a language: each key is taken from the first language of
 its fallback chain (``pl → en → de``) whose table has it, so a language may translate only some
 words. A key that no language of the chain has, a key that is not a word of its area (outside
@@ -110,12 +110,77 @@ class PreviewWords:
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
 
 
+@dataclass(frozen=True)
+class DeskWords:
+    """``[<lang>.desk]``: the editor's desk (``newsletter desk``): frame, sign-in, home, approval."""
+
+    language_name: str
+    language_switch: str
+    desk: str
+    issues: str
+    editions: str
+    outbox: str
+    delivery: str
+    signed_in_as: str
+    role_editor: str
+    role_approver: str
+    sign_out: str
+    single_editor_note: str
+    sign_in_title: str
+    sign_in_intro: str
+    name: str
+    password: str
+    sign_in: str
+    sign_in_failed: str
+    throttled: str
+    session_ended: str
+    home_title: str
+    no_issues: str
+    column_issue: str
+    column_date: str
+    column_state: str
+    state_draft: str
+    state_errors: str
+    state_broken: str
+    state_approved: str
+    state_void: str
+    state_scheduled: str
+    state_sending: str
+    state_sent: str
+    last_edit: str
+    open_issue: str
+    new_issue: str
+    new_slug: str
+    new_slug_hint: str
+    new_from: str
+    new_empty: str
+    create: str
+    created: str
+    approve_title: str
+    approve_button: str
+    approve_hint: str
+    approved: str
+    approve_own_edit: str
+    approve_role: str
+    approve_errors: str
+    refused_title: str
+    refused_token: str
+    back_home: str
+    not_found: str
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset(
+        {"name", "role", "count", "when", "seconds", "slug", "segment", "local", "utc", "sent", "failed",
+         "pending", "minutes"}
+    )  # fmt: skip
+
+
 AREAS: dict[str, type] = {
     "mail": MailWords,
     "salutation": SalutationWords,
     "archive": ArchiveWords,
     "unsubscribe_page": UnsubscribePageWords,
     "preview": PreviewWords,
+    "desk": DeskWords,
 }
 
 
@@ -129,6 +194,7 @@ class Words:
     archive: ArchiveWords
     unsubscribe_page: UnsubscribePageWords
     preview: PreviewWords
+    desk: DeskWords
 
 
 def area_keys(area: str) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Every table of the state database (ledger, send runs, suppressions, schedules, leases, approvals).
+"""Every table of the state database (ledger, send runs, suppressions, schedules, leases, approvals,
+the desk's users and edits).
 
 SQLAlchemy Core ``Table`` definitions on one ``MetaData``; ``db.engine_for`` creates them (and the
 indexes added later) on first use. Times are ``db.UtcDateTime``: aware UTC in, aware UTC out.
@@ -113,15 +114,40 @@ approvals = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# The editor's desk (issue 12, people): who may sign in, and who saved which issue last.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),  # as typed (trimmed), shown on pages and approvals
+    Column("name_key", String(200), nullable=False, unique=True),  # casefolded: names unique in any case
+    Column("role", String(20), nullable=False),  # editor | approver
+    Column("password_hash", String(300), nullable=False),  # argon2id, never shown
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_sign_in", UtcDateTime, nullable=True),
+)
+
+# One row per save from the desk (append-only): the latest row of an issue is its last editor.
+edits = Table(
+    "edits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue", String(200), nullable=False, index=True),
+    Column("user_name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 
 __all__ = [
     "ACTIVE_SCHEDULE_STATES",
     "approvals",
     "deliveries",
+    "edits",
     "locks",
     "metadata",
     "schedules",
     "schedules_active",
     "sends",
     "suppressions",
+    "users",
 ]

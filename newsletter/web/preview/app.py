@@ -15,10 +15,10 @@ import functools
 import hashlib
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -60,22 +60,51 @@ MAX_PROOF_ADDRESSES = 10
 _ADDRESS_SPLIT = re.compile(r"[\s,;]+")
 
 
-class Preview:
-    """Request handlers around one PreviewState."""
+class Frame(Protocol):
+    """What an app around the preview (the desk) gives its pages: the session a form token is
+    bound to, the one token check, and the values its own ``base.html`` shows (user, language …)."""
 
-    def __init__(self, state: PreviewState, hosts: frozenset[str], port: int):
+    csrf: Csrf
+
+    def session_id(self, request: Request) -> str | None: ...
+
+    def values(self, request: Request) -> Mapping[str, object]: ...
+
+
+class Preview:
+    """Request handlers around one PreviewState.
+
+    Alone (``create_app``) it answers at ``/`` and keeps its own session cookie; inside the desk
+    it answers below ``base`` (``/issues/<slug>``), takes the desk's session and token from
+    ``frame``, and its templates extend the desk's ``base.html`` (found first in ``templates``)."""
+
+    def __init__(
+        self,
+        state: PreviewState,
+        hosts: frozenset[str],
+        port: int,
+        *,
+        base: str = "",
+        frame: Frame | None = None,
+        templates: Sequence[Path] = (),
+    ):
         self.state = state
         self.hosts = hosts
+        self.base = base
+        self.around = frame
         self.broadcaster = Broadcaster()
-        self.csrf = Csrf()
+        self.csrf = frame.csrf if frame is not None else Csrf()
         self.cookie = f"{Csrf.cookie}_{port}"
         self.flashes: dict[str, Flash] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._parts: tuple[Config, SendParts] | None = None
         self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True
+            loader=FileSystemLoader([*templates, TEMPLATES]),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
         )
         self.env.globals["member_label"] = member_label
+        self.env.globals["base"] = base
 
     # ── helpers ──
 
@@ -98,15 +127,23 @@ class Preview:
     ) -> Response:
         """``template`` with the fields of its page value (``pages``) and what every page has."""
         snap = self.state.snapshot
-        session = request.cookies.get(self.cookie) or Csrf.new_session()
+        session = self.session_id(request) or Csrf.new_session()
         name = snap.config.name if snap.config else "Newsletter"
+        around = self.around.values(request) if self.around is not None else {}
         html = self.env.get_template(template).render(
-            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **template_values(view)
-        )
+            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **around,
+            **template_values(view),
+        )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
-        if request.cookies.get(self.cookie) != session:
+        if self.around is None and request.cookies.get(self.cookie) != session:
             response.set_cookie(self.cookie, session, httponly=True, samesite="strict", path="/")
         return response
+
+    def session_id(self, request: Request) -> str | None:
+        """The session a form token belongs to: the desk's, or the preview's own cookie."""
+        if self.around is not None:
+            return self.around.session_id(request)
+        return request.cookies.get(self.cookie)
 
     def message(self, request: Request, heading: str, text: str, status: int) -> Response:
         return self.page(request, "message.html", MessagePage(heading, text), status=status)
@@ -135,14 +172,14 @@ class Preview:
         samples = self._samples(snap, card)
         member = _pick(samples, request.query_params.get("member"))
         mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
-        session = request.cookies.get(self.cookie, "")
+        session = self.session_id(request) or ""
         flash = self.flashes.pop(session, None) if session else None
-        frame_src = f"/edition/{card.key}/frame?" + urlencode(
+        frame_src = f"{self.base}/edition/{card.key}/frame?" + urlencode(
             {"member": member.line, "dark": "1" if dark else ""}
         )
         view = EditionPage(
             card=card, width=width, widths=WIDTHS, dark=dark, samples=samples, member=member, mail=mail,
-            flash=flash, frame_src=frame_src, languages=_languages(snap, card),
+            flash=flash, frame_src=frame_src, languages=_languages(snap, card), base=self.base,
             frame_hash=_digest(card.edition.html), sender=f"{snap.config.sender_name} <{snap.config.sender_address}>",
         )  # fmt: skip
         return self.page(request, "edition.html", view, "overview")
@@ -160,9 +197,9 @@ class Preview:
         mail = await anyio.to_thread.run_sync(personalised, card.edition, snap.config, member)
         html = frame_document(
             mail.html,
-            base="/issue/",
+            base=f"{self.base}/issue/",
             dark=request.query_params.get("dark") == "1",
-            cid_url=f"/edition/{card.key}/cid/",
+            cid_url=f"{self.base}/edition/{card.key}/cid/",
         )
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
 
@@ -179,7 +216,7 @@ class Preview:
         if not same_origin(request.headers, self.hosts):
             return PlainTextResponse("Refused: proofs can only be sent from the preview page itself.", 403)
         form = await request.form()
-        session = request.cookies.get(self.cookie)
+        session = self.session_id(request)
         token = form.get("csrf")
         if not self.csrf.valid(session, token if isinstance(token, str) else None):
             text = "The page was open from an earlier start of the preview. Reload it, then send the proof again."
@@ -202,7 +239,7 @@ class Preview:
                 snap, card, raw if isinstance(raw, str) else "", member
             )
         query = urlencode({k: v for k, v in (("member", form.get("member")),) if isinstance(v, str) and v})
-        return RedirectResponse(f"/edition/{key}?{query}#proof", status_code=303)
+        return RedirectResponse(f"{self.base}/edition/{key}?{query}#proof", status_code=303)
 
     def _proof_member(self, snap: Snapshot, card: Card, line: object, address: object) -> Member | None:
         """The member "Shown to" names, looked up in the member list by line and address: the proof
@@ -311,7 +348,15 @@ def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlet
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                 await asyncio.wait_for(watcher, 2)
 
-    routes = [
+    routes = preview_routes(preview)
+    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
+    app.state.preview = preview
+    return app
+
+
+def preview_routes(preview: Preview) -> list[Route]:
+    """The preview's pages, relative to where they are mounted (``/`` alone, ``/issues/<slug>`` in the desk)."""
+    return [
         Route("/", preview.overview),
         Route("/edition/{key}", preview.edition),
         Route("/edition/{key}/frame", preview.frame),
@@ -322,9 +367,6 @@ def create_app(state: PreviewState, hosts: frozenset[str], port: int) -> Starlet
         Route("/static/{path:path}", preview.static),
         *outbox.routes(preview),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
-    app.state.preview = preview
-    return app
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -344,10 +386,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Streams(Protocol):
+    def end_streams(self) -> None: ...
+
+
 class _Server(uvicorn.Server):
     """uvicorn, plus: Ctrl+C first ends the open pages' event streams (no wait, no traceback)."""
 
-    def __init__(self, config: uvicorn.Config, preview: Preview):
+    def __init__(self, config: uvicorn.Config, preview: Streams):
         super().__init__(config)
         self.preview = preview
 
@@ -357,6 +403,7 @@ class _Server(uvicorn.Server):
 
 
 def server(app: Starlette, *, log_level: str = "warning") -> uvicorn.Server:
+    """uvicorn for the preview or the desk (``app.state.preview``: what ends the event streams)."""
     config = uvicorn.Config(
         app,
         log_level=log_level,

@@ -111,7 +111,7 @@ def routes(preview: Preview) -> list[Route]:
             return PlainTextResponse("Not found.", status_code=404)
         # The message as the member's mail program shows it: pictures embedded in the mail come
         # from its own cid: parts, never from the issue folder as it is now.
-        cid_url = f"/outbox/{quote(entry.id, safe='')}/cid/"
+        cid_url = f"{preview.base}/outbox/{quote(entry.id, safe='')}/cid/"
         html = frame_document(entry.view.html, base=None, dark=False, cid_url=cid_url)
         return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP})
 

@@ -58,13 +58,14 @@ class EditionPage:
     languages: tuple[tuple[str, str], ...]  # (language, edition key) of the same segments
     frame_hash: str
     sender: str
+    base: str = ""  # where the preview is mounted ("" alone, "/issues/<slug>" in the desk)
 
     def url(self, **change: str) -> str:
         """This page with some of its choices changed (``key`` for another edition)."""
         query = {"w": self.width, "member": str(self.member.line), "dark": "1" if self.dark else ""}
         key = change.pop("key", self.card.key)
         query.update(change)
-        return f"/edition/{key}?" + urlencode({k: v for k, v in query.items() if v})
+        return f"{self.base}/edition/{key}?" + urlencode({k: v for k, v in query.items() if v})
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class DeliveryPage:
 
 def template_values(page: DataclassInstance) -> dict[str, object]:
     """The page's fields as template names (and ``url`` where the page has one)."""
-    values: dict[str, object] = {f.name: getattr(page, f.name) for f in fields(page)}
+    values: dict[str, object] = {f.name: getattr(page, f.name) for f in fields(page) if f.name != "base"}
     if isinstance(page, EditionPage):
         values["url"] = page.url
     return values

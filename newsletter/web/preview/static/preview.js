@@ -57,7 +57,7 @@
 
   function connect() {
     if (!window.EventSource) return;
-    const source = new EventSource("/events");
+    const source = new EventSource((body.dataset.base || "") + "/events");
     source.addEventListener("open", function () { dot.classList.remove("off"); dot.textContent = "live"; });
     source.addEventListener("error", function () { dot.classList.add("off"); dot.textContent = "reconnecting…"; });
     source.addEventListener("version", function (event) {
