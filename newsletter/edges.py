@@ -38,7 +38,6 @@ def ledger(config: Config) -> Ledger:
 
 def suppressions(config: Config) -> Suppressions:
     from .store.suppressions import Suppressions
-    from .store.users import Users
 
     return Suppressions(state_database(config))
 

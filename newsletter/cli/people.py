@@ -59,7 +59,9 @@ def list_users() -> None:
     width = max(len(u.name) for u in people)
     for u in people:
         last = f"{u.last_sign_in:%Y-%m-%d %H:%M} UTC" if u.last_sign_in else "never signed in"
-        click.echo(f"{u.name:<{width}}  {u.role:<8}  created {u.created_at:%Y-%m-%d %H:%M} UTC  last sign-in: {last}")
+        click.echo(
+            f"{u.name:<{width}}  {u.role:<8}  created {u.created_at:%Y-%m-%d %H:%M} UTC  last sign-in: {last}"
+        )
 
 
 @users.command("remove")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import webbrowser
+from pathlib import Path
 
 import click
 
-from ..config import Config
+from ..config import Config, load_config
 
 PAGES = {"editions": "/", "outbox": "/outbox", "delivery": "/delivery"}
 
@@ -38,12 +39,8 @@ PAGES = {"editions": "/", "outbox": "/outbox", "delivery": "/delivery"}
 )
 def preview(issue: str, port: int, host: str | None, open_page: str | None, dev_smtp: bool) -> None:
     """Live browser preview of ISSUE (a folder or a slug under issues/): every edition, proofs, outbox."""
-    from ..config import load_config
     from ..content import resolve_issue_path
-    from ..model import ContentError, Problem, RefusedError
-    from ..web.preview.app import bind, create_app, server
-    from ..web.preview.state import PreviewState
-    from ..web.safety import allowed_hosts
+    from ..model import ContentError, Problem
 
     config = load_config()
     path = resolve_issue_path(issue, config)
@@ -51,25 +48,60 @@ def preview(issue: str, port: int, host: str | None, open_page: str | None, dev_
         raise ContentError(
             [Problem(issue, 0, "no issue.md here; give an issue folder or a slug under issues/")]
         )
+    _run_desk(config, host, port, dev_smtp, issue_path=path.resolve(), open_page=open_page)
+
+
+@click.command()
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on."
+)
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on. Default 127.0.0.1: only this computer. Another address needs users "
+    "(`newsletter users add`).",
+)
+@click.option("--dev-smtp", is_flag=True, help="Also run the test mail server, so proofs land in the outbox.")
+def desk(port: int, host: str | None, dev_smtp: bool) -> None:
+    """The editor's desk in the browser: issues, their state, approval by signed-in people, the preview."""
+    _run_desk(load_config(), host, port, dev_smtp)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _run_desk(config: Config, host: str | None, port: int, dev_smtp: bool, *,
+              issue_path: Path | None = None, open_page: str | None = None) -> None:  # fmt: skip
+    """Bind, check who may come in, then serve the desk until Ctrl+C."""
+    from .. import edges
+    from ..model import RefusedError
+    from ..web.desk.app import create_desk_app
+    from ..web.preview.app import bind, server
+    from ..web.safety import allowed_hosts
+
     if dev_smtp and not config.smtp.is_dev_sink:
         raise RefusedError(
             f"--dev-smtp needs NEWSLETTER_SMTP_HOST on this computer without a login (it is {config.smtp.host})"
         )
     host = host or "127.0.0.1"
+    users = edges.users(config)
+    if host not in LOOPBACK and users.count() == 0:
+        raise RefusedError(
+            f"the desk on {host} would let anyone on the network in; add a user first "
+            "(newsletter users add NAME --role editor), or leave out --host"
+        )
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    state = PreviewState(lambda: load_config(config.root), path)
     with contextlib.ExitStack() as stack:
         if dev_smtp:
             _start_dev_sink(stack, config)
-        state.reload()
-        app = create_app(state, allowed_hosts(host, port), port)
+        app = create_desk_app(lambda: load_config(config.root), allowed_hosts(host, port), port,
+                              loopback=host in LOOPBACK, users=users, extra_issue=issue_path)  # fmt: skip
         base = f"http://{'localhost' if host == '127.0.0.1' else host}:{port}"
-        _announce(path.name, base, host)
-        for line in state.snapshot.errors:
-            click.echo(line, err=True)
+        _announce(base, host, issue_path, users.count())
         if open_page:
-            webbrowser.open(base + PAGES[open_page])
+            where = f"/issues/{issue_path.name}" if issue_path else ""
+            webbrowser.open(base + where + PAGES[open_page])
         server(app).run(sockets=[sock])
 
 
@@ -86,14 +118,21 @@ def _start_dev_sink(stack: contextlib.ExitStack, config: Config) -> None:
     click.echo(f"Test mail server on {where}; mails land in the outbox {sink.outbox}")
 
 
-def _announce(name: str, base: str, host: str) -> None:
-    click.echo(f"Preview of {name}: {base}/  (Ctrl+C stops it)")
-    click.echo(f"  outbox: {base}/outbox   delivery: {base}/delivery")
-    if host not in ("127.0.0.1", "localhost", "::1"):
+def _announce(base: str, host: str, issue_path: Path | None, users: int) -> None:
+    if issue_path is not None:
+        page = f"{base}/issues/{issue_path.name}/"
+        click.echo(f"Preview of {issue_path.name}: {page}  (Ctrl+C stops it)")
+        click.echo(f"  outbox: {page}outbox   delivery: {page}delivery   desk: {base}/")
+    else:
+        click.echo(f"Editor's desk: {base}/  (Ctrl+C stops it)")
+    if users == 0:
+        click.echo("  no users: one editor on this computer, without sign-in (newsletter users add for more)")
+    if host not in LOOPBACK:
         click.echo(
-            f"warning: listening on {host}: other computers can open the preview and send proofs", err=True
+            f"warning: listening on {host}: other computers can open the desk; they must sign in", err=True
         )
 
 
 def register(main: click.Group) -> None:
     main.add_command(preview)
+    main.add_command(desk)

@@ -162,6 +162,7 @@ class DeskWords:
     approved: str
     approve_own_edit: str
     approve_role: str
+    approve_signed_in: str
     approve_errors: str
     refused_title: str
     refused_token: str

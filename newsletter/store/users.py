@@ -14,7 +14,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..model import NewsletterError
@@ -83,13 +83,16 @@ class Users:
             with self.engine.begin() as conn:
                 conn.execute(insert(users).values(**row))
         except IntegrityError:
-            raise UserError(f"a user named '{self.get(name).name if self.get(name) else name}' "
-                            "exists already; choose another name or remove that one first") from None  # fmt: skip
+            other = self.get(name)
+            raise UserError(f"a user named '{other.name if other else name}' exists already; "
+                            "choose another name or remove that one first") from None  # fmt: skip
         return User(name, role, now, None)
 
     def get(self, name: str) -> User | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.name_key == " ".join(name.split()).casefold())).first()
+            row = conn.execute(
+                select(users).where(users.c.name_key == " ".join(name.split()).casefold())
+            ).first()
         return _user(row) if row is not None else None
 
     def all(self) -> list[User]:
@@ -98,7 +101,8 @@ class Users:
         return [_user(r) for r in rows]
 
     def count(self) -> int:
-        return len(self.all())
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
     def remove(self, name: str) -> User:
         user = self.get(name)
@@ -131,7 +135,9 @@ class Users:
     def stored_hash(self, name: str) -> str | None:
         """The hash as stored (tests: it is argon2id and changes on rehash)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(users.c.password_hash).where(users.c.name_key == name.casefold())).first()
+            row = conn.execute(
+                select(users.c.password_hash).where(users.c.name_key == name.casefold())
+            ).first()
         return row[0] if row is not None else None
 
 
