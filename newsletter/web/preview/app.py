@@ -130,10 +130,8 @@ class Preview:
         session = self.session_id(request) or Csrf.new_session()
         name = snap.config.name if snap.config else "Newsletter"
         around = self.around.values(request) if self.around is not None else {}
-        html = self.env.get_template(template).render(
-            snap=snap, app_name=name, active=active, csrf=self.csrf.token(session), **around,
-            **template_values(view),
-        )  # fmt: skip
+        shared = {"snap": snap, "app_name": name, "active": active, "csrf": self.csrf.token(session)}
+        html = self.env.get_template(template).render({**shared, **around, **template_values(view)})
         response = HTMLResponse(html, status_code=status)
         if self.around is None and request.cookies.get(self.cookie) != session:
             response.set_cookie(self.cookie, session, httponly=True, samesite="strict", path="/")
