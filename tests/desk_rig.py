@@ -24,7 +24,11 @@ from newsletter.web.preview.app import bind, server
 from newsletter.web.safety import allowed_hosts
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-PASSWORDS = {"Anna Schmidt": "anna-geheim-2026", "Bernd Müller": "bernd-geheim-2026", "Clara Nowak": "clara-haslo-2026"}
+PASSWORDS = {
+    "Anna Schmidt": "anna-geheim-2026",
+    "Bernd Müller": "bernd-geheim-2026",
+    "Clara Nowak": "clara-haslo-2026",
+}
 
 
 def people(env: dict[str, str], *roles: tuple[str, str]) -> Users:
@@ -35,7 +39,9 @@ def people(env: dict[str, str], *roles: tuple[str, str]) -> Users:
 
 
 class DeskServer:
-    def __init__(self, project: Path, env: dict[str, str], *, loopback: bool = True, extra_issue: Path | None = None):
+    def __init__(
+        self, project: Path, env: dict[str, str], *, loopback: bool = True, extra_issue: Path | None = None
+    ):
         self.sock = bind("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.clock = FakeClock()
@@ -64,7 +70,9 @@ class DeskServer:
 
     def client(self) -> httpx.Client:
         """A browser-like client: keeps cookies, sends our Origin on every request, no redirects."""
-        return httpx.Client(base_url=self.url, headers={"Origin": self.url}, follow_redirects=False, timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers={"Origin": self.url}, follow_redirects=False, timeout=30
+        )
 
 
 def form_token(html: str) -> str:
@@ -77,4 +85,6 @@ def form_token(html: str) -> str:
 
 def sign_in(client: httpx.Client, name: str, password: str | None = None) -> httpx.Response:
     token = form_token(client.get("/signin").text)
-    return client.post("/signin", data={"csrf": token, "name": name, "password": password or PASSWORDS[name], "next": "/"})
+    return client.post(
+        "/signin", data={"csrf": token, "name": name, "password": password or PASSWORDS[name], "next": "/"}
+    )

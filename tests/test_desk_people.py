@@ -22,7 +22,9 @@ from newsletter.store.edits import record_edit
 from newsletter.store.users import Users
 
 
-def run(project: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    project: Path, env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=project, env={**os.environ, **env},
                           input=stdin, capture_output=True, text=True, timeout=60)  # fmt: skip
 
@@ -33,10 +35,16 @@ def run(project: Path, env: dict[str, str], *args: str, stdin: str | None = None
 def test_users_add_list_remove_on_the_command_line(project: Path, project_env: dict[str, str]) -> None:
     added = run(project, project_env, "users", "add", "  Anna   Schmidt ", "--role", "approver", "--password-stdin",
                 stdin="anna-geheim-2026\n")  # fmt: skip
-    assert (added.returncode, added.stdout) == (0, "added Anna Schmidt (approver); they can sign in to `newsletter desk` now\n")
+    assert (added.returncode, added.stdout) == (
+        0,
+        "added Anna Schmidt (approver); they can sign in to `newsletter desk` now\n",
+    )
     listed = run(project, project_env, "users", "list")
     assert listed.returncode == 0
-    assert listed.stdout.startswith("Anna Schmidt  approver  created ") and "last sign-in: never signed in" in listed.stdout
+    assert (
+        listed.stdout.startswith("Anna Schmidt  approver  created ")
+        and "last sign-in: never signed in" in listed.stdout
+    )
     assert "argon2" not in listed.stdout and "anna-geheim" not in listed.stdout
     removed = run(project, project_env, "users", "remove", "ANNA schmidt")
     assert (removed.returncode, removed.stdout) == (0, "removed Anna Schmidt (approver)\n")
@@ -55,7 +63,9 @@ def test_users_add_list_remove_on_the_command_line(project: Path, project_env: d
         (("remove", "Niemand"), None, "error: no user named 'Niemand'; see `newsletter users list`"),
     ],
 )  # fmt: skip
-def test_users_bad_input_exits_2_with_one_line(project: Path, project_env: dict[str, str], args, stdin, line) -> None:
+def test_users_bad_input_exits_2_with_one_line(
+    project: Path, project_env: dict[str, str], args, stdin, line
+) -> None:
     done = run(project, project_env, "users", *args, stdin=stdin)
     assert (done.returncode, done.stderr.strip()) == (2, line)
 
@@ -87,7 +97,9 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change(project_env:
 # ── the door ──
 
 
-def test_desk_on_another_host_without_users_refuses_to_start(project: Path, project_env: dict[str, str]) -> None:
+def test_desk_on_another_host_without_users_refuses_to_start(
+    project: Path, project_env: dict[str, str]
+) -> None:
     done = run(project, project_env, "desk", "--host", "0.0.0.0", "--port", "0")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -119,7 +131,9 @@ def test_every_page_but_sign_in_redirects_to_sign_in(guarded: DeskServer) -> Non
             assert answer.status_code == 303, path
             wanted = "/signin" if path == "/" else "/signin?next=" + httpx.QueryParams({"next": path})["next"]
             assert answer.headers["location"].startswith("/signin"), path
-            assert httpx.URL(answer.headers["location"]).params.get("next", "/") == (path if path != "/" else "/"), wanted
+            assert httpx.URL(answer.headers["location"]).params.get("next", "/") == (
+                path if path != "/" else "/"
+            ), wanted
         page = client.get("/signin")
         assert page.status_code == 200 and 'id="sign-in"' in page.text
         posted = client.post("/issues/new", data={"slug": "2099-01-x"})
@@ -164,7 +178,9 @@ def test_a_forged_cookie_or_a_removed_user_is_signed_out(guarded: DeskServer) ->
         guarded.users.remove("Bernd Müller")
         assert client.get("/").status_code == 303
     with guarded.client() as client:
-        client.cookies.set(guarded.desk.sessions.cookie, "eyJzaWQiOiJ4IiwidXNlciI6IkFubmEgU2NobWlkdCJ9.forged")
+        client.cookies.set(
+            guarded.desk.sessions.cookie, "eyJzaWQiOiJ4IiwidXNlciI6IkFubmEgU2NobWlkdCJ9.forged"
+        )
         assert client.get("/").status_code == 303
 
 
@@ -202,7 +218,9 @@ def test_twenty_wrong_passwords_in_a_minute_are_throttled(guarded: DeskServer) -
         token = form_token(client.get("/signin").text)
 
         def attempt(name: str, password: str) -> httpx.Response:
-            return client.post("/signin", data={"csrf": token, "name": name, "password": password, "next": "/"})
+            return client.post(
+                "/signin", data={"csrf": token, "name": name, "password": password, "next": "/"}
+            )
 
         for i in range(20):
             answer = attempt("Anna Schmidt", f"falsch-{i}")
@@ -224,7 +242,9 @@ def test_unknown_name_and_wrong_password_get_the_same_answer(guarded: DeskServer
         answers = [client.post("/signin", data={"csrf": token, "name": name, "password": "falsch-1234", "next": "/"})
                    for name in ("Anna Schmidt", "Niemand Unbekannt")]  # fmt: skip
         assert [a.status_code for a in answers] == [401, 401]
-        assert answers[0].text.replace("Anna Schmidt", "N") == answers[1].text.replace("Niemand Unbekannt", "N")
+        assert answers[0].text.replace("Anna Schmidt", "N") == answers[1].text.replace(
+            "Niemand Unbekannt", "N"
+        )
 
 
 # ── four eyes ──
@@ -246,7 +266,10 @@ def test_approval_by_the_last_editor_is_refused_by_another_approver_recorded(
     with guarded.client() as anna:
         sign_in(anna, "Anna Schmidt")
         page = approve(anna)
-        assert "Sie haben diese Ausgabe zuletzt bearbeitet; eine andere Person mit Freigaberecht muss sie freigeben." in page
+        assert (
+            "Sie haben diese Ausgabe zuletzt bearbeitet; eine andere Person mit Freigaberecht muss sie freigeben."
+            in page
+        )
         assert approvals(project_env) == []
     with guarded.client() as bernd:
         sign_in(bernd, "Bernd Müller")
@@ -274,9 +297,13 @@ def test_an_edit_after_approval_voids_it_on_the_home_page(
         assert 'data-state="approved"' not in home
 
 
-def test_newsletter_approve_by_name_keeps_working(project: Path, project_env: dict[str, str], example_issue: Path) -> None:
+def test_newsletter_approve_by_name_keeps_working(
+    project: Path, project_env: dict[str, str], example_issue: Path
+) -> None:
     done = run(project, project_env, "approve", str(example_issue), "--by", "Anna Schmidt")
-    assert done.returncode == 0 and done.stdout.startswith("2022-03-laenderfokus: approved by Anna Schmidt on ")
+    assert done.returncode == 0 and done.stdout.startswith(
+        "2022-03-laenderfokus: approved by Anna Schmidt on "
+    )
 
 
 # ── the single editor on 127.0.0.1 ──

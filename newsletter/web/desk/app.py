@@ -87,6 +87,7 @@ class Desk:
         slug = request.path_params.get("slug")
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return {
+            "app_name": config.name,
             "w": words(config, lang).desk,
             "lang": lang,
             "languages": [(code, words(config, code).desk.language_name) for code in config.languages],
@@ -100,7 +101,7 @@ class Desk:
 
     def _row(self, config: Config, slug: str, lang: str) -> object:
         path = self.folders().get(slug)
-        return self.board.row(config, slug, path, words(config, lang).desk) if path else None
+        return self.board.row(config, slug, path, words(config, lang).desk, lang) if path else None
 
     def language(self, config: Config, session: Session) -> str:
         return session.lang if session.lang in config.languages else config.default_language
@@ -140,9 +141,11 @@ class Desk:
 
     async def home(self, request: Request) -> Response:
         config = self.load_config()
-        w = self.words(request)
+        lang = self.language(config, visit_of(request).session)
         folders = await anyio.to_thread.run_sync(self.folders)
-        rows = await anyio.to_thread.run_sync(self.board.rows, config, folders, w)
+        rows = await anyio.to_thread.run_sync(
+            self.board.rows, config, folders, words(config, lang).desk, lang
+        )
         return self.page(request, "home.html", rows=rows, slugs=list(folders), active="home")
 
     async def sign_in_page(self, request: Request) -> Response:

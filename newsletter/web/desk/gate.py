@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ...store.users import User, Users
 from .auth import SIGN_IN, Session, Sessions, cookie_header
 
-OPEN_PATHS = (SIGN_IN, "/static/")  # answered without a session: the sign-in form and its styles
+OPEN_PATHS = (SIGN_IN, "/static/", "/language")  # without a session: sign-in, its styles and words
 
 
 @dataclass(frozen=True)

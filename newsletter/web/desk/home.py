@@ -76,14 +76,14 @@ class Board:
         self._facts: dict[str, tuple[tuple, _Facts]] = {}
         self._lock = threading.Lock()
 
-    def rows(self, config: Config, folders: dict[str, Path], words: DeskWords) -> list[IssueRow]:
-        rows = [self.row(config, slug, path, words) for slug, path in folders.items()]
+    def rows(self, config: Config, folders: dict[str, Path], words: DeskWords, lang: str) -> list[IssueRow]:
+        rows = [self.row(config, slug, path, words, lang) for slug, path in folders.items()]
         return sorted(rows, key=lambda r: (r.date or date.min, r.slug), reverse=True)
 
-    def row(self, config: Config, slug: str, path: Path, words: DeskWords) -> IssueRow:
+    def row(self, config: Config, slug: str, path: Path, words: DeskWords, lang: str) -> IssueRow:
         facts = self._facts_of(config, path)
         engine = edges.state_database(config)
-        states = [*_approval_states(config, slug, facts, words), *_send_states(config, slug, words)]
+        states = [*_approval_states(config, slug, facts, words), *_send_states(config, slug, words, lang)]
         if facts.errors:
             states.insert(0, IssueState("errors", words.state_errors.format(count=facts.errors)))
         if facts.content_hash is None and not facts.errors:
@@ -135,14 +135,15 @@ def _approval_states(config: Config, slug: str, facts: _Facts, words: DeskWords)
     return [IssueState("void", words.state_void.format(**values))]
 
 
-def _send_states(config: Config, slug: str, words: DeskWords) -> list[IssueState]:
+def _send_states(config: Config, slug: str, words: DeskWords, lang: str) -> list[IssueState]:
     states = []
     for info in list_schedules(edges.state_database(config), slug):
         if info.state in ACTIVE:
             local = fmt_local(info.at_utc, info.local_zone) + f" {info.local_zone}"
-            text = words.state_scheduled.format(
-                segment=info.segment, local=local, utc=f"{info.at_utc:%H:%M} UTC"
+            segment = (
+                config.segments[info.segment].name(lang) if info.segment in config.segments else info.segment
             )
+            text = words.state_scheduled.format(segment=segment, local=local, utc=f"{info.at_utc:%H:%M} UTC")
             states.append(IssueState("scheduled", text))
     counts = edges.ledger(config).counts(slug)
     if counts.rows:
