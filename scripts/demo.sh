@@ -37,5 +37,5 @@ $BIN/newsletter status "$ISSUE"
 kill $sink; wait $sink 2>/dev/null || true
 trap - EXIT
 
-step "preview with the outbox: http://127.0.0.1:8000/outbox  (Ctrl-C to stop)"
+step "preview with the outbox: http://127.0.0.1:8000/issues/$(basename "$ISSUE")/outbox  (Ctrl-C to stop)"
 exec $BIN/newsletter preview "$ISSUE" --dev-smtp --open outbox

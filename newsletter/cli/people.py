@@ -40,8 +40,8 @@ def _password(from_stdin: bool) -> str:
         return line.removesuffix("\n").removesuffix("\r")
     if not sys.stdin.isatty():
         raise UserError("no terminal to ask for the password; pipe it in with --password-stdin")
-    first = click.prompt("Password", hide_input=True, default="", show_default=False)
-    second = click.prompt("Password again", hide_input=True, default="", show_default=False)
+    first = click.prompt("New password (not shown)", hide_input=True, default="", show_default=False)
+    second = click.prompt("The same password again", hide_input=True, default="", show_default=False)
     if first != second:
         raise UserError("the two passwords differ; nothing was stored, run the command again")
     return first
