@@ -41,7 +41,7 @@ from ..preview.app import _file
 from ..safety import Csrf, GuardMiddleware, same_origin
 from .auth import SIGN_IN, Session, Sessions, Throttle, safe_return
 from .gate import DeskGate, set_session, visit_of
-from .home import SLUG, Board, issue_folders
+from .home import Board, issue_folders
 from .issues import IssuePreviews
 
 HERE = Path(__file__).resolve().parent
@@ -263,9 +263,16 @@ class Desk:
 def _new_issue(config: Config, slug: str, source: str) -> tuple[bool, str]:
     """``newsletter new SLUG [--from SOURCE]`` as the editor would type it (12A moves this into
     the content library; until then the command itself makes the folder)."""
-    if not SLUG.match(slug):
-        slug = slug or "''"
-    command = [sys.executable, "-m", "newsletter", "new", slug, *(["--from", source] if source else [])]
+    options = ["--from", source] if source else []
+    command = [
+        sys.executable,
+        "-m",
+        "newsletter",
+        "new",
+        *options,
+        "--",
+        slug,
+    ]  # "--": a slug is never an option
     done = subprocess.run(command, cwd=config.root, capture_output=True, text=True, timeout=60, check=False)
     lines = (done.stderr or done.stdout).strip().splitlines()
     return done.returncode == 0, (lines[-1].removeprefix("error: ") if lines else "")
