@@ -373,3 +373,21 @@ def test_home_shows_sending_and_sent_with_the_ledgers_counts(
         with engine.begin() as conn:
             conn.execute(deliveries.update().where(deliveries.c.state == "pending").values(state="sent"))
         assert "Versendet: 3 gesendet, 1 fehlgeschlagen" in client.get("/").text
+
+
+def test_newsletter_preview_opens_the_desk_on_its_issue_and_the_old_addresses_lead_there(
+    project: Path, project_env: dict[str, str], example_issue: Path
+) -> None:
+    desk = DeskServer(project, project_env, loopback=True, extra_issue=example_issue.resolve()).start()
+    try:
+        with desk.client() as client:
+            for old in ("/outbox", "/delivery", "/edition/poland.de?w=phone"):
+                answer = client.get(old)
+                assert (answer.status_code, answer.headers["location"]) == (
+                    307,
+                    f"/issues/{example_issue.name}{old}",
+                )
+            page = client.get(f"/issues/{example_issue.name}/edition/poland.de?w=phone")
+            assert page.status_code == 200 and 'id="send-proof"' in page.text
+    finally:
+        desk.stop()

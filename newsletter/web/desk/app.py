@@ -278,6 +278,21 @@ def _new_issue(config: Config, slug: str, source: str) -> tuple[bool, str]:
     return done.returncode == 0, (lines[-1].removeprefix("error: ") if lines else "")
 
 
+def _old_preview_paths(issue: Path | None) -> list[Route]:
+    """``newsletter preview ISSUE`` served its pages at ``/outbox``, ``/delivery`` and
+    ``/edition/…``: those addresses (bookmarks, the CONTRACT's) lead to the issue's page now."""
+    if issue is None:
+        return []
+
+    async def moved(request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/issues/{issue.name}{request.url.path}{query}", status_code=307)
+
+    return [
+        Route(path, moved) for path in ("/outbox", "/outbox/{rest:path}", "/delivery", "/edition/{rest:path}")
+    ]
+
+
 def create_desk_app(load_config: Callable[[], Config], hosts: frozenset[str], port: int, *, loopback: bool,
                     users: Users, clock: Clock | None = None, extra_issue: Path | None = None) -> Starlette:  # fmt: skip
     desk = Desk(
@@ -301,6 +316,7 @@ def create_desk_app(load_config: Callable[[], Config], hosts: frozenset[str], po
         Route("/issues/{slug}/approve", desk.approve, methods=["POST"]),
         Route("/static/{path:path}", desk.static),
         Mount("/issues/{slug}", app=desk.previews),
+        *_old_preview_paths(extra_issue),
     ]
     default_lang = lambda: load_config().default_language  # noqa: E731
     middleware = [
