@@ -391,3 +391,71 @@ def test_newsletter_preview_opens_the_desk_on_its_issue_and_the_old_addresses_le
             assert page.status_code == 200 and 'id="send-proof"' in page.text
     finally:
         desk.stop()
+
+
+def test_a_foreign_host_header_is_refused_before_the_door(guarded: DeskServer) -> None:
+    from preview_rig import raw_get
+
+    status, head, _ = raw_get(guarded.port, "/signin", host="evil.example")
+    assert status == 403  # DNS rebinding: the desk answers only to its own address
+    status, head, _ = raw_get(guarded.port, "/signin")
+    assert status == 200 and b"default-src 'none'" in head  # the preview's CSP on the desk's pages
+
+
+def _on_a_terminal(project: Path, env: dict[str, str], typed: list[str]) -> tuple[int, str]:
+    """`newsletter users add` with a real terminal (a pty as its controlling terminal): what it
+    showed, and its exit code, after each of ``typed`` was entered at its prompt."""
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    main, child = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(child, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "newsletter", "users", "add", "Anna Schmidt", "--role", "approver"],
+                            cwd=project, env={**os.environ, **env}, stdin=child, stdout=child, stderr=child,
+                            preexec_fn=controlling_terminal)  # fmt: skip
+    os.close(child)
+    shown, deadline = b"", time.monotonic() + 60
+
+    def read_some() -> bool:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(main, 1024)
+        except OSError:  # the command ended and closed the terminal
+            return False
+        nonlocal shown
+        shown += chunk
+        return bool(chunk)
+
+    for number, line in enumerate(typed, start=1):
+        while shown.count(b": ") < number and time.monotonic() < deadline and read_some():
+            pass
+        os.write(main, line.encode() + b"\n")
+    while time.monotonic() < deadline and read_some() and proc.poll() is None:
+        pass
+    while read_some() and select.select([main], [], [], 0)[0]:
+        pass
+    proc.wait(30)
+    os.close(main)
+    return proc.returncode, shown.decode("utf-8", "replace")
+
+
+def test_the_password_is_asked_twice_on_the_terminal_and_never_shown(
+    project: Path, project_env: dict[str, str]
+) -> None:
+    code, shown = _on_a_terminal(project, project_env, ["anna-geheim-2026", "anna-geheim-2026"])
+    assert code == 0, shown
+    assert "New password (not shown): " in shown and "The same password again: " in shown
+    assert "anna-geheim" not in shown
+    assert "added Anna Schmidt (approver)" in shown
+    code, shown = _on_a_terminal(project, project_env, ["erstes-passwort-1", "zweites-passwort-2"])
+    assert code == 2 and "a user named 'Anna Schmidt' exists already" not in shown
+    assert "error: the two passwords differ; nothing was stored, run the command again" in shown
