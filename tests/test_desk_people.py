@@ -459,3 +459,12 @@ def test_the_password_is_asked_twice_on_the_terminal_and_never_shown(
     code, shown = _on_a_terminal(project, project_env, ["erstes-passwort-1", "zweites-passwort-2"])
     assert code == 2 and "a user named 'Anna Schmidt' exists already" not in shown
     assert "error: the two passwords differ; nothing was stored, run the command again" in shown
+
+
+def test_a_proof_from_the_desk_needs_the_desks_form_token(guarded: DeskServer) -> None:
+    with guarded.client() as client:
+        sign_in(client, "Bernd Müller")
+        edition = "/issues/2022-03-laenderfokus/edition/poland.de"
+        assert 'id="send-proof"' in client.get(edition).text
+        answer = client.post(edition + "/proof", data={"addresses": "kollegin@example.org", "csrf": "0" * 64})
+        assert answer.status_code == 403 and "Proof not sent" in answer.text
