@@ -51,11 +51,18 @@ def serve(host: str, port: int, site: Path | None) -> None:
 @click.option("--by", "by", required=True, help="Name of the person who reviewed the issue.")
 def approve(issue: Path, by: str) -> None:
     """Record that NAME approved the issue's current rendered content (every edition)."""
-    from .. import edges
+    from .. import edges, preflight
     from ..approval import approve as approval_of
 
     config = load_config()
-    result = approval_of(config, issue, by)
+    loaded = preflight.load(issue, config)
+    loaded.require()  # an issue that does not load: its content errors, exit 1
+    # What fails the pre-flight cannot be sent, so it is not approved either (as `schedule`, exit 2);
+    # the editions the check rendered are the ones hashed.
+    _, editions = preflight.check(loaded).passed(
+        f"not approved: {issue} fails the pre-flight check; fix it (`newsletter check {issue}`)"
+    )
+    result = approval_of(config, issue, by, editions=editions)
     edges.ledger(config).record_approval(result)
     click.echo(
         f"{result.issue}: approved by {result.approved_by} on {result.when} "
