@@ -6,11 +6,11 @@ BIN    := $(VENV)/bin
 ISSUE  ?= issues/2022-03-laenderfokus
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint golden browser clean help
+.PHONY: demo test bench lint golden browser mailservers clean help
 
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
-	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
+	@echo "make test    install what the tests need (Chromium, Dovecot, Postfix), lint, and run the whole suite"
 	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send)"
 	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
@@ -28,11 +28,16 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Dovecot and Postfix from Debian's packages for the inbound-mail rigs (tests/imap_rig.py,
+# tests/postfix_rig.py); the system services stay stopped and disabled, the tests start their own.
+mailservers:
+	@scripts/install-mail-servers.sh
+
 demo: $(STAMP)
 	ISSUE=$(ISSUE) scripts/demo.sh
 
 # CI runs exactly this (.ci/run): lint and types first, then the whole suite.
-test: $(STAMP) browser lint
+test: $(STAMP) browser mailservers lint
 	$(BIN)/pytest -q
 
 # npm's mjml CLI, the compiler benchmarks/build.py compares with: installed once into
