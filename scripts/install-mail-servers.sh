@@ -17,18 +17,23 @@ echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-
 
 # invoke-rc.d and deb-systemd-invoke ask policy-rc.d first; 101 means "forbidden": the packages' scripts
 # start no daemon. One already there (Docker images ship one) is left alone; ours is removed afterwards.
+# apt's and the packages' chatter goes to a log that is shown only when something fails.
 policy=/usr/sbin/policy-rc.d
+ours=""
+log=$(mktemp)
+trap 'rm -f "$log"; [ -z "$ours" ] || $SUDO rm -f "$policy"' EXIT
 if [ ! -e "$policy" ]; then
+  ours=yes
   printf '#!/bin/sh\n# temporary, from %s\nexit 101\n' "$0" | $SUDO tee "$policy" >/dev/null
   $SUDO chmod 755 "$policy"
-  trap '$SUDO rm -f "$policy"' EXIT
 fi
 
-$SUDO apt-get update -qq
 # --no-remove: never replace the machine's own mail server (exim4 and postfix conflict); fail instead.
-if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-remove \
-    $missing >/dev/null; then
-  echo "could not install$missing (another mail server in the way? apt-get install$missing shows why)" >&2
+if ! { $SUDO apt-get update -qq &&
+       $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-remove \
+         $missing; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "could not install$missing (another mail server in the way? see apt's output above)" >&2
   exit 1
 fi
 

@@ -16,38 +16,46 @@ rejected={"a@m.example"})`` starts others; every one is stopped at teardown, als
 
 What runs (three servers, all on 127.0.0.1 at free ports):
 
-- **Postfix** (Debian's 3.7; `make test` installs it, without it the rig fails and says so, it never
-  skips) as ``postfix -c CONF start-fg``, a child of the test process that cannot outlive it
+- **Postfix** (Debian's 3.7; `make test` installs it; without it the rig fails and says so, it never
+  skips): its master daemon as ``master -d -c CONF``, a child of the test process that cannot outlive it
   (tests/rig_process.py). Its smtpd at ``rig.host``/``rig.port`` accepts mail for any address from
-  127.0.0.0/8 (no TLS, no AUTH). It looks up no DNS (``smtp_dns_support_level = disabled``,
-  next hops are IP literals). Mail for the ``bounce_domains`` (default: amz-sachsen.example, the domain
-  of the example ``from``) goes to the bounce mailbox, everything else to the final destination.
-  Start about 0.5 s, stop about 0.1 s (figures in README "Tests").
+  127.0.0.0/8 (no TLS, no AUTH). It looks up no DNS (``smtp_dns_support_level = disabled``, every next
+  hop an IP literal) and delivers nothing itself: mail for the ``bounce_domains`` (default
+  amz-sachsen.example, the domain of the example ``from``, so the VERP bounce address) goes to the
+  bounce mailbox (``transport_maps``), mail for every other domain to the final destination
+  (``relayhost``). So a member's domain must not be a bounce domain. Start about 0.1 s; stop about
+  1.1 s (``postfix -c CONF stop``: Postfix's master pauses a second on SIGTERM).
 - **The final destination** ``rig.final``: a tests/smtp_sink.py ``SmtpSink`` (what the members' servers
   accepted: ``rig.final.messages``, ``rig.final.wait_for(n)``). It answers ``550 5.1.1`` at RCPT for the
-  addresses given as ``rejected=`` or later to ``rig.reject(address, …)`` and 250 for the rest. Any other
+  addresses given as ``rejected=`` or later to ``rig.reject(address, …)``, 250 to the rest. Any other
   script of the sink works too (``rig.final.script.rcpt = {address: "452 4.2.2 Mailbox full"}``).
-- **The bounce mailbox** ``rig.bounce_maildir``: newsletter/smtp/devsink.py's Maildir sink. Each file
-  starts with ``Return-Path: <>`` (Postfix's null sender) and ``X-Original-To: <the envelope
-  recipient>``, i.e. the original's MAIL FROM — the VERP address. ``rig.bounces()`` reads them (an
-  ``OutboxMessage`` each: ``.recipients``, ``.raw``), ``rig.wait_for_bounces(n)`` polls for n.
+- **The bounce mailbox** ``rig.bounce_maildir``: newsletter/smtp/devsink.py's Maildir sink, so the
+  path ``newsletter inbox`` can read. Each file starts with ``Return-Path: <>`` (Postfix's null sender)
+  and ``X-Original-To: <envelope recipient>`` = the original's MAIL FROM, the VERP address.
+  ``rig.bounces()`` reads them (an ``OutboxMessage`` each: ``.recipients``, ``.raw``), oldest first;
+  ``rig.wait_for_bounces(n)`` polls until there are n.
 
 A 5xx at the final destination bounces at once: Postfix's bounce daemon sends a real RFC 3464 DSN
-(multipart/report; report-type=delivery-status: a text part, a message/delivery-status part with
-``Final-Recipient``, ``Action: failed``, ``Status: 5.1.1``, ``Diagnostic-Code``, and the original
-message as message/rfc822) from MAILER-DAEMON@postfix-rig.test to the original's MAIL FROM. A 4xx is
-retried after 1 s (queue_run_delay, minimal_backoff_time); ``rig.flush()`` (``postqueue -c CONF -f``)
-retries the deferred mail at once, ``rig.queue()`` lists what is queued (``postqueue -j``) and
-``rig.wait_for_empty_queue()`` polls until Postfix has delivered or bounced everything. A message
-deferred for more than ``lifetime`` (default 30 s; ``maximal_queue_lifetime``) bounces with a 4.x.x DSN.
+(multipart/report; report-type=delivery-status) from MAILER-DAEMON@postfix-rig.test to the original's
+MAIL FROM: a text/plain notice, a message/delivery-status part (``Reporting-MTA``, then per recipient
+``Final-Recipient: rfc822; ADDRESS``, ``Action: failed``, ``Status: 5.1.1``, ``Diagnostic-Code: smtp;
+550 5.1.1 …``), and the original as message/rfc822 — or only its headers, text/rfc822-headers, when it
+is over 50 kB (Postfix's ``bounce_size_limit``). A 4xx is retried every second (``queue_run_delay``,
+backoff 1–2 s); ``rig.flush()`` (``postqueue -c CONF -f``) retries at once. Mail still deferred after
+``lifetime`` seconds (default 30, ``maximal_queue_lifetime``) bounces with its 4.x.x status.
+``rig.queue()`` lists what Postfix holds (``postqueue -j``: one dict per message), and
+``rig.wait_for_empty_queue()`` polls until everything is delivered or bounced. ``rig.log()`` is
+Postfix's log so far.
 
-Files: Postfix's main.cf, master.cf, transport map, queue and data folders live in a folder of the
-system temp dir (``rig.base``, mode 0711: Postfix's daemons run as the user postfix and cannot enter
-pytest's private temp folders) and are removed at stop. In the folder given (the fixture's
-``tmp_path/"postfix"``) stay: bounces/ (the Maildir), final.jsonl (the final destination's spool) and,
-after stop, postfix.log (Postfix's log, kept for a failed test's reader; ``rig.log()`` while running).
-Nothing under /etc/postfix is read or written except Postfix's own read-only tables of its install
-(postfix-files); /etc/postfix/main.cf is not needed (Debian's "No configuration" has none).
+Files: main.cf, master.cf and the transport map (CONF = ``rig.base/"conf"``), the queue and the data
+folder live in ``rig.base``, a fresh folder in the system temp dir (mode 0711: Postfix's daemons run as
+the user postfix and cannot enter pytest's private temp folders), removed at stop. In the folder given
+(the fixture's ``tmp_path/"postfix"``) stay bounces/ (the Maildir), final.jsonl (the final
+destination's spool) and, after stop, postfix.log (Postfix's log) and postfix.out (the master's
+stderr). Nothing under /etc/postfix is written, and /etc/postfix/main.cf is not needed (Debian's "No
+configuration" has none): as root, ``postfix -c`` and ``postqueue -c`` need no
+``alternate_config_directories`` entry — only set-gid use by other users checks it. Postfix reads
+only its install's dynamicmaps.cf there.
 """
 
 from __future__ import annotations
@@ -141,7 +149,7 @@ class PostfixRig:
                     wait_until(self._greets, 20, f"Postfix to greet on {HOST}:{self.port}", self._server)
                     return self
                 except (RigError, TimeoutError) as exc:
-                    busy = "Address already in use" in self.log()
+                    busy = "Address already in use" in self.log() + self._server.log_tail(50)
                     self._stop_postfix()
                     if not busy or attempt == 2:
                         raise RigError(f"{exc}\n(Postfix's log: {self.folder / 'postfix.log'})") from None

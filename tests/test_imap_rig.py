@@ -59,6 +59,8 @@ def test_no_plaintext_login_before_starttls_from_another_address(dovecot):
     with IMAPClient(dovecot.host, dovecot.starttls_port, ssl=False, timeout=5) as c:
         c.starttls(dovecot.client_context())
         assert c.login(dovecot.user, dovecot.password).startswith(b"Logged in")
+    with IMAPClient(dovecot.host, dovecot.starttls_port, ssl=False, timeout=5) as c:  # from 127.0.0.1
+        assert c.login(dovecot.user, dovecot.password).startswith(b"Logged in")
 
 
 def test_append_lists_messages_with_their_flags_and_message_ids(dovecot):
