@@ -40,8 +40,9 @@ A 5xx at the final destination bounces at once: Postfix's bounce daemon sends a 
 MAIL FROM: a text/plain notice, a message/delivery-status part (``Reporting-MTA``, then per recipient
 ``Final-Recipient: rfc822; ADDRESS``, ``Action: failed``, ``Status: 5.1.1``, ``Diagnostic-Code: smtp;
 550 5.1.1 …``), and the original as message/rfc822 — or only its headers, text/rfc822-headers, when it
-is over 50 kB (Postfix's ``bounce_size_limit``). A 4xx is retried every second (``queue_run_delay``,
-backoff 1–2 s); ``rig.flush()`` (``postqueue -c CONF -f``) retries at once. Mail still deferred after
+is over 50 kB (Postfix's ``bounce_size_limit``; a message of the example issue is, so its bounce carries
+the headers only — the Message-ID among them). A 4xx is retried after 1–2 s (``queue_run_delay``,
+the backoff times); ``rig.flush()`` (``postqueue -c CONF -f``) retries at once. Mail still deferred after
 ``lifetime`` seconds (default 30, ``maximal_queue_lifetime``) bounces with its 4.x.x status.
 ``rig.queue()`` lists what Postfix holds (``postqueue -j``: one dict per message), and
 ``rig.wait_for_empty_queue()`` polls until everything is delivered or bounced. ``rig.log()`` is

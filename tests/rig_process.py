@@ -9,8 +9,9 @@ the test process, free ports, polling with a deadline, and folders the servers' 
 The server runs under a small ``sh`` watchdog in a process group of its own. The watchdog holds the read
 end of a pipe whose write end only this (the test) process has: when the test process ends — even by
 SIGKILL — the pipe reads EOF and the watchdog sends SIGTERM to the whole group, so no Dovecot or Postfix
-is left listening after a crashed run. ``stop()`` ends the server the server's own way first, then the
-group.
+is left listening after a crashed run. ``stop(terminate, timeout)`` ends the server its own way first
+(``terminate``, when given), then SIGTERM to the group, then SIGKILL to whatever is left after
+``timeout`` seconds.
 """
 
 from __future__ import annotations
