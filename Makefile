@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/audience.py
 	$(PY) benchmarks/compose.py
 	$(PY) benchmarks/send.py
+	$(PY) benchmarks/rigs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks

@@ -15,7 +15,7 @@ works outside pytest.
 
 What runs: Debian's Dovecot 2.3 (`make test` installs dovecot-imapd; without it the rig fails and says
 so, it never skips) as ``dovecot -F -c dovecot.conf``, a child of the test process that cannot outlive it
-(tests/rig_process.py). Start about 0.05–0.1 s, stop 0.02–0.5 s (figures in README "Tests").
+(tests/rig_process.py). Start about 0.1 s, stop about 0.1 s, at most 0.5 s (benchmarks/rigs.py).
 
 - ``rig.port``: IMAPS (TLS from the first byte); ``rig.starttls_port``: IMAP with STARTTLS. Both on
   127.0.0.1 at free ports. The certificate (localhost, 127.0.0.1) is signed by the test CA in
