@@ -22,7 +22,7 @@ from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
 SEED = "002_bc2e11fcab4c541a.txt"  # the ministry's "Medieninformation"
-_INLINE = re.compile(r"\*\*(?P<bold>.+?)\*\*|\[(?P<text>[^\]]+)\]\((?P<url>[^)]+)\)|\\(?P<escaped>.)")
+_INLINE = re.compile(r"(?s)\*\*(?P<bold>.+?)\*\*|\[(?P<text>[^\]]+)\]\((?P<url>[^)]+)\)|\\(?P<escaped>.)")
 
 
 def png(width: int = 4, height: int = 3, *, rgb: tuple[int, int, int] = (200, 30, 30), padding: int = 0) -> bytes:
@@ -38,23 +38,27 @@ def png(width: int = 4, height: int = 3, *, rgb: tuple[int, int, int] = (200, 30
 
 
 def add_runs(paragraph: Paragraph, text: str) -> None:
-    """Markdown-ish inline text: **bold**, [links](url), \\* escapes, "  \\n" hard line breaks."""
+    """Markdown-ish inline text: **bold** (also across hard line breaks), [links](url), \\* escapes,
+    "  \\n" hard line breaks."""
+    position = 0
+    for match in _INLINE.finditer(text):
+        _text_runs(paragraph, text[position : match.start()])
+        if match["bold"]:
+            _text_runs(paragraph, match["bold"], bold=True)
+        elif match["url"]:
+            add_link(paragraph, match["text"], match["url"])
+        else:
+            paragraph.add_run(match["escaped"])
+        position = match.end()
+    _text_runs(paragraph, text[position:])
+
+
+def _text_runs(paragraph: Paragraph, text: str, *, bold: bool = False) -> None:
     for number, line in enumerate(text.split("\n")):
         if number:
-            paragraph.runs[-1].add_break() if paragraph.runs else paragraph.add_run().add_break()
-        position = 0
-        for match in _INLINE.finditer(line.rstrip()):
-            if match.start() > position:
-                paragraph.add_run(line[position : match.start()])
-            if match["bold"]:
-                paragraph.add_run(match["bold"]).bold = True
-            elif match["url"]:
-                add_link(paragraph, match["text"], match["url"])
-            else:
-                paragraph.add_run(match["escaped"])
-            position = match.end()
-        if position < len(line.rstrip()):
-            paragraph.add_run(line.rstrip()[position:])
+            (paragraph.runs[-1] if paragraph.runs else paragraph.add_run()).add_break()
+        if line.rstrip():
+            paragraph.add_run(line.rstrip() if "\n" in text else line).bold = bold or None
 
 
 def add_link(paragraph: Paragraph, text: str, url: str) -> None:

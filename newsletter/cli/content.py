@@ -24,6 +24,7 @@ def register(main: click.Group) -> None:
     main.add_command(build)
     main.add_command(check)
     main.add_command(new)
+    main.add_command(import_word)
 
 
 @click.command()
@@ -119,6 +120,51 @@ def new(slug: str, source: str | None) -> None:
     target = created.path
     click.echo(f"created {_shown(config, target)}/ — edit issue.md and articles/, then run "
                f"`newsletter check {_shown(config, target)}`")  # fmt: skip
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--issue", "issue", required=True, help="The issue (a folder or a slug under issues/).")
+@click.option("--name", help="Article name (file stem); default: made from the title.")
+@click.option("--lang", help="Language of the text; default: the default language of newsletter.toml.")
+def import_word(file: Path, issue: str, name: str | None, lang: str | None) -> None:
+    """Turn a Word file (.docx) into an article of ISSUE and list what it could not map.
+
+    Writes issues/SLUG/articles/NAME.LANG.md (and the pictures into images/) and adds NAME to the
+    issue's article list. Exit 0 done; 1 content problems (the article's check problems, or it
+    exists already); 2 the file cannot be read as a .docx.
+    """
+    from ..content import resolve_issue_path
+    from ..content.wordimport import UnreadableWord, import_docx
+    from ..preflight import check_issue
+
+    config = load_config()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise UnreadableWord(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    path = resolve_issue_path(issue, config)
+    imported = import_docx(path, data, config=config, filename=file.name, name=name, lang=lang)
+    shown = _shown(config, path / imported.article.relative)
+    added = " and added it to the issue's article list" if imported.issue is not None else ""
+    click.echo(f"imported {file.name} as {shown}{added}")
+    for image in imported.images:
+        click.echo(f"picture {_shown(config, path / image.relative)}" + (" (already there)" if image.reused else ""))
+    for finding in imported.findings:
+        click.echo(str(finding))
+    mine = {imported.article.relative, *(image.relative for image in imported.images)}
+    problems = [p for p in check_issue(path, config).problems if _relative_to(p.path, path, config) in mine]
+    for problem in problems:
+        click.echo(str(problem))
+    sys.exit(1 if any(p.severity == "error" for p in problems) else 0)
+
+
+def _relative_to(problem_path: str, issue_dir: Path, config: Config) -> str | None:
+    full = config.root / problem_path
+    try:
+        return (full.parent.resolve() / full.name).relative_to(issue_dir.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def _shown(config: Config, path: Path) -> str:

@@ -36,6 +36,8 @@ _KNOWN = {  # what a refused file most likely is, for the message
     b"MM\x00*": "a TIFF image",
     b"BM": "a BMP image",
     b"\x00\x00\x00\x0cjP": "a JPEG 2000 image",
+    b"\x01\x00\x00\x00": "an EMF drawing (Windows)",
+    b"\xd7\xcd\xc6\x9a": "a WMF drawing (Windows)",
 }
 
 
@@ -71,10 +73,8 @@ def read_limited(source: bytes | BinaryIO, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
-def store_image(
-    issue_dir: Path, name: str, source: bytes | BinaryIO, *, limit: int = IMAGE_MAX_BYTES
-) -> StoredImage:
-    """Check and store one picture under ``issue_dir/images/`` (created when missing)."""
+def check_image(name: str, source: bytes | BinaryIO, *, limit: int = IMAGE_MAX_BYTES) -> tuple[bytes, str]:
+    """The picture's bytes and kind (png, jpg, gif, webp), or ``ImageRefused`` with the reason."""
     shown = _shown(name)
     data = read_limited(source, limit)
     if data is None:
@@ -85,8 +85,18 @@ def store_image(
         what = next((label for sig, label in _KNOWN.items() if data.lstrip()[: len(sig)] == sig), None)
         found = f"this is {what}" if what else "this is no picture" if data else "the file is empty"
         raise ImageRefused(shown, f"{found}; only PNG, JPEG, GIF and WebP pictures can be used")
+    return data, kind
+
+
+def store_image(
+    issue_dir: Path, name: str, source: bytes | BinaryIO, *, limit: int = IMAGE_MAX_BYTES
+) -> StoredImage:
+    """Check and store one picture under ``issue_dir/images/`` (created when missing)."""
+    shown = _shown(name)
+    data, kind = check_image(name, source, limit=limit)
     digest = hashlib.sha256(data).hexdigest()[:8]
-    for existing in paths.files(issue_dir / "images") if (issue_dir / "images").is_dir() else ():
+    listed = paths.refusal(issue_dir, "images", directory=True) is None  # never look through a link
+    for existing in paths.files(issue_dir / "images") if listed else ():
         if (
             existing.endswith(f"-{digest}.{kind}")
             and paths.read_contained(issue_dir / "images", existing) == data
