@@ -67,7 +67,7 @@ class Converted:
 
     title: str | None
     body: str
-    pictures: tuple[tuple[bytes, str], ...]  # (bytes, kind) of each picture kept, in order
+    pictures: tuple[tuple[int, bytes, str], ...]  # (n, bytes, kind) of each picture kept: the n-th in the file
     findings: tuple[Finding, ...]
 
 
@@ -109,7 +109,7 @@ def import_docx(issue_dir: Path, data: bytes, *, config: Config, filename: str =
 def convert_docx(data: bytes, *, filename: str = "the Word file") -> Converted:
     """The article a Word file holds (``UnreadableWord`` when it is none); nothing is written."""
     findings = _inspect(data, filename)
-    pictures: list[tuple[bytes, str]] = []
+    pictures: list[tuple[int, bytes, str]] = []
     seen = [0]  # pictures met so far, kept or not: "picture 3" is the third picture in the file
 
     def picture(image: Any) -> dict[str, str]:
@@ -121,8 +121,8 @@ def convert_docx(data: bytes, *, filename: str = "the Word file") -> Converted:
         except ImageRefused as exc:
             findings.append(Finding("left out", f"picture {number} ({exc.reason})"))
             return {}
-        pictures.append(kept)
-        return {"src": _PLACEHOLDER.format(len(pictures)), "alt": (image.alt_text or "").strip()}
+        pictures.append((number, *kept))
+        return {"src": _PLACEHOLDER.format(number), "alt": (image.alt_text or "").strip()}
 
     try:
         result = mammoth.convert_to_html(io.BytesIO(data), convert_image=mammoth.images.img_element(picture),
@@ -192,12 +192,12 @@ _EXTERNAL = re.compile(r"could not (?:open|find) external image:? '([^']*)'")
 
 def _finding(message: Any) -> Finding | None:
     text = str(message.message)
-    if "was referenced but not defined" in text:
-        return None  # a style the file names without defining it: its text is there as plain text
+    if "was referenced but not defined" in text or "is unlikely to display in web browsers" in text:
+        return None  # an undefined style's text is there as plain text; pictures are checked by content
     style = _STYLE.search(text)
     if style:
-        if style[3] == "Hyperlink":
-            return None  # links are links
+        if style[3] in ("Hyperlink", "CommentReference"):
+            return None  # links are links; comments are listed by themselves
         shown = style[2] if style[2] != "None" else style[3]
         return Finding("left out", f"the look of the Word style '{shown}' ({style[1]}s became plain text)")
     element = _ELEMENT.search(text)
@@ -223,7 +223,7 @@ def _store_pictures(issue_dir: Path, name: str, converted: Converted,
                     findings: list[Finding]) -> tuple[str, tuple[StoredImage, ...]]:  # fmt: skip
     body = converted.body
     stored = []
-    for number, (data, kind) in enumerate(converted.pictures, 1):
+    for number, data, kind in converted.pictures:
         image = store_image(issue_dir, f"{name}-{number}.{kind}", data)
         stored.append(image)
         body = body.replace(f"]({_PLACEHOLDER.format(number)})", f"]({image.relative})")
