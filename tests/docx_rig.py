@@ -25,7 +25,9 @@ SEED = "002_bc2e11fcab4c541a.txt"  # the ministry's "Medieninformation"
 _INLINE = re.compile(r"(?s)\*\*(?P<bold>.+?)\*\*|\[(?P<text>[^\]]+)\]\((?P<url>[^)]+)\)|\\(?P<escaped>.)")
 
 
-def png(width: int = 4, height: int = 3, *, rgb: tuple[int, int, int] = (200, 30, 30), padding: int = 0) -> bytes:
+def png(
+    width: int = 4, height: int = 3, *, rgb: tuple[int, int, int] = (200, 30, 30), padding: int = 0
+) -> bytes:
     """A real PNG; ``padding`` adds a private ancillary chunk of that many bytes (a huge picture)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from newsletter.config import Config
-from newsletter.content import load_issue
-from newsletter.content import writer
+from newsletter.content import load_issue, writer
 from newsletter.content.document import ABSENT, StaleFile, WriteError
 from newsletter.content.forms import ArticleFields, article_fields, issue_fields
 from newsletter.content.scaffold import create_issue
@@ -43,7 +42,10 @@ def test_a_hard_title_round_trips_exactly_in_the_issue_and_an_article(issue: Pat
     assert loaded.title == {"*": HARD_TITLE}
     article = _article(issue, config, "erster-artikel")
     assert (article.title, article.kicker) == (HARD_TITLE, HARD_TITLE)
-    assert 'title: "Sachsen: „Zukunft“ für ą ę ł ń ó ś ź ż\\t*Gäste* +49 371 123456"' in (issue / "issue.md").read_text()
+    assert (
+        'title: "Sachsen: „Zukunft“ für ą ę ł ń ó ś ź ż\\t*Gäste* +49 371 123456"'
+        in (issue / "issue.md").read_text()
+    )
 
 
 MISREAD = [": ", "a: b", "*stern", "&anker", "@mention", "!tag", "%p", "`code`", "|pipe", ">gt", "#hash",
@@ -80,7 +82,9 @@ def test_a_comment_in_issue_md_survives_every_save(issue: Path, config: Config) 
     comments = [line for line in path.read_text().split("\n") if line.startswith("#")]
     assert len(comments) == 2
     doc = writer.open_issue(issue)
-    doc = writer.save_issue(issue, dataclasses.replace(issue_fields(doc), title="Neu", number=7), version=doc.version)
+    doc = writer.save_issue(
+        issue, dataclasses.replace(issue_fields(doc), title="Neu", number=7), version=doc.version
+    )
     doc = writer.add_article(issue, "zweiter", ArticleFields(title="Zwei"), lang="de", version=doc.version,
                              config=config).issue  # fmt: skip
     doc = writer.reorder_articles(issue, ["zweiter", "erster-artikel"], version=doc.version)
@@ -94,7 +98,9 @@ def test_a_comment_in_issue_md_survives_every_save(issue: Path, config: Config) 
 def test_an_untouched_key_keeps_its_quoting_and_place(issue: Path) -> None:
     before = (issue / "issue.md").read_text().split("\n")
     doc = writer.open_issue(issue)
-    writer.save_issue(issue, dataclasses.replace(issue_fields(doc), title="Andere Ausgabe"), version=doc.version)
+    writer.save_issue(
+        issue, dataclasses.replace(issue_fields(doc), title="Andere Ausgabe"), version=doc.version
+    )
     after = (issue / "issue.md").read_text().split("\n")
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
     assert changed == [(before[1], 'title: "Andere Ausgabe"')]  # an edited value keeps its quotes
@@ -102,11 +108,18 @@ def test_an_untouched_key_keeps_its_quoting_and_place(issue: Path) -> None:
 
 def test_reordering_changes_the_order_in_issue_md(example_issue: Path, config: Config) -> None:
     doc = writer.open_issue(example_issue)
-    writer.reorder_articles(example_issue, ["tada", "netzwerk", "delegation", "schlesien"], version=doc.version)
-    assert "articles:\n  - tada\n  - netzwerk\n  - delegation\n  - schlesien\n" in (example_issue / "issue.md").read_text()
+    writer.reorder_articles(
+        example_issue, ["tada", "netzwerk", "delegation", "schlesien"], version=doc.version
+    )
+    assert (
+        "articles:\n  - tada\n  - netzwerk\n  - delegation\n  - schlesien\n"
+        in (example_issue / "issue.md").read_text()
+    )
     assert load_issue(example_issue, config).articles[0].name == "tada"
     with pytest.raises(WriteError, match="each article of the issue once"):
-        writer.reorder_articles(example_issue, ["tada", "tada"], version=writer.open_issue(example_issue).version)
+        writer.reorder_articles(
+            example_issue, ["tada", "tada"], version=writer.open_issue(example_issue).version
+        )
 
 
 def test_a_file_changed_on_disk_is_never_overwritten(example_issue: Path) -> None:
@@ -115,7 +128,9 @@ def test_a_file_changed_on_disk_is_never_overwritten(example_issue: Path) -> Non
     theirs = path.read_text().replace("number: 3", "number: 4")
     path.write_text(theirs, encoding="utf-8")
     with pytest.raises(StaleFile) as refused:
-        writer.save_issue(example_issue, dataclasses.replace(issue_fields(doc), title="Meins"), version=doc.version)
+        writer.save_issue(
+            example_issue, dataclasses.replace(issue_fields(doc), title="Meins"), version=doc.version
+        )
     assert path.read_text() == theirs
     assert refused.value.current_text == theirs
     assert refused.value.current_version == writer.open_issue(example_issue).version
@@ -198,7 +213,9 @@ def test_removing_keeps_the_files_until_they_are_deleted(example_issue: Path) ->
         writer.delete_article_files(example_issue, "netzwerk", versions={"de": "x"})
 
 
-def test_a_translation_starts_with_the_same_segments_and_empty_texts(example_issue: Path, config: Config) -> None:
+def test_a_translation_starts_with_the_same_segments_and_empty_texts(
+    example_issue: Path, config: Config
+) -> None:
     doc = writer.create_translation(example_issue, "delegation", lang="pl", config=config)
     source = article_fields(writer.open_article(example_issue, "delegation", "de"))
     made = article_fields(doc)
@@ -211,9 +228,14 @@ def test_an_issue_translation_file_is_written(example_issue: Path, config: Confi
     from newsletter.content.forms import TranslationFields, translation_fields
 
     doc = writer.open_issue(example_issue, "pl")
-    fields = dataclasses.replace(translation_fields(doc), title="Newsletter: maj", intro="Drodzy członkowie.\n")
+    fields = dataclasses.replace(
+        translation_fields(doc), title="Newsletter: maj", intro="Drodzy członkowie.\n"
+    )
     writer.save_translation(example_issue, "pl", fields, version=doc.version)
     assert load_issue(example_issue, config).title["pl"] == "Newsletter: maj"
     assert translation_fields(writer.open_issue(example_issue, "pl")) == TranslationFields(
-        title="Newsletter: maj", subject=fields.subject, preheader=fields.preheader, intro="Drodzy członkowie.\n"
+        title="Newsletter: maj",
+        subject=fields.subject,
+        preheader=fields.preheader,
+        intro="Drodzy członkowie.\n",
     )

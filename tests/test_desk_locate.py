@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from newsletter.config import Config
 from newsletter.content import read_issue
 from newsletter.content.locate import locate

@@ -27,7 +27,9 @@ def issue(tmp_path: Path) -> Path:
     ("anim.gif", GIF, "images/anim-"), ("bild.webp", WEBP, "images/bild-"),
     ("Grüße aus Łódź.jpeg", JPEG, "images/gruesse-aus-lodz-"),
 ])  # fmt: skip
-def test_a_picture_is_stored_by_its_kind_under_a_safe_name(issue: Path, name: str, data: bytes, stored: str) -> None:
+def test_a_picture_is_stored_by_its_kind_under_a_safe_name(
+    issue: Path, name: str, data: bytes, stored: str
+) -> None:
     image = store_image(issue, name, data)
     kind = {JPEG: "jpg", GIF: "gif", WEBP: "webp"}.get(data, "png")
     assert image.relative.startswith(stored) and image.relative.endswith(f".{kind}")
@@ -58,7 +60,10 @@ def test_a_picture_above_the_cap_is_refused(issue: Path) -> None:
     assert not (issue / "images").exists()
 
 
-@pytest.mark.parametrize("name", ["../../.env", "/etc/passwd", "..\\..\\evil.png", "a\x00b.png", "images/../../x.png", ".htaccess", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["../../.env", "/etc/passwd", "..\\..\\evil.png", "a\x00b.png", "images/../../x.png", ".htaccess", ""],
+)
 def test_an_upload_name_never_writes_outside_images(issue: Path, name: str) -> None:
     before = sorted(issue.parent.parent.rglob("*"))
     image = store_image(issue, name, png())

@@ -36,13 +36,20 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_the_press_release_keeps_headings_bold_contact_lines_and_the_link(cli: CliRunner, project: Path) -> None:
+def test_the_press_release_keeps_headings_bold_contact_lines_and_the_link(
+    cli: CliRunner, project: Path
+) -> None:
     (project / "pm.docx").write_bytes(press_release_docx(SEEDS))
     result = cli.invoke(main, ["import", "pm.docx", "--issue", ISSUE])
     assert result.exit_code == 0, result.output
     article = f"issues/{ISSUE}/articles/medieninformation.de.md"
-    assert result.stdout.split("\n")[0] == f"imported pm.docx as {article} and added it to the issue's article list"
-    assert f"{article}:36: warning: insecure link http://www.smwa.sachsen.de" in result.stdout  # check's own rules
+    assert (
+        result.stdout.split("\n")[0]
+        == f"imported pm.docx as {article} and added it to the issue's article list"
+    )
+    assert (
+        f"{article}:36: warning: insecure link http://www.smwa.sachsen.de" in result.stdout
+    )  # check's own rules
     text = (project / article).read_text(encoding="utf-8")
     assert text.startswith("---\ntitle: Medieninformation\n---\n")
     assert "## Minister Dulig: „Internationalisierung von Spitzenclustern erfolgreich“\n" in text
@@ -79,12 +86,16 @@ def _hostile() -> bytes:
     return save(document)
 
 
-def test_a_hostile_word_file_brings_nothing_harmful_and_says_what_it_left_out(cli: CliRunner, project: Path) -> None:
+def test_a_hostile_word_file_brings_nothing_harmful_and_says_what_it_left_out(
+    cli: CliRunner, project: Path
+) -> None:
     (project / "fest.docx").write_bytes(_hostile())
     result = cli.invoke(main, ["import", "fest.docx", "--issue", ISSUE])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"imported fest.docx as issues/{ISSUE}/articles/einladung-zum-sommerfest.de.md")
+    assert lines[0].startswith(
+        f"imported fest.docx as issues/{ISSUE}/articles/einladung-zum-sommerfest.de.md"
+    )
     left_out = [line for line in lines if line.startswith("left out: ")]
     assert left_out == [
         "left out: 1 comment(s) of the reviewers",
@@ -142,7 +153,10 @@ def test_a_file_that_is_no_docx_exits_2_with_one_line(
 
 def test_a_missing_file_exits_2(cli: CliRunner) -> None:
     result = cli.invoke(main, ["import", "nirgends.docx", "--issue", ISSUE])
-    assert (result.exit_code, result.stderr) == (2, "nirgends.docx: cannot be read (No such file or directory)\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "nirgends.docx: cannot be read (No such file or directory)\n",
+    )
 
 
 def test_an_existing_article_is_never_overwritten(cli: CliRunner, project: Path) -> None:
@@ -160,7 +174,9 @@ def test_a_translation_is_imported_next_to_the_listed_article(cli: CliRunner, pr
     document.add_heading("Pierwszy artykuł: „Śląsk“", 1)
     document.add_paragraph("Zażółć gęślą jaźń.")
     (project / "pl.docx").write_bytes(save(document))
-    result = cli.invoke(main, ["import", "pl.docx", "--issue", ISSUE, "--name", "erster-artikel", "--lang", "pl"])
+    result = cli.invoke(
+        main, ["import", "pl.docx", "--issue", ISSUE, "--name", "erster-artikel", "--lang", "pl"]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == f"imported pl.docx as issues/{ISSUE}/articles/erster-artikel.pl.md\n"
     text = (project / "issues" / ISSUE / "articles" / "erster-artikel.pl.md").read_text(encoding="utf-8")

@@ -42,6 +42,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from .. import paths
 from ..model import NewsletterError
 from .frontmatter import FrontMatter, KeyPath, Problems, closing_line, parse_text
+from .yamltext import assign
 
 ABSENT = "absent"  # the version of a file that does not exist (yet): pass it to create one
 
@@ -122,7 +123,7 @@ class Draft:
         if key not in self.front:
             self.front.insert(self._position(key), key, value)
         else:
-            self.front[key] = value
+            assign(self.front, key, value)
         self.changed.add(key)
 
     def remove(self, key: str) -> None:
@@ -269,6 +270,9 @@ def _spliced(draft: Draft, lines: list[str]) -> list[str]:
             result += old_regions[key]
         else:
             result += new_regions[key]
+            # comment lines under the old value stay (a note after the last article of the list)
+            kept = _trailing_comments(old_regions.get(key, []))
+            result += [line for line in kept if line not in new_regions[key]]
         # comment lines that followed a removed key stay where they were
         later = original[original.index(key) + 1 :] if key in original else []
         for gone in later:

@@ -16,7 +16,24 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
-_BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table", "tr", "td", "th", "thead", "tbody"}
+_BLOCKS = {
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "thead",
+    "tbody",
+}
 _VOID = {"br", "img"}
 _ESCAPE_ANYWHERE = re.compile(r"([\\`*_\[\]<&~])")
 _ESCAPE_LINE_START = re.compile(r"^(\s*)([#>+=|-]|\d+[.)])(?=\s|$)")
@@ -127,7 +144,7 @@ def _block(node: Node, out: list[str], conversion: Conversion) -> None:
             heading = " ".join(_inline(node.children, conversion).replace("\\\n", " ").split())
             out.append("#" * level + " " + heading)
     elif tag in ("ul", "ol"):
-        out.append("\n".join(_list(node, conversion, 0)))
+        out.append("\n".join(_list(node, conversion, "")))
     elif tag == "table":
         conversion.tables += 1
         rows = [" · ".join(filter(None, (_cell(c, conversion) for c in _cells(row)))) for row in _rows(node)]
@@ -146,18 +163,16 @@ def _block(node: Node, out: list[str], conversion: Conversion) -> None:
             out.append(_lines(text))
 
 
-def _list(node: Node, conversion: Conversion, depth: int) -> list[str]:
+def _list(node: Node, conversion: Conversion, indent: str) -> list[str]:
+    """``- item`` / ``1. item`` lines; a nested list is indented under its item's text."""
     lines = []
-    number = 0
-    for item in (c for c in node.children if c.tag == "li"):
-        number += 1
+    for number, item in enumerate((c for c in node.children if c.tag == "li"), 1):
         marker = f"{number}." if node.tag == "ol" else "-"
-        indent = "   " * depth if node.tag == "ol" else "  " * depth
         inline = [c for c in item.children if c.tag not in ("ul", "ol")]
-        text = " ".join(_inline(inline, conversion).split("\n")).strip()
+        text = " ".join(_inline(inline, conversion).replace("\\\n", " ").split())
         lines.append(f"{indent}{marker} {text}".rstrip())
         for sub in (c for c in item.children if c.tag in ("ul", "ol")):
-            lines += _list(sub, conversion, depth + 1)
+            lines += _list(sub, conversion, indent + " " * (len(marker) + 1))
     return lines
 
 
@@ -182,7 +197,9 @@ def _inline(nodes: list[Node], conversion: Conversion) -> str:
         elif node.tag == "br":
             parts.append("\\\n")
         elif node.tag in ("strong", "b", "em", "i"):
-            parts.append(_emphasis("**" if node.tag in ("strong", "b") else "*", _inline(node.children, conversion)))
+            parts.append(
+                _emphasis("**" if node.tag in ("strong", "b") else "*", _inline(node.children, conversion))
+            )
         elif node.tag == "a":
             parts.append(_link(node, conversion))
         elif node.tag == "img":

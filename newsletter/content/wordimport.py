@@ -67,7 +67,9 @@ class Converted:
 
     title: str | None
     body: str
-    pictures: tuple[tuple[int, bytes, str], ...]  # (n, bytes, kind) of each picture kept: the n-th in the file
+    pictures: tuple[
+        tuple[int, bytes, str], ...
+    ]  # (n, bytes, kind) of each picture kept: the n-th in the file
     findings: tuple[Finding, ...]
 
 
@@ -139,7 +141,9 @@ def convert_docx(data: bytes, *, filename: str = "the Word file") -> Converted:
         if not htmlmd.is_safe_link(href) and not href.startswith("#"):
             findings.append(Finding("left out", f"the target of the link '{text.strip()}' ({href[:80]}): "
                                     "only http, https, mailto and tel links are kept"))  # fmt: skip
-    findings += [Finding("left out", f"footnote {n}: „{text[:80]}“") for n, text in enumerate(conversion.footnotes, 1)]
+    findings += [
+        Finding("left out", f"footnote {n}: „{text[:80]}“") for n, text in enumerate(conversion.footnotes, 1)
+    ]
     if conversion.tables:
         findings.append(Finding("check", f"{conversion.tables} table(s) became text, one line per row "
                                          "(cells separated by ·)"))  # fmt: skip
@@ -152,15 +156,21 @@ def _inspect(data: bytes, filename: str) -> list[Finding]:
         raise UnreadableWord(f"{filename}: larger than {WORD_FILE_MAX_BYTES // (1024 * 1024)} MB; "
                              "save the pictures smaller in Word and try again")  # fmt: skip
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UnreadableWord(f"{filename}: an old Word 97–2003 .doc file; open it in Word and save it as .docx")
+        raise UnreadableWord(
+            f"{filename}: an old Word 97–2003 .doc file; open it in Word and save it as .docx"
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = {info.filename: info for info in archive.infolist()}
     except (zipfile.BadZipFile, ValueError, OSError):
         what = "the file is empty" if not data else "not a Word document"
-        raise UnreadableWord(f"{filename}: {what} (.docx); save it from Word as .docx and try again") from None
+        raise UnreadableWord(
+            f"{filename}: {what} (.docx); save it from Word as .docx and try again"
+        ) from None
     if "word/document.xml" not in entries:
-        raise UnreadableWord(f"{filename}: a zip file without a Word document in it; save it from Word as .docx")
+        raise UnreadableWord(
+            f"{filename}: a zip file without a Word document in it; save it from Word as .docx"
+        )
     if any(info.file_size > WORD_PART_MAX_BYTES for info in entries.values()):
         raise UnreadableWord(f"{filename}: a part of it unpacks to more than "
                              f"{WORD_PART_MAX_BYTES // (1024 * 1024)} MB; this is no ordinary Word file")  # fmt: skip
@@ -202,7 +212,9 @@ def _finding(message: Any) -> Finding | None:
         return Finding("left out", f"the look of the Word style '{shown}' ({style[1]}s became plain text)")
     element = _ELEMENT.search(text)
     if element:
-        what = "embedded HTML (w:altChunk)" if element[1] == "w:altChunk" else f"a Word element ({element[1]})"
+        what = (
+            "embedded HTML (w:altChunk)" if element[1] == "w:altChunk" else f"a Word element ({element[1]})"
+        )
         return Finding("left out", what)
     external = _EXTERNAL.search(text)
     if external:
@@ -212,7 +224,9 @@ def _finding(message: Any) -> Finding | None:
 
 
 def _title_from_body(converted: Converted, findings: list[Finding]) -> str | None:
-    first = next((line for line in converted.body.split("\n") if line.strip() and "word-picture-" not in line), None)
+    first = next(
+        (line for line in converted.body.split("\n") if line.strip() and "word-picture-" not in line), None
+    )
     if first is None:
         return None
     findings.append(Finding("check", "no heading in the file: the first paragraph became the title"))

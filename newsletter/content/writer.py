@@ -41,7 +41,7 @@ from .forms import (
     translation_fields,
 )
 from .issue import ISSUE_KEYS, ISSUE_LANG_KEYS
-from .yamltext import block_list, flow_list, set_items, yaml_text
+from .yamltext import assign, block_list, flow_list, set_items, yaml_text
 
 _LANG = re.compile(r"^[a-z]{2,3}$")
 
@@ -278,7 +278,7 @@ def _languages_or_text(
         del node[lang]
     for lang, text in new.items():
         if before.get(lang) != text or lang not in node:
-            node[lang] = yaml_text(text)
+            assign(node, lang, yaml_text(text))
     draft.touch(key)
 
 
@@ -345,7 +345,7 @@ def _update(node: CommentedMap, old: Mapping[str, str | None], new: Mapping[str,
         if value is None or (value == "" and not spec[key]):
             node.pop(key, None)
         elif key in node:
-            node[key] = yaml_text(value)
+            assign(node, key, yaml_text(value))
         else:
             after = [i for i, k in enumerate(node) if k in order and order.index(k) < order.index(key)]
             node.insert(after[-1] + 1 if after else 0, key, yaml_text(value))

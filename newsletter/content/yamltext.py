@@ -13,11 +13,11 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 import yaml
-from ruamel.yaml.comments import CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, PlainScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
 _INDICATOR_FIRST = set("-?:,[]{}#&*!|>'\"%@`")
@@ -80,8 +80,11 @@ def set_items(seq: CommentedSeq, items: Sequence[str]) -> None:
             own[str(old[index])] = (eol, token.column)
         between[index] = rest
     last = len(items) - 1
+    tail = between.pop(len(old) - 1, "") if old else ""  # lines after the last item stay after the last one
     for index in [i for i in between if i > last]:  # lines after dropped positions: after the last item
         between[max(last, 0)] = between.get(max(last, 0), "") + between.pop(index)
+    if tail:
+        between[max(last, 0)] = between.get(max(last, 0), "") + tail
     seq.clear()
     seq.ca.items.clear()
     seq.extend(yaml_text(item) if not isinstance(item, DoubleQuotedScalarString) else item for item in items)
@@ -91,3 +94,13 @@ def set_items(seq: CommentedSeq, items: Sequence[str]) -> None:
         if value != "\n":
             token = CommentToken(value, CommentMark(column or 0), None)
             seq.ca.items[index] = [token, None, None, None]
+
+
+def assign(node: CommentedMap, key: object, value: object) -> None:
+    """``node[key] = value``. ruamel.yaml keeps the quotes of the value it replaces; that is the
+    editor's style and stays, except for an empty ``""`` (a stub left to fill in): its successor
+    is written plain when ``yaml_text`` found that safe."""
+    old = node.get(key)
+    if isinstance(old, ScalarString) and not str(old) and type(value) is str:
+        value = PlainScalarString(value)
+    node[key] = value
