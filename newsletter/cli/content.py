@@ -149,7 +149,9 @@ def import_word(file: Path, issue: str, name: str | None, lang: str | None) -> N
     added = " and added it to the issue's article list" if imported.issue is not None else ""
     click.echo(f"imported {file.name} as {shown}{added}")
     for image in imported.images:
-        click.echo(f"picture {_shown(config, path / image.relative)}" + (" (already there)" if image.reused else ""))
+        click.echo(
+            f"picture {_shown(config, path / image.relative)}" + (" (already there)" if image.reused else "")
+        )
     for finding in imported.findings:
         click.echo(str(finding))
     mine = {imported.article.relative, *(image.relative for image in imported.images)}
