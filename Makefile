@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/audience.py
 	$(PY) benchmarks/compose.py
 	$(PY) benchmarks/send.py
+	$(PY) benchmarks/desk_files.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks

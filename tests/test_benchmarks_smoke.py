@@ -19,6 +19,7 @@ CASES = {
     "audience.py": (["--rows", "400", "--repeat", "1"], "ratio library / bare loop"),
     "compose.py": (["50"], "compose.MessageTemplate.personalise"),
     "send.py": (["--members", "120", "--naive", "5"], "pipeline / bare"),
+    "desk_files.py": (["--repeats", "2"], "import the press release .docx"),
 }
 
 

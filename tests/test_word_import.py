@@ -192,3 +192,11 @@ def test_an_unsafe_name_or_unknown_language_is_refused(cli: CliRunner, project: 
     bad_lang = cli.invoke(main, ["import", "pm.docx", "--issue", ISSUE, "--lang", "fr"])
     assert bad_lang.stderr == "error: unknown language 'fr' (configured: de, en, pl)\n"
     assert _tree(project) == before
+
+
+def test_an_issue_that_does_not_exist_exits_2(cli: CliRunner, project: Path) -> None:
+    (project / "pm.docx").write_bytes(press_release_docx(SEEDS))
+    result = cli.invoke(main, ["import", "pm.docx", "--issue", "2099-01-nirgends"])
+    assert (result.exit_code, result.stderr) == (2, "2099-01-nirgends: no issue.md there; name an existing issue "
+                                                    "or start one with `newsletter new SLUG`\n")  # fmt: skip
+    assert not (project / "issues" / "2099-01-nirgends").exists()

@@ -136,11 +136,13 @@ def import_word(file: Path, issue: str, name: str | None, lang: str | None) -> N
     """
     from ..content import resolve_issue_path
     from ..content.wordimport import UnreadableWord, import_docx
+    from ..limits import WORD_FILE_MAX_BYTES
     from ..preflight import check_issue
 
     config = load_config()
     try:
-        data = file.read_bytes()
+        with file.open("rb") as stream:  # a file above the cap is refused without reading all of it
+            data = stream.read(WORD_FILE_MAX_BYTES + 1)
     except OSError as exc:
         raise UnreadableWord(f"{file}: cannot be read ({exc.strerror or exc})") from None
     path = resolve_issue_path(issue, config)

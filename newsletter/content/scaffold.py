@@ -49,26 +49,28 @@ def create_issue(config: Config, slug: str, *, source: str | Path | None = None)
 
 
 def _stub(target: Path, config: Config) -> None:
-    (target / "articles").mkdir(parents=True)
-    (target / "images").mkdir()
+    (target / "images").mkdir(parents=True)
     lang = config.default_language
     segments = ", ".join(config.segments)
     title = json.dumps(f"{config.name} – neue Ausgabe", ensure_ascii=False)  # a JSON string is valid YAML
     subject = json.dumps(f"{config.name}: Betreff der Ausgabe", ensure_ascii=False)
-    (target / "issue.md").write_text(
+    _create(target, "issue.md",
         f"---\ntitle: {title}\ndate: {date.today().isoformat()}\n"
         f"subject: {subject}\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
         f"articles:\n  - erster-artikel\n{SALUTATION_NOTE}\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
-        encoding="utf-8",
     )  # fmt: skip
-    (target / "articles" / f"erster-artikel.{lang}.md").write_text(
+    _create(target, f"articles/erster-artikel.{lang}.md",
         "---\ntitle: Überschrift des Artikels\nkicker: Rubrik\nteaser: Ein, zwei Sätze, die Lust aufs Lesen machen.\n"
         f"# segments: [{segments}]   # ohne segments geht der Artikel an alle\n"
         "# image: images/foto.jpg\n# image_alt: Was auf dem Bild zu sehen ist\n"
         "# contacts:\n#   - name: Vorname Nachname\n#     email: name@example.org\n"
         "---\nDer Text in Markdown: **fett**, *kursiv*, [Links](https://example.org), Listen mit `- `.\n",
-        encoding="utf-8",
     )  # fmt: skip
+
+
+def _create(target: Path, relative: str, text: str) -> None:
+    """A new file of the new issue, through the one containment rule (atomic, never through a link)."""
+    paths.write_contained(target, relative, text.encode("utf-8"), exclusive=True)
 
 
 def _copy_structure(origin: Path, target: Path) -> tuple[Path, ...]:
@@ -86,7 +88,9 @@ def _copy_structure(origin: Path, target: Path) -> tuple[Path, ...]:
             if file.name == "issue.md":
                 head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
                 head += "" if SALUTATION_NOTE in head.split("\n") else f"\n{SALUTATION_NOTE}"
-            file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
+            paths.write_contained(
+                target, file.relative_to(target).as_posix(), (head + "\n---\nNeuer Text.\n").encode()
+            )
     return tuple(paths.symlinks(origin))
 
 

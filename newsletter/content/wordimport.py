@@ -14,8 +14,9 @@ Nothing is dropped silently: every ``Finding`` says what was left out (pictures 
 web, pictures too large or not a picture, embedded HTML or objects, macros, comments, footnotes,
 link targets that are not http/https/mailto/tel, Word styles without a counterpart) or what the
 editor should check (a picture without a description, a table flattened to text, a title taken
-from a paragraph). ``UnreadableWord`` (exit 2): not a .docx at all; ``WriteError`` (exit 1): the
-article exists already, a bad name or language; nothing is written then.
+from a paragraph). ``UnreadableWord`` (exit 2): not a .docx at all; ``RefusedError`` (exit 2): no
+such issue; ``WriteError`` (exit 1): the article exists already, a bad name or language; nothing is
+written then.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import nh3
 
 from ..config import Config
 from ..limits import IMAGE_MAX_BYTES, WORD_FILE_MAX_BYTES, WORD_PART_MAX_BYTES
-from ..model import NewsletterError
+from ..model import NewsletterError, RefusedError
 from . import htmlmd
 from .document import ABSENT, Document, WriteError
 from .forms import ArticleFields
@@ -89,14 +90,15 @@ def import_docx(issue_dir: Path, data: bytes, *, config: Config, filename: str =
     lang = lang or config.default_language
     if lang not in config.languages:
         raise WriteError(f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+    issue = open_issue(issue_dir)
+    if not issue.exists:
+        raise RefusedError(f"{issue_dir.name}: no issue.md there; name an existing issue or start one "
+                           "with `newsletter new SLUG`")  # fmt: skip
     converted = convert_docx(data, filename=filename)
     findings = list(converted.findings)
     title = converted.title or _title_from_body(converted, findings) or Path(filename).stem
     name = name or slug(title) or "artikel"
     relative = article_path(name, lang)
-    issue = open_issue(issue_dir)
-    if not issue.exists:
-        raise WriteError(f"{issue_dir.name}: no issue.md there; start the issue with `newsletter new` first")
     if open_article(issue_dir, name, lang).exists:
         raise WriteError(f"{relative} exists already; nothing was imported (choose another name with --name)")
     body, images = _store_pictures(issue_dir, name, converted, findings)
