@@ -239,3 +239,34 @@ def test_an_issue_translation_file_is_written(example_issue: Path, config: Confi
         preheader=fields.preheader,
         intro="Drodzy członkowie.\n",
     )
+
+
+def test_a_linked_article_file_is_refused_and_its_target_untouched(issue: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.md"
+    secret.write_text("---\ntitle: geheim\n---\n", encoding="utf-8")
+    (issue / "articles" / "link.de.md").symlink_to(secret)
+    with pytest.raises(WriteError, match="is a symbolic link"):
+        writer.open_article(issue, "link", "de")
+    with pytest.raises(WriteError, match="is a symbolic link"):
+        writer.save_article(issue, "link", "de", ArticleFields(title="x"), version=ABSENT)
+    assert secret.read_text(encoding="utf-8") == "---\ntitle: geheim\n---\n"
+
+
+def test_new_from_an_earlier_issue_is_one_library_call(example_issue: Path, config: Config) -> None:
+    created = create_issue(config, "2022-04-weiter", source=example_issue.name)
+    names = writer.article_names(writer.open_issue(created.path))
+    assert names == ["netzwerk", "schlesien", "delegation", "tada"]
+    assert issue_fields(writer.open_issue(created.path)).date == date.today()
+    assert article_fields(writer.open_article(created.path, "schlesien", "de")).segments == ("poland",)
+
+
+def test_a_file_saved_by_notepad_keeps_its_bom_and_windows_line_ends(issue: Path, config: Config) -> None:
+    path = issue / "articles" / "erster-artikel.de.md"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    art = writer.open_article(issue, "erster-artikel", "de")
+    writer.save_article(issue, "erster-artikel", "de", dataclasses.replace(article_fields(art), kicker="Verein"),
+                        version=art.version)  # fmt: skip
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf---\r\ntitle: ") and b"\r\nkicker: Verein\r\n" in data
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert _article(issue, config, "erster-artikel").kicker == "Verein"

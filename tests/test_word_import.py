@@ -127,16 +127,19 @@ def test_a_hostile_word_file_brings_nothing_harmful_and_says_what_it_left_out(
     assert "<script" not in html and "&lt;script&gt;alert('typed')&lt;/script&gt; &amp; *Sterne*" in html
 
 
-def _junk_zip() -> bytes:
+def _zip(parts: dict[str, str]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("notes.txt", "kein Word")
+        for name, text in parts.items():
+            archive.writestr(name, text)
     return out.getvalue()
 
 
 @pytest.mark.parametrize(("case", "data", "message"), [
     ("picture.docx", png(), "not a Word document (.docx); save it from Word as .docx and try again"),
-    ("junk.docx", _junk_zip(), "a zip file without a Word document in it; save it from Word as .docx"),
+    ("junk.docx", _zip({"notes.txt": "kein Word"}), "a zip file without a Word document in it; save it from Word as .docx"),
+    ("broken.docx", _zip({"word/document.xml": "kein xml <<<"}), "cannot be read as a Word document "
+     "(syntax error: line 1, column 0); open it in Word and save it again as .docx"),
     ("empty.docx", b"", "the file is empty (.docx); save it from Word as .docx and try again"),
     ("old.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64),
      "an old Word 97–2003 .doc file; open it in Word and save it as .docx"),
