@@ -122,3 +122,26 @@ def save(document: docx.document.Document) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+_FOOTNOTES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:id="1"><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:footnote>'
+    "</w:footnotes>"
+)
+
+
+def add_footnote(paragraph: Paragraph, text: str) -> None:
+    """A footnote (Word's References → Insert Footnote) at the end of ``paragraph``; one per document."""
+    part = Part(PackURI("/word/footnotes.xml"),
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml",
+                _FOOTNOTES.format(text=text).encode(), paragraph.part.package)  # fmt: skip
+    paragraph.part.relate_to(part, RT.FOOTNOTES)
+    run = OxmlElement("w:r")
+    reference = OxmlElement("w:footnoteReference")
+    reference.set(qn("w:id"), "1")
+    run.append(reference)
+    paragraph._p.append(run)

@@ -11,7 +11,16 @@ import docx
 import pytest
 from click.testing import CliRunner
 from conftest import SEEDS
-from docx_rig import add_html_chunk, add_link, add_linked_picture, add_picture, png, press_release_docx, save
+from docx_rig import (
+    add_footnote,
+    add_html_chunk,
+    add_link,
+    add_linked_picture,
+    add_picture,
+    png,
+    press_release_docx,
+    save,
+)
 
 from newsletter.cli import main
 from newsletter.render.markdown import to_html
@@ -203,3 +212,15 @@ def test_an_issue_that_does_not_exist_exits_2(cli: CliRunner, project: Path) -> 
     assert (result.exit_code, result.stderr) == (2, "2099-01-nirgends: no issue.md there; name an existing issue "
                                                     "or start one with `newsletter new SLUG`\n")  # fmt: skip
     assert not (project / "issues" / "2099-01-nirgends").exists()
+
+
+def test_a_footnote_is_listed_with_its_text(cli: CliRunner, project: Path) -> None:
+    document = docx.Document()
+    document.add_heading("Förderung", 1)
+    add_footnote(document.add_paragraph("Das BMBF fördert das Projekt."), "Quelle: Pressemitteilung des BMBF")
+    (project / "note.docx").write_bytes(save(document))
+    result = cli.invoke(main, ["import", "note.docx", "--issue", ISSUE])
+    assert result.exit_code == 0, result.output
+    assert "left out: footnote 1: „Quelle: Pressemitteilung des BMBF“" in result.stdout.splitlines()
+    text = (project / "issues" / ISSUE / "articles" / "foerderung.de.md").read_text(encoding="utf-8")
+    assert text == "---\ntitle: Förderung\n---\nDas BMBF fördert das Projekt.\n"

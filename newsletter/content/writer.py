@@ -6,10 +6,14 @@ issue folder, never through a link, and only if the file is still at the ``versi
 form was made from (else ``StaleFile`` with the current text; nothing is written). Each returns
 the file as written (``Document``: its new ``version`` is the one to send with the next save).
 
-    issue.md                 save_issue · reorder_articles · add_article · remove_article
-    issue.<lang>.md          save_translation
-    articles/<name>.<lang>.md save_article · add_article (a stub) · create_translation ·
-                             delete_article_files (only once it is no longer in the list)
+    issue.md                  open_issue · save_issue · reorder_articles · add_article · remove_article
+    issue.<lang>.md           open_issue(lang=…) · save_translation
+    articles/<name>.<lang>.md open_article · save_article · add_article (a stub) · create_translation ·
+                              delete_article_files (only once it is no longer in the list)
+
+``document.write_text`` saves a whole file as typed (a source view, a conflict resolved by hand),
+with the same version check. ``article_names`` reads the list, ``article_path`` checks a name,
+``stamp`` writes a date and time as the loader reads it.
 
 Names are checked as the loader checks them (``ARTICLE_FILE``), so no article name ever reaches
 outside ``articles/``. Errors a person can fix are ``WriteError`` (a ``NewsletterError``).
