@@ -108,7 +108,7 @@ def test_a_hostile_word_file_brings_nothing_harmful_and_says_what_it_left_out(
     left_out = [line for line in lines if line.startswith("left out: ")]
     assert left_out == [
         "left out: 1 comment(s) of the reviewers",
-        "left out: picture 2 (larger than 5 MB: make the picture smaller (e.g. 1600 pixels wide) and upload it again)",
+        "left out: picture 2 (larger than 5 MB: make the picture smaller (e.g. 1600 pixels wide) and try again)",
         "left out: embedded HTML (w:altChunk)",
         "left out: a picture linked from https://tracker.example/pixel.png?id=42 (not inside the file): "
         "insert the picture itself in Word",

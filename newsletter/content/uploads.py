@@ -79,7 +79,7 @@ def check_image(name: str, source: bytes | BinaryIO, *, limit: int = IMAGE_MAX_B
     data = read_limited(source, limit)
     if data is None:
         raise ImageRefused(shown, f"larger than {limit // (1024 * 1024)} MB: make the picture smaller "
-                                  "(e.g. 1600 pixels wide) and upload it again")  # fmt: skip
+                                  "(e.g. 1600 pixels wide) and try again")  # fmt: skip
     kind = image_kind(data)
     if kind is None:
         what = next((label for sig, label in _KNOWN.items() if data.lstrip()[: len(sig)] == sig), None)
