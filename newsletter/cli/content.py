@@ -132,7 +132,7 @@ def import_word(file: Path, issue: str, name: str | None, lang: str | None) -> N
 
     Writes issues/SLUG/articles/NAME.LANG.md (and the pictures into images/) and adds NAME to the
     issue's article list. Exit 0 done; 1 content problems (the article's check problems, or it
-    exists already); 2 the file cannot be read as a .docx.
+    exists already); 2 the file cannot be read as a .docx, or there is no such issue.
     """
     from ..content import resolve_issue_path
     from ..content.wordimport import UnreadableWord, import_docx
