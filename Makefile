@@ -50,6 +50,7 @@ bench: $(STAMP) mailservers
 	$(PY) benchmarks/compose.py
 	$(PY) benchmarks/send.py
 	$(PY) benchmarks/rigs.py
+	$(PY) benchmarks/desk_files.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks

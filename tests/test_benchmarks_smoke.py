@@ -20,6 +20,7 @@ CASES = {
     "compose.py": (["50"], "compose.MessageTemplate.personalise"),
     "send.py": (["--members", "120", "--naive", "5"], "pipeline / bare"),
     "rigs.py": (["--repeats", "1"], "postfix stop"),
+    "desk_files.py": (["--repeats", "2"], "import the press release .docx"),
 }
 
 

@@ -28,6 +28,9 @@ COMMANDS: dict[str, Entry] = {
     "new": Entry(
         "content", "Start issues/SLUG/ with an issue.md and one article stub (exit 2 if it exists)."
     ),
+    "import": Entry(
+        "content", "Turn a Word file (.docx) into an article of ISSUE and list what it could not map."
+    ),
     "build": Entry("content", "Render every edition of ISSUE (a folder or a slug under issues/) into DIR."),
     "check": Entry(
         "content",
