@@ -155,9 +155,7 @@ class Audience:
     overridden: tuple[tuple[Member, Member], ...]  # (as in the CSV, as the reader chose)
 
 
-def merge(
-    members: Iterable[Member], signups: Iterable[Signup], choices: Mapping[str, Choice]
-) -> Audience:
+def merge(members: Iterable[Member], signups: Iterable[Signup], choices: Mapping[str, Choice]) -> Audience:
     """CSV members + confirmed sign-ups not in the CSV, each with their own choice applied."""
     out: list[Member] = []
     overridden = []

@@ -86,11 +86,14 @@ CONFIRM_DAYS = 7
 _SEALED_RE = re.compile(r"[A-Za-z0-9_-]{40,4096}\Z")
 
 
-def seal(purpose: str, values: list[str], config: Config, *, at: int | None = None) -> str:
-    """A URL-safe token carrying ``values`` for ``purpose`` (never made with the public dev key).
+def seal(
+    purpose: str, values: list[str], config: Config, *, at: int | None = None, dev_key: bool = False
+) -> str:
+    """A URL-safe token carrying ``values`` for ``purpose``.
 
-    ``at`` (Unix time) back-dates the token, for tests of expiry."""
-    keys = _real_secrets(config)
+    ``dev_key``: a mail to the dev sink may use the public dev key (as unsubscribe links do); the
+    public service never accepts it. ``at`` (Unix time) back-dates the token, for tests of expiry."""
+    keys = _secrets(config) if dev_key else _real_secrets(config)
     if purpose not in PURPOSES or not keys:
         raise ConfigError(SERVE_WITHOUT_KEY)
     payload = json.dumps([purpose, *values], ensure_ascii=False, separators=(",", ":")).encode()
@@ -172,6 +175,8 @@ def keyed_hash(text: str, config: Config) -> str:
     """HMAC-like digest of ``text`` under the installation's key (rate-limit keys for client IPs:
     the database never holds the address itself)."""
     keys = _real_secrets(config) or ("",)
-    return HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"newsletter rate key").derive(
-        (keys[0] + "\n" + text).encode("utf-8")
-    ).hex()
+    return (
+        HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"newsletter rate key")
+        .derive((keys[0] + "\n" + text).encode("utf-8"))
+        .hex()
+    )

@@ -55,7 +55,7 @@ def prepare_send(
             "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     report = read_members(config.subscribers, config)
-    everyone = report.members
+    everyone = list(report.members)
     if subscriptions is not None:  # + confirmed sign-ups, each member's own choice applied
         everyone = list(merge(everyone, subscriptions.signups(), subscriptions.choices()).members)
     members = [m for m in everyone if member_in(wanted, m)]

@@ -42,8 +42,8 @@ from .loop import SendLoop
 from .outcomes import Outcome
 from .prepare import Prepared, prepare_send, wanted_segments
 from .protocols import Connection, SendParts, Store, Transport, TransportError
-from .retarget import Retarget, reachable
 from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
+from .retarget import Retarget, reachable
 from .slots import send_one
 
 log = logging.getLogger("newsletter.delivery")
@@ -175,7 +175,11 @@ def _send(
     wanted = {EditionKey.parse(existing[a].edition) if a in existing else k for a, k in keys.items()}
     editions = _render(prep, wanted)
     # every edition a reader's choice could switch to during the run, rendered now, never in the loop
-    ahead = _render(prep, reachable(config.segments, config.languages) - set(editions)) if parts.subscriptions else {}
+    ahead = (
+        _render(prep, reachable(config.segments, config.languages) - set(editions))
+        if parts.subscriptions
+        else {}
+    )
     if config.require_approval:
         from ..approval import verify
 

@@ -68,7 +68,10 @@ class Subscriptions:
                     "company": request.company, "language": choice.language, "segments": choice.cell,
                     "confirmed_at": now,
                 }  # fmt: skip
-                if conn.execute(update(signups).where(signups.c.address_hash == h).values(**row)).rowcount == 0:
+                if (
+                    conn.execute(update(signups).where(signups.c.address_hash == h).values(**row)).rowcount
+                    == 0
+                ):
                     conn.execute(insert(signups).values(address_hash=h, **row))
                 conn.execute(delete(preferences).where(preferences.c.address_hash == h))
                 conn.execute(
@@ -112,7 +115,12 @@ class Subscriptions:
         now, h, address = utcnow(), address_hash(address), canonical(address)
         values = {"address": address, "language": choice.language, "segments": choice.cell, "updated_at": now}
         with self.engine.begin() as conn:
-            if conn.execute(update(preferences).where(preferences.c.address_hash == h).values(**values)).rowcount == 0:
+            if (
+                conn.execute(
+                    update(preferences).where(preferences.c.address_hash == h).values(**values)
+                ).rowcount
+                == 0
+            ):
                 conn.execute(insert(preferences).values(address_hash=h, **values))
             _log(conn, now, "preferences", address, {"language": choice.language, "segments": choice.cell})
 
@@ -134,7 +142,9 @@ class Subscriptions:
             if counted:
                 return True
             reset = conn.execute(
-                update(rate_limits).where(c.key == key, c.window_start <= cut).values(count=1, window_start=now)
+                update(rate_limits)
+                .where(c.key == key, c.window_start <= cut)
+                .values(count=1, window_start=now)
             ).rowcount
             if reset:
                 return True
@@ -204,7 +214,9 @@ class Subscriptions:
             for name, table in (("sign-up", signups), ("consents", consents), ("preferences", preferences)):
                 touched[name] = conn.execute(delete(table).where(table.c.address_hash == h)).rowcount
             touched["deliveries"] = conn.execute(
-                update(deliveries).where(deliveries.c.address == plain).values(address=erased, last_reply=None)
+                update(deliveries)
+                .where(deliveries.c.address == plain)
+                .values(address=erased, last_reply=None)
             ).rowcount
             touched["changes"] = conn.execute(
                 update(changes).where(changes.c.address_hash == h).values(address=None, detail="{}")
@@ -217,7 +229,9 @@ class Subscriptions:
                     address_hash=h, address=None, reason="erased", source="forget", created_at=now
                 ))  # fmt: skip
             touched["suppression"] = 1
-            conn.execute(insert(changes).values(at=now, kind="erasure", address_hash=h, address=None, detail="{}"))
+            conn.execute(
+                insert(changes).values(at=now, kind="erasure", address_hash=h, address=None, detail="{}")
+            )
         return touched
 
 
