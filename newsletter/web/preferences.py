@@ -19,6 +19,7 @@ import hashlib
 import html
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +35,9 @@ from ..model import MemberFileError, NewsletterError
 from ..render.labels import SubscriptionWords, words
 from .forms import TooLarge, fmt, hidden, language_field, read_form, segments_field
 from .public import choose_language, mask
-from .subscribe import Page
+
+if TYPE_CHECKING:
+    from .subscribe import Page
 
 FORM_MAX_AGE = 2 * 3600  # seconds a preference page may stay open before saving
 
