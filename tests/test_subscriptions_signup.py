@@ -98,7 +98,10 @@ def test_a_hundred_sign_ups_for_one_address_in_a_minute_send_one_mail(project, p
 
 
 def test_a_thousand_sign_ups_from_one_address_are_limited_per_hour(project, project_env, smtp_sink):
-    with subscription_service(project, project_env, smtp_sink, per_ip_hour=20) as svc, httpx.Client() as client:
+    with (
+        subscription_service(project, project_env, smtp_sink, per_ip_hour=20) as svc,
+        httpx.Client() as client,
+    ):
         codes = [svc.sign_up(client, f"bulk{i}@example.org").status_code for i in range(1000)]
         smtp_sink.wait_for(20)
     assert codes[:20] == [200] * 20
@@ -161,7 +164,10 @@ def test_a_large_body_is_refused_before_it_is_read(project, project_env, smtp_si
 
 
 def test_record_ip_keeps_the_network_only(project, project_env, smtp_sink):
-    with subscription_service(project, project_env, smtp_sink, record_ip=True) as svc, httpx.Client() as client:
+    with (
+        subscription_service(project, project_env, smtp_sink, record_ip=True) as svc,
+        httpx.Client() as client,
+    ):
         svc.sign_up(client, NEW)
         (mail,) = smtp_sink.wait_for(1)
         client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"})

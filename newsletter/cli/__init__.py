@@ -44,6 +44,10 @@ COMMANDS: dict[str, Entry] = {
         "audience",
         "List the suppression list (address, reason, when, source) so the office can update its database.",
     ),
+    "forget": Entry(
+        "subscriptions",
+        "Erase ADDRESS from the state database; keep only the suppression's hash (GDPR Art. 17).",
+    ),
     "send": Entry(
         "delivery",
         "Send ISSUE to the members of the --to segments (each member once, all their segments in one mail).",
