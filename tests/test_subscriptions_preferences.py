@@ -59,7 +59,9 @@ def edition_of(config, address: str, issue: str = SLUG) -> str:  # noqa: ANN001
         ).scalar_one()
 
 
-def test_from_the_mails_preference_link_to_poland_in_polish_for_the_next_issue(project, project_env, smtp_sink):
+def test_from_the_mails_preference_link_to_poland_in_polish_for_the_next_issue(
+    project, project_env, smtp_sink
+):
     with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
         write_anna(project)
         sent = run_cli(["send", SLUG, "--to", "poland", "--yes"], svc.env, project)
