@@ -46,7 +46,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "forget": Entry(
         "subscriptions",
-        "Erase ADDRESS from the state database; keep only the suppression's hash (GDPR Art. 17).",
+        "Erase ADDRESS from the state database; keep only the suppression's hash (right to erasure).",
     ),
     "send": Entry(
         "delivery",

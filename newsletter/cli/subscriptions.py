@@ -50,7 +50,7 @@ def _when(value: Any) -> str:
 @click.command("show")
 @click.argument("address")
 def show(address: str) -> None:
-    """Everything stored about ADDRESS: consents, preferences, deliveries, suppressions (GDPR Art. 15)."""
+    """Everything stored about ADDRESS: consents, preferences, deliveries, suppressions (right of access)."""
     config = load_config()
     plain = _address(address)
     stored = edges.subscriptions(config).about(plain)
@@ -79,7 +79,7 @@ def _in_member_list(config: Config, address: str) -> str:
 @click.command()
 @click.argument("address")
 def forget(address: str) -> None:
-    """Erase ADDRESS from the state database; keep only the suppression's hash (GDPR Art. 17)."""
+    """Erase ADDRESS from the state database; keep only the suppression's hash (right to erasure)."""
     config = load_config()
     plain = _address(address)
     touched = edges.subscriptions(config).forget(plain)
