@@ -56,7 +56,7 @@ def test_show_prints_everything_then_forget_leaves_no_plain_address_and_it_is_ne
     shown = run_cli(["subscribers", "show", NEW.upper()], svc.env, project)
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
-    assert out.startswith(f"{NEW}: everything the state database holds (sqlite)")
+    assert out.startswith(f"{NEW}: everything the state database holds\n")
     assert "Member list: not in " in out
     for section in ("Sign-up: 1", "Consents: 1", "Preferences: 1", "Deliveries: 1", "Suppression: 1"):
         assert section in out, out

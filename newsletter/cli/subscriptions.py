@@ -54,7 +54,7 @@ def show(address: str) -> None:
     config = load_config()
     plain = _address(address)
     stored = edges.subscriptions(config).about(plain)
-    click.echo(f"{plain}: everything the state database holds ({config.database_url.split('://')[0]})")
+    click.echo(f"{plain}: everything the state database holds")
     click.echo(f"Member list: {_in_member_list(config, plain)}")
     for section, rows in stored.items():
         click.echo(f"{section.capitalize()}: {len(rows) or 'none'}")
