@@ -203,7 +203,9 @@ def one_run(port: int, members: int, profile: Path | None) -> tuple[float, float
             f"before/after the pipeline: {bare_before:.0f}/{bare_after:.0f})"
         )
         print(f"pipeline / bare  = {pipeline / bare:.0%}   (goal ≥ 50%)")
-        print(f"pipeline CPU     = {cpu / report.sent * 1e6:.0f} µs per message, end to end (less load-dependent)")
+        print(
+            f"pipeline CPU     = {cpu / report.sent * 1e6:.0f} µs per message, end to end (less load-dependent)"
+        )
         return pipeline, bare, report.sent / total
     finally:
         shutil.rmtree(folder, ignore_errors=True)
