@@ -43,6 +43,18 @@ def shoot(browser, url: str, name: str) -> None:  # noqa: ANN001
         context.close()
 
 
+def shoot_mail(browser, html: str, name: str) -> None:  # noqa: ANN001
+    """A mail's HTML part as a mail program shows it (no network), at both widths."""
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 700}, offline=True)
+        page = context.new_page()
+        page.set_content(html)
+        assert page.evaluate(NO_OVERFLOW), f"{name} scrolls sideways at {width} px"
+        assert page.get_by_role("link", name="Potwierdź zapis").is_visible()
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}px.png"), full_page=True)
+        context.close()
+
+
 def test_sign_up_confirm_and_choose_preferences_in_chromium(browser, project, project_env, smtp_sink):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with subscription_service(project, project_env, smtp_sink) as svc:
@@ -69,6 +81,9 @@ def test_sign_up_confirm_and_choose_preferences_in_chromium(browser, project, pr
 
         (mail,) = smtp_sink.wait_for(1)
         assert mail.rcpt_tos == ("jan.kowalski@partner.example",)
+        shoot_mail(
+            browser, mail.message().get_body(preferencelist=("html",)).get_content(), "confirmation-mail"
+        )
         link = svc.local(link_in(mail, "/confirm/"))
         shoot(browser, link, "confirm")
         page.goto(link)

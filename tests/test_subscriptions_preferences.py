@@ -69,6 +69,9 @@ def test_from_the_mails_preference_link_to_poland_in_polish_for_the_next_issue(
         (mail,) = smtp_sink.wait_for(1)
         assert edition_of(svc.config, ANNA) == "poland+usa.de"
         link = link_in(mail, "/p/")
+        html_part = mail.message().get_body(preferencelist=("html",)).get_content()
+        footer = html_part[html_part.index("Newsletter abbestellen") :]
+        assert f'href="{link}"' in footer and "Einstellungen ändern</a>" in footer  # beside "unsubscribe"
         page = client.get(svc.local(link))
         assert page.status_code == 200 and "Ihre Newsletter-Einstellungen" in page.text
         assert 'value="poland" checked' in page.text and 'value="usa" checked' in page.text

@@ -173,3 +173,28 @@ def test_record_ip_keeps_the_network_only(project, project_env, smtp_sink):
         client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"})
     (consent,) = rows(svc.config, consents)
     assert consent["ip"] == "127.0.0.0/24"
+
+
+def test_a_member_who_signs_up_gets_the_consented_choice_and_per_zone_schedules_include_sign_ups(
+    project, project_env, smtp_sink
+):
+    from newsletter.schedule.plans import members_in_zone
+
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        for address, segments in (
+            ("m0@example.org", ["usa"]),
+            (NEW, ["poland"]),
+        ):  # m0: poland, de in the CSV
+            before = len(smtp_sink.messages)
+            svc.sign_up(client, address, segments=segments, language="en")
+            mail = smtp_sink.wait_for(before + 1)[-1]
+            assert (
+                client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+            )
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "all", "--dry-run"], svc.env, project)
+    assert "m0@example.org\tusa.en\twould send" in plan.stdout.splitlines()
+    assert f"{NEW}\tpoland.en\twould send" in plan.stdout.splitlines()
+    warsaw = members_in_zone(
+        svc.config, "poland", "Europe/Warsaw", "Europe/Warsaw", frozenset({"Europe/Warsaw"})
+    )
+    assert NEW in warsaw and "m0@example.org" not in warsaw

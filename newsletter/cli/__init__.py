@@ -72,7 +72,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "serve": Entry(
         "compliance",
-        "The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.",
+        "The public service: one-click unsubscribe (/u/<token>), sign-up, preference pages, archive.",
     ),
     "approve": Entry(
         "compliance", "Record that NAME approved the issue's current rendered content (every edition)."

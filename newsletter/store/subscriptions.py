@@ -1,8 +1,9 @@
 """Sign-ups, consents, preferences and the change log in the state database (issue 14).
 
 ``confirm`` writes a double opt-in in one transaction: the consent record (proof: the text's hash
-and language, both times, the source, the truncated IP if configured), the sign-up, the change
-for the office, and lifts an earlier unsubscribe (a new, provable consent). ``set_choice`` stores
+and language, both times, the source, the truncated IP if configured), the sign-up, the consented
+language and segments as the reader's own choice (so they hold for a member of the CSV too), the
+change for the office, and lifts an earlier unsubscribe (a new, provable consent). ``set_choice`` stores
 a reader's preference; ``forget`` erases every plain copy of an address and keeps only the
 suppression's hash (GDPR Art. 17); ``about`` reads everything stored about one (Art. 15).
 ``allow`` counts requests for the sign-up limits in the database, so every ``serve`` process agrees.
@@ -73,7 +74,16 @@ class Subscriptions:
                     == 0
                 ):
                     conn.execute(insert(signups).values(address_hash=h, **row))
-                conn.execute(delete(preferences).where(preferences.c.address_hash == h))
+                # the consented choice is the reader's own: it beats a member list row of the address too
+                chosen = {"address": request.address, "language": choice.language, "segments": choice.cell,
+                          "updated_at": now}  # fmt: skip
+                if (
+                    conn.execute(
+                        update(preferences).where(preferences.c.address_hash == h).values(**chosen)
+                    ).rowcount
+                    == 0
+                ):
+                    conn.execute(insert(preferences).values(address_hash=h, **chosen))
                 conn.execute(
                     delete(suppressions).where(
                         suppressions.c.address_hash == h, suppressions.c.reason.in_(LIFTED_BY_CONSENT)
