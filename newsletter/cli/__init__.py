@@ -47,6 +47,10 @@ COMMANDS: dict[str, Entry] = {
         "audience",
         "List the suppression list (address, reason, when, source) so the office can update its database.",
     ),
+    "forget": Entry(
+        "subscriptions",
+        "Erase ADDRESS from the state database; keep only the suppression's hash (right to erasure).",
+    ),
     "send": Entry(
         "delivery",
         "Send ISSUE to the members of the --to segments (each member once, all their segments in one mail).",
@@ -71,7 +75,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "serve": Entry(
         "compliance",
-        "The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.",
+        "The public service: one-click unsubscribe (/u/<token>), sign-up, preference pages, archive.",
     ),
     "approve": Entry(
         "compliance", "Record that NAME approved the issue's current rendered content (every edition)."

@@ -22,7 +22,7 @@ def register(main: click.Group) -> None:
 @click.option("--site", type=click.Path(path_type=Path, file_okay=False),
               help="Archive folder to serve (default: site/ in the project, as built by `newsletter archive`).")  # fmt: skip
 def serve(host: str, port: int, site: Path | None) -> None:
-    """The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.
+    """The public service: one-click unsubscribe (/u/<token>), sign-up, preference pages, archive.
 
     Run it behind the association's web server at NEWSLETTER_PUBLIC_URL (see README).
     """
@@ -42,7 +42,10 @@ def serve(host: str, port: int, site: Path | None) -> None:
     extra = (host,) if host not in ("0.0.0.0", "::") else ()  # noqa: S104 - only a comparison
     app = create_app(config, site=site.resolve() if site else None, hosts=extra)
     where = config.public_url or "(NEWSLETTER_PUBLIC_URL not set)"
-    click.echo(f"serving unsubscribe and archive on http://{host}:{port}/ for {where}; Ctrl+C stops")
+    click.echo(
+        f"serving unsubscribe, sign-up (/subscribe), preferences and archive on http://{host}:{port}/ for {where}; "
+        "Ctrl+C stops"
+    )
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="warning")
 
 
