@@ -6,12 +6,12 @@ BIN    := $(VENV)/bin
 ISSUE  ?= issues/2022-03-laenderfokus
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint golden browser smtp-sink clean help
+.PHONY: demo test bench lint golden browser mailservers clean help
 
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
-	@echo "make test    install what the tests need (Chromium included), lint, and run the whole suite"
-	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send; installs the mjml CLI and Postfix's smtp-sink if missing)"
+	@echo "make test    install what the tests need (Chromium, Dovecot, Postfix), lint, and run the whole suite"
+	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send, rigs; installs the mjml CLI, and Postfix for its smtp-sink)"
 	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
 
@@ -28,30 +28,29 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Dovecot and Postfix from Debian's packages for the inbound-mail rigs (tests/imap_rig.py,
+# tests/postfix_rig.py); the system services stay stopped and disabled, the tests start their own.
+mailservers:
+	@scripts/install-mail-servers.sh
+
 demo: $(STAMP)
 	ISSUE=$(ISSUE) scripts/demo.sh
 
 # CI runs exactly this (.ci/run): lint and types first, then the whole suite.
-test: $(STAMP) browser lint
+test: $(STAMP) browser mailservers lint
 	$(BIN)/pytest -q
-
-# Postfix's smtp-sink is the relay of the send benchmark (Debian's postfix, set up to send nothing).
-smtp-sink:
-	@[ -x /usr/sbin/smtp-sink ] || { \
-	  echo "installing Debian's postfix for its smtp-sink (the send benchmark's relay)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postfix >/dev/null; }
 
 # npm's mjml CLI, the compiler benchmarks/build.py compares with: installed once into
 # ~/.cache/newsletter-bench (NEWSLETTER_BENCH_CACHE), outside the repository; skipped without npm.
-bench: $(STAMP) smtp-sink
+bench: $(STAMP) mailservers
 	$(PY) benchmarks/mjml_cli.py
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/build.py
 	$(PY) benchmarks/audience.py
 	$(PY) benchmarks/compose.py
 	$(PY) benchmarks/send.py
+	$(PY) benchmarks/rigs.py
+	$(PY) benchmarks/desk_files.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks

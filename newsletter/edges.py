@@ -1,5 +1,6 @@
-"""Where the edges get their I/O: the state database, the ledger, the suppression list, the SMTP
-transport, the desk's users, and the three together as the engine's ``SendParts``.
+"""Where the edges get their I/O: the state database, the ledger, the suppression list, the
+subscriptions (sign-ups, preferences), the SMTP transport, the desk's users, and the engine's
+``SendParts`` (store, suppressions, transport, subscriptions).
 
 The CLI, the scheduler and the web apps call these once per process (per configuration) and
 hand the parts down; this is the one module that opens the state database (``store.db.engine_for``,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .send.protocols import SendParts
     from .smtp.transport import SmtpTransport
     from .store.ledger import Ledger
+    from .store.subscriptions import Subscriptions
     from .store.suppressions import Suppressions
     from .store.users import Users
 
@@ -49,6 +51,13 @@ def users(config: Config) -> Users:
     return Users(state_database(config))
 
 
+def subscriptions(config: Config) -> Subscriptions:
+    """Sign-ups, consents, preferences and the change log (issue 14)."""
+    from .store.subscriptions import Subscriptions
+
+    return Subscriptions(state_database(config))
+
+
 def transport(config: Config) -> SmtpTransport:
     """The configured relay; nothing is contacted before the first ``connect``."""
     from .smtp.transport import SmtpTransport
@@ -60,7 +69,12 @@ def send_parts(config: Config) -> SendParts:
     """The real store, suppression list and transport for ``send.run.run_send``."""
     from .send.protocols import SendParts
 
-    return SendParts(store=ledger(config), suppressions=suppressions(config), transport=transport(config))
+    return SendParts(
+        store=ledger(config),
+        suppressions=suppressions(config),
+        transport=transport(config),
+        subscriptions=subscriptions(config),
+    )
 
 
-__all__ = ["ledger", "send_parts", "state_database", "suppressions", "transport", "users"]
+__all__ = ["ledger", "send_parts", "state_database", "subscriptions", "suppressions", "transport", "users"]

@@ -1,4 +1,4 @@
-"""The size limits that the member list and the composer share.
+"""The size limits that the member list and the composer share, and those of files editors upload.
 
 ``subscribers check`` (and every send, which reads the list the same way) rejects a row that
 breaks one of them, naming the row; the composer relies on them, so a row that passed the check
@@ -25,6 +25,25 @@ ADDRESS_MAX = 254
 LINE_MAX = 65_536
 RECORD_MAX = 1 << 20
 
+# A picture uploaded in the desk or taken from a Word file: mails carry their pictures inside (or
+# link them), and `check` already warns above 1 MB per mail; a 5 MB photo is plenty for a newsletter.
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+
+# A Word file to import, and any one part of it once unpacked (document.xml, a picture): a press
+# release with photos is a few MB; the caps keep a zip bomb from filling the memory.
+WORD_FILE_MAX_BYTES = 100 * 1024 * 1024
+WORD_PART_MAX_BYTES = 200 * 1024 * 1024
+
 assert 2 * NAME_MAX + 1 <= HEADER_VALUE_MAX, "first and last name must fit the To header"
 
-__all__ = ["ADDRESS_MAX", "HEADER_VALUE_MAX", "LINE_MAX", "NAME_COLUMNS", "NAME_MAX", "RECORD_MAX"]
+__all__ = [
+    "ADDRESS_MAX",
+    "HEADER_VALUE_MAX",
+    "IMAGE_MAX_BYTES",
+    "LINE_MAX",
+    "NAME_COLUMNS",
+    "NAME_MAX",
+    "RECORD_MAX",
+    "WORD_FILE_MAX_BYTES",
+    "WORD_PART_MAX_BYTES",
+]

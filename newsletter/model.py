@@ -307,6 +307,7 @@ PLACEHOLDERS = (
     "[[nl:company]]",
     "[[nl:unsubscribe_url]]",
     "[[nl:browser_url]]",
+    "[[nl:preferences_url]]",  # the member's preference page (newsletter serve's /p/<token>)
 )
 # The ones an editor may write in an intro or article (README, "Personal greeting"): the member's
 # text values. The two URLs belong to the templates: a Markdown link percent-encodes them, so they

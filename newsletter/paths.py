@@ -8,13 +8,18 @@ that points inside today may be re-pointed tomorrow, and copying follows it with
 (``shutil.copytree`` copied ``images/x.png -> /etc/passwd`` into the public archive).
 
 Files are opened with ``O_NOFOLLOW``, so a link swapped in after the check still reads nothing.
+Writes (``write_contained``, ``delete_contained``: the editor's desk, Word import, uploads) walk
+the folders one by one with ``O_NOFOLLOW`` from the root, so no link on the way is ever followed,
+and replace a file atomically (a hidden temporary file in the same folder, fsync, ``os.replace``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 OUTSIDE = "leaves the folder"
@@ -22,6 +27,16 @@ LINK = "is a symbolic link"
 HIDDEN = "is a hidden file"
 MISSING = "does not exist"
 NOT_A_FILE = "is not a regular file"
+EXISTS = "already exists"
+
+
+class Refused(Exception):
+    """A write the containment rule does not allow: ``reason`` is one of the constants above."""
+
+    def __init__(self, relative: str, reason: str) -> None:
+        super().__init__(f"{relative} {reason}")
+        self.relative = relative
+        self.reason = reason
 
 
 def refusal(root: Path, relative: str, *, directory: bool = False) -> str | None:
@@ -119,6 +134,123 @@ def editor_path(relative: str) -> str:
     while relative.startswith("./"):
         relative = relative[2:]
     return relative
+
+
+def write_contained(root: Path, relative: str, data: bytes | Callable[[bytes | None], bytes], *,
+                    exclusive: bool = False) -> Path:  # fmt: skip
+    """Write ``data`` to ``root/relative`` atomically; returns the path written.
+
+    Missing folders on the way are created (never through a link); an existing link, folder or
+    other non-file at the target is refused (``Refused``), as is any path ``refusal`` would refuse.
+    ``data`` may be a function of the current bytes (None: no file yet), called under a lock on
+    the folder, so two writes through this function never interleave between reading and
+    replacing; it raises to stop the write. ``exclusive``: refuse (``EXISTS``) when the file exists.
+    """
+    parts = _checked(relative)
+    with _folder(root, parts[:-1], create=True) as folder:
+        current = _read_at(folder, parts[-1], relative)
+        if exclusive and current is not None:
+            raise Refused(relative, EXISTS)
+        if callable(data):
+            data = data(current)
+        temporary = f".{parts[-1]}.{secrets.token_hex(6)}.tmp"  # hidden: no reader ever looks at it
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666,
+                     dir_fd=folder)  # fmt: skip
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if exclusive:  # a link fails if the name appeared meanwhile; replace would overwrite it
+                os.link(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                os.unlink(temporary, dir_fd=folder)
+            else:
+                os.replace(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            _unlink_quietly(temporary, folder)
+            raise
+        os.fsync(folder)  # the new directory entry survives a crash too
+    return root.resolve().joinpath(*parts)
+
+
+def delete_contained(
+    root: Path, relative: str, *, check: Callable[[bytes | None], None] | None = None
+) -> bool:
+    """Remove the regular file ``root/relative`` (``check`` as for ``write_contained``); False when
+    there was none. A link or folder there is refused, never followed or removed."""
+    parts = _checked(relative)
+    try:
+        with _folder(root, parts[:-1], create=False) as folder:
+            current = _read_at(folder, parts[-1], relative)
+            if check is not None:
+                check(current)
+            if current is None:
+                return False
+            os.unlink(parts[-1], dir_fd=folder)
+            os.fsync(folder)
+            return True
+    except FileNotFoundError:  # a folder on the way is missing: so is the file
+        if check is not None:
+            check(None)
+        return False
+
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+
+
+def _checked(relative: str) -> tuple[str, ...]:
+    parts, reason = _parts(relative)
+    if reason:
+        raise Refused(relative, reason if reason != MISSING else "is not a plain relative path")
+    return parts
+
+
+@contextmanager
+def _folder(root: Path, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
+    """A descriptor of ``root/parts…`` opened one folder at a time without following links, held
+    under an exclusive lock (released when it closes)."""
+    import fcntl  # POSIX only, like O_NOFOLLOW: imported where it is needed
+
+    fd = os.open(root.resolve(), _FOLDER_FLAGS)
+    try:
+        for index, part in enumerate(parts):
+            try:
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(part, dir_fd=fd)
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except OSError as exc:  # ELOOP: a link; ENOTDIR: a file where a folder belongs
+                shown = "/".join(parts[: index + 1])
+                raise Refused(shown, LINK if os.path.islink(root.resolve().joinpath(*parts[: index + 1]))
+                              else NOT_A_FILE) from exc  # fmt: skip
+            os.close(fd)
+            fd = child
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _read_at(folder: int, name: str, relative: str) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        is_link = stat.S_ISLNK(os.lstat(name, dir_fd=folder).st_mode)
+        raise Refused(relative, LINK if is_link else NOT_A_FILE) from exc
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise Refused(relative, NOT_A_FILE)
+        return fh.read()
+
+
+def _unlink_quietly(name: str, folder: int) -> None:
+    with suppress(OSError):
+        os.unlink(name, dir_fd=folder)
 
 
 def _parts(relative: str) -> tuple[tuple[str, ...], str | None]:

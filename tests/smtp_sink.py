@@ -566,6 +566,10 @@ def _certificates() -> tuple[str, str, str]:
     return str(folder / "ca.pem"), str(folder / "cert.pem"), str(folder / "key.pem")
 
 
+# (ca.pem, cert.pem, key.pem) of the one test CA of a run; tests/imap_rig.py gives Dovecot the same.
+tls_certificates = _certificates
+
+
 # ───────────────────────────── pytest fixtures ─────────────────────────────
 
 

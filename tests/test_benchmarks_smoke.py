@@ -19,6 +19,8 @@ CASES = {
     "audience.py": (["--rows", "400", "--repeat", "1"], "ratio library / bare loop"),
     "compose.py": (["50"], "compose.MessageTemplate.personalise"),
     "send.py": (["--members", "120", "--naive", "5"], "pipeline / bare"),
+    "rigs.py": (["--repeats", "1"], "postfix stop"),
+    "desk_files.py": (["--repeats", "2"], "import the press release .docx"),
 }
 
 

@@ -149,3 +149,17 @@ def test_segment_display_name_change_invalidates_its_editions(config, project, p
     assert (
         "usa.de" in named and "poland+usa.de" in named and "poland.de" not in named and "usa.en" not in named
     )
+
+
+def test_cli_approve_refuses_an_issue_that_fails_the_preflight(
+    project, project_env, example_issue, monkeypatch
+):
+    """A remote image loads fine but fails the check: nothing that cannot be sent is approved."""
+    monkeypatch.chdir(project)
+    article = next((example_issue / "articles").glob("*.de.md"))
+    article.write_text(article.read_text() + '\n<img src="https://tracker.example/open.gif?id=1" alt="">\n')
+    result = CliRunner().invoke(main, ["approve", SLUG, "--by", "Anna Schmidt"], env=project_env)
+    assert result.exit_code == 2, result.output
+    assert "remote image https://tracker.example/open.gif?id=1" in result.output
+    assert f"not approved: {SLUG} fails the pre-flight check" in result.output
+    assert latest_approval(load_config(project, project_env)) is None

@@ -20,6 +20,7 @@ EXPECTED: dict[str, list[str]] = {
         "issue.md:1: missing required key 'date' in issue.md",
         "issue.md:1: missing required key 'title' in issue.md",
     ],
+    "contact-without-email": ["articles/a.de.md:4: missing required key 'email' in a contact"],
     "unknown-key-typo": ["articles/a.de.md:3: unknown key 'teasr' (did you mean 'teaser'?)"],
     "unknown-issue-key": ["issue.md:4: unknown key 'subjekt' (did you mean 'subject'?)"],
     "unknown-segment": ["articles/a.de.md:5: unknown segment 'mexico' (known: poland, usa)"],

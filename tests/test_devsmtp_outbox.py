@@ -57,6 +57,14 @@ def test_stores_in_maildir_and_reads_newest_first(config: Config) -> None:
     assert read_outbox(config.outbox.parent / "missing") == []
 
 
+def test_a_bounce_with_the_null_sender_is_stored_with_an_empty_return_path(config: Config) -> None:
+    with start_dev_sink(config, port=0) as sink, smtplib.SMTP(sink.host, sink.port, timeout=5) as conn:
+        conn.sendmail("<>", ["bounces+t1@amz.example"], _plain(1))
+    (stored,) = read_outbox(config.outbox)
+    assert stored.raw.startswith(b"Return-Path: <>\r\nX-Original-To: bounces+t1@amz.example\r\n")
+    assert stored.envelope_from == "" and stored.recipients == ("bounces+t1@amz.example",)
+
+
 def test_concurrent_reader_sees_only_whole_messages(config: Config) -> None:
     with start_dev_sink(config, port=0) as sink:
 

@@ -31,7 +31,7 @@ def test_every_command_the_readme_shows_exists(command: str) -> None:
     ("command", "options"),
     [
         (name, sorted(set(re.findall(rf"newsletter {name}\b[^\n`]*", README))))
-        for name in ("send", "build", "suppress", "preview", "schedule", "subscribers")
+        for name in ("send", "build", "suppress", "preview", "schedule", "subscribers", "import")
     ],
 )
 def test_options_the_readme_shows_exist(command: str, options: list[str]) -> None:

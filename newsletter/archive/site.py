@@ -121,6 +121,10 @@ def neutralise(page: str, config: Config, lang: str, page_url: str) -> str:
         "[[nl:last_name]]": "",
         "[[nl:company]]": "",
         "[[nl:unsubscribe_url]]": html.escape(unsubscribe),
+        # no personal preference page on the web: the sign-up form, where anyone chooses
+        "[[nl:preferences_url]]": html.escape(
+            f"{config.public_url}/subscribe" if config.public_url else unsubscribe
+        ),
         "[[nl:browser_url]]": html.escape(page_url),
     }
     for placeholder, value in values.items():

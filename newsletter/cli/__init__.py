@@ -28,6 +28,9 @@ COMMANDS: dict[str, Entry] = {
     "new": Entry(
         "content", "Start issues/SLUG/ with an issue.md and one article stub (exit 2 if it exists)."
     ),
+    "import": Entry(
+        "content", "Turn a Word file (.docx) into an article of ISSUE and list what it could not map."
+    ),
     "build": Entry("content", "Render every edition of ISSUE (a folder or a slug under issues/) into DIR."),
     "check": Entry(
         "content",
@@ -43,6 +46,10 @@ COMMANDS: dict[str, Entry] = {
     "suppressions": Entry(
         "audience",
         "List the suppression list (address, reason, when, source) so the office can update its database.",
+    ),
+    "forget": Entry(
+        "subscriptions",
+        "Erase ADDRESS from the state database; keep only the suppression's hash (right to erasure).",
     ),
     "send": Entry(
         "delivery",
@@ -73,7 +80,7 @@ COMMANDS: dict[str, Entry] = {
     "users": Entry("people", "People of the desk: add, list, remove (passwords stored as argon2id hashes)."),
     "serve": Entry(
         "compliance",
-        "The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.",
+        "The public service: one-click unsubscribe (/u/<token>), sign-up, preference pages, archive.",
     ),
     "approve": Entry(
         "compliance", "Record that NAME approved the issue's current rendered content (every edition)."

@@ -27,6 +27,9 @@ LIST_LIMIT = 30  # entries shown per list in the summary (rejected rows are alwa
 
 
 def register(main: click.Group) -> None:
+    from .subscriptions import register_subcommands
+
+    register_subcommands(subscribers)  # show, changes (the subscription area's)
     main.add_command(subscribers)
     main.add_command(suppress)
     main.add_command(unsuppress)
@@ -59,6 +62,11 @@ def check(csv_file: Path | None, report: Path | None, check_dns: bool) -> None:
     suppressed = _suppressed(config, result.members)
     for line in summary(result, suppressed, config):
         click.echo(line)
+    if csv_file is None or path.resolve() == config.subscribers.resolve():
+        from .subscriptions import signup_lines
+
+        for line in signup_lines(config, result):
+            click.echo(line)
     for problem in result.rejected:
         click.echo(str(problem), err=True)
     for problem in result.warnings:

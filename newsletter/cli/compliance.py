@@ -22,7 +22,7 @@ def register(main: click.Group) -> None:
 @click.option("--site", type=click.Path(path_type=Path, file_okay=False),
               help="Archive folder to serve (default: site/ in the project, as built by `newsletter archive`).")  # fmt: skip
 def serve(host: str, port: int, site: Path | None) -> None:
-    """The public unsubscribe service (RFC 8058 one-click at /u/<token>) and the archive pages.
+    """The public service: one-click unsubscribe (/u/<token>), sign-up, preference pages, archive.
 
     Run it behind the association's web server at NEWSLETTER_PUBLIC_URL (see README).
     """
@@ -42,7 +42,10 @@ def serve(host: str, port: int, site: Path | None) -> None:
     extra = (host,) if host not in ("0.0.0.0", "::") else ()  # noqa: S104 - only a comparison
     app = create_app(config, site=site.resolve() if site else None, hosts=extra)
     where = config.public_url or "(NEWSLETTER_PUBLIC_URL not set)"
-    click.echo(f"serving unsubscribe and archive on http://{host}:{port}/ for {where}; Ctrl+C stops")
+    click.echo(
+        f"serving unsubscribe, sign-up (/subscribe), preferences and archive on http://{host}:{port}/ for {where}; "
+        "Ctrl+C stops"
+    )
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="warning")
 
 
@@ -51,11 +54,18 @@ def serve(host: str, port: int, site: Path | None) -> None:
 @click.option("--by", "by", required=True, help="Name of the person who reviewed the issue.")
 def approve(issue: Path, by: str) -> None:
     """Record that NAME approved the issue's current rendered content (every edition)."""
-    from .. import edges
+    from .. import edges, preflight
     from ..approval import approve as approval_of
 
     config = load_config()
-    result = approval_of(config, issue, by)
+    loaded = preflight.load(issue, config)
+    loaded.require()  # an issue that does not load: its content errors, exit 1
+    # What fails the pre-flight cannot be sent, so it is not approved either (as `schedule`, exit 2);
+    # the editions the check rendered are the ones hashed.
+    _, editions = preflight.check(loaded).passed(
+        f"not approved: {issue} fails the pre-flight check; fix it (`newsletter check {issue}`)"
+    )
+    result = approval_of(config, issue, by, editions=editions)
     edges.ledger(config).record_approval(result)
     click.echo(
         f"{result.issue}: approved by {result.approved_by} on {result.when} "

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from collections import defaultdict
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,23 +11,20 @@ import click
 
 from .. import paths
 from ..config import load_config
+from ..content import scaffold
 
 if TYPE_CHECKING:  # the commands import what they use: `build` needs no pre-flight, `new` no renderer
     from ..config import Config
     from ..model import Edition, Issue
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-# issue 10 item 18: editors wrote their own "Liebe Mitglieder," under the automatic salutation
-SALUTATION_NOTE = (
-    '# Die Anrede ("Sehr geehrte Frau Muster,") setzt das Programm selbst vor das Editorial: '
-    "beginnen Sie ohne Anrede."
-)
+SALUTATION_NOTE = scaffold.SALUTATION_NOTE  # where the tests and older callers looked for it
 
 
 def register(main: click.Group) -> None:
     main.add_command(build)
     main.add_command(check)
     main.add_command(new)
+    main.add_command(import_word)
 
 
 @click.command()
@@ -112,72 +106,69 @@ def check(issue: str) -> None:
 @click.option("--from", "source", help="Copy the structure (articles, languages, segments) of this issue.")
 def new(slug: str, source: str | None) -> None:
     """Start issues/SLUG/ with an issue.md and one article stub (exit 2 if it exists)."""
-    config = load_config()
-    if not _SLUG.match(slug):
-        click.echo(f"error: '{slug}' is not a good folder name; use lower-case letters, digits and '-', "
-                   "e.g. 2022-04-fruehjahr", err=True)  # fmt: skip
-        sys.exit(2)
-    target = config.issues_dir / slug
-    if target.exists():
-        click.echo(
-            f"error: {_shown(config, target)} already exists; edit it or choose another slug", err=True
-        )
-        sys.exit(2)
-    if source:
-        from ..content import resolve_issue_path
+    from ..content.scaffold import create_issue
+    from ..model import RefusedError
 
-        origin = resolve_issue_path(source, config)
-        if not (origin / "issue.md").is_file():
-            click.echo(f"error: {source}: no issue.md there; name an existing issue folder or slug", err=True)
-            sys.exit(2)
-        _copy_structure(origin, target, config)
-    else:
-        _stub(target, config)
+    config = load_config()
+    try:
+        created = create_issue(config, slug, source=source)
+    except RefusedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for link in created.skipped_links:
+        click.echo(f"skipped {_shown(config, link)}: a symbolic link is never copied")
+    target = created.path
     click.echo(f"created {_shown(config, target)}/ — edit issue.md and articles/, then run "
                f"`newsletter check {_shown(config, target)}`")  # fmt: skip
 
 
-def _stub(target: Path, config: Config) -> None:
-    (target / "articles").mkdir(parents=True)
-    (target / "images").mkdir()
-    lang = config.default_language
-    segments = ", ".join(config.segments)
-    title = json.dumps(f"{config.name} – neue Ausgabe", ensure_ascii=False)  # a JSON string is valid YAML
-    subject = json.dumps(f"{config.name}: Betreff der Ausgabe", ensure_ascii=False)
-    (target / "issue.md").write_text(
-        f"---\ntitle: {title}\ndate: {date.today().isoformat()}\n"
-        f"subject: {subject}\npreheader: \"Ein Satz, der im Posteingang nach dem Betreff steht\"\n"
-        f"articles:\n  - erster-artikel\n{SALUTATION_NOTE}\n---\nEin kurzes Editorial: worum es in dieser Ausgabe geht.\n",
-        encoding="utf-8",
-    )  # fmt: skip
-    (target / "articles" / f"erster-artikel.{lang}.md").write_text(
-        "---\ntitle: Überschrift des Artikels\nkicker: Rubrik\nteaser: Ein, zwei Sätze, die Lust aufs Lesen machen.\n"
-        f"# segments: [{segments}]   # ohne segments geht der Artikel an alle\n"
-        "# image: images/foto.jpg\n# image_alt: Was auf dem Bild zu sehen ist\n"
-        "# contacts:\n#   - name: Vorname Nachname\n#     email: name@example.org\n"
-        "---\nDer Text in Markdown: **fett**, *kursiv*, [Links](https://example.org), Listen mit `- `.\n",
-        encoding="utf-8",
-    )  # fmt: skip
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--issue", "issue", required=True, help="The issue (a folder or a slug under issues/).")
+@click.option("--name", help="Article name (file stem); default: made from the title.")
+@click.option("--lang", help="Language of the text; default: the default language of newsletter.toml.")
+def import_word(file: Path, issue: str, name: str | None, lang: str | None) -> None:
+    """Turn a Word file (.docx) into an article of ISSUE and list what it could not map.
+
+    Writes issues/SLUG/articles/NAME.LANG.md (and the pictures into images/) and adds NAME to the
+    issue's article list. Exit 0 done; 1 content problems (the article's check problems, or it
+    exists already); 2 the file cannot be read as a .docx, or there is no such issue.
+    """
+    from ..content import resolve_issue_path
+    from ..content.wordimport import UnreadableWord, import_docx
+    from ..limits import WORD_FILE_MAX_BYTES
+    from ..preflight import check_issue
+
+    config = load_config()
+    try:
+        with file.open("rb") as stream:  # a file above the cap is refused without reading all of it
+            data = stream.read(WORD_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableWord(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    path = resolve_issue_path(issue, config)
+    imported = import_docx(path, data, config=config, filename=file.name, name=name, lang=lang)
+    shown = _shown(config, path / imported.article.relative)
+    added = " and added it to the issue's article list" if imported.issue is not None else ""
+    click.echo(f"imported {file.name} as {shown}{added}")
+    for image in imported.images:
+        click.echo(
+            f"picture {_shown(config, path / image.relative)}" + (" (already there)" if image.reused else "")
+        )
+    for finding in imported.findings:
+        click.echo(str(finding))
+    mine = {imported.article.relative, *(image.relative for image in imported.images)}
+    problems = [p for p in check_issue(path, config).problems if _relative_to(p.path, path, config) in mine]
+    for problem in problems:
+        click.echo(str(problem))
+    sys.exit(1 if any(p.severity == "error" for p in problems) else 0)
 
 
-def _copy_structure(origin: Path, target: Path, config: Config) -> None:
-    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today.
-    Hidden files and symbolic links are not copied (paths.copy_contained): a link is named and skipped."""
-    for folder in ("articles", "images"):
-        (target / folder).mkdir(parents=True, exist_ok=True)
-    kept = [f for f in paths.files(origin) if not f.endswith((".html", ".txt")) and "__pycache__" not in f]
-    paths.copy_contained(origin, kept, target)
-    for link in paths.symlinks(origin):
-        click.echo(f"skipped {_shown(config, link)}: a symbolic link is never copied")
-    for file in sorted(target.rglob("*.md")):
-        lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
-        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
-        if lines[0].strip() == "---" and end is not None:
-            head = "\n".join(["---", *lines[1:end]])
-            if file.name == "issue.md":
-                head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
-                head += "" if SALUTATION_NOTE in head.split("\n") else f"\n{SALUTATION_NOTE}"
-            file.write_text(head + "\n---\nNeuer Text.\n", encoding="utf-8")
+def _relative_to(problem_path: str, issue_dir: Path, config: Config) -> str | None:
+    full = config.root / problem_path
+    try:
+        return (full.parent.resolve() / full.name).relative_to(issue_dir.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def _shown(config: Config, path: Path) -> str:

@@ -91,6 +91,19 @@ class Footer:
 
 
 @dataclass(frozen=True)
+class ConsentSettings:
+    """``[consent]``: the sign-up's consent text per language and the sign-up limits."""
+
+    texts: Mapping[str, str] = field(default_factory=dict)
+    record_ip: bool = False
+    per_ip_hour: int = 20  # sign-up requests per client address and hour
+
+    def text(self, chain: tuple[str, ...]) -> tuple[str, str] | None:
+        """(language, text) of the first language of ``chain`` with a consent text, or None."""
+        return next(((lang, self.texts[lang]) for lang in chain if self.texts.get(lang)), None)
+
+
+@dataclass(frozen=True)
 class DkimSettings:
     selector: str
     domain: str
@@ -132,6 +145,7 @@ class Config:
     outbox: Path  # Maildir of the embedded dev SMTP sink
     timezone: str = "Europe/Berlin"  # [newsletter] timezone: the default zone (schedule --to all)
     desk: DeskSettings = field(default_factory=DeskSettings)
+    consent: ConsentSettings = field(default_factory=ConsentSettings)
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def language_chain(self, language: str) -> tuple[str, ...]:
@@ -299,6 +313,11 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
         outbox=_path(root, env.get("NEWSLETTER_OUTBOX", "outbox")),
         timezone=timezone,
         desk=DeskSettings(float(settings["desk"]["idle_minutes"]), float(settings["desk"]["session_hours"])),
+        consent=ConsentSettings(
+            texts=dict(settings["consent"]["text"]),
+            record_ip=settings["consent"]["record_ip"],
+            per_ip_hour=settings["consent"]["per_ip_hour"],
+        ),
         env={
             k: v
             for k, v in env.items()

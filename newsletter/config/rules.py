@@ -47,6 +47,9 @@ def _languages(checker: Checker, settings: dict[str, Any]) -> None:
         if lang not in languages:
             message = f"[footer.{lang}] is for a language not in {known}{_like(lang, languages)}"
             checker.report(("footer", lang), message)
+    for lang in settings["consent"]["text"]:
+        if lang not in languages:
+            checker.report(("consent", "text", lang), f"[consent] text.{lang}: {lang} is not in {known}")
     for index, entry in enumerate(settings["segments"]):
         for lang in entry["names"]:
             if lang not in languages:

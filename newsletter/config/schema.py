@@ -172,6 +172,13 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
         "idle_minutes": Key(NUMBER, "idle_minutes = 30", 30, rules=(more_than(0, " minutes"),)),
         "session_hours": Key(NUMBER, "session_hours = 12", 12, rules=(more_than(0, " hours"),)),
     }),
+    # sign-ups through `newsletter serve` (/subscribe): the consent text each language shows, versioned
+    # by its sha256; record_ip keeps the requester's address (truncated to /24 or /48) with the consent
+    "consent": Table({
+        "text": Key(TEXT_PER_LANGUAGE, 'text = { de = "Ja, ich möchte den Newsletter erhalten …" }', {}),
+        "record_ip": Key(BOOLEAN, "record_ip = false", False),
+        "per_ip_hour": Key(WHOLE, "per_ip_hour = 20", 20, rules=(at_least(1),)),
+    }),
     "dkim": Table(optional=True, keys={
         "selector": Key(TEXT, 'selector = "nl2026"', required=True, rules=(not_empty("the DNS selector"),)),
         "domain": Key(TEXT, 'domain = "amz-sachsen.example"', required=True,

@@ -168,7 +168,7 @@ def _contacts(fm: FrontMatter) -> tuple[Contact, ...]:
             fm.problem(where, "each contact must be a mapping with name and email")
             continue
         fm.check_keys(where, CONTACT_KEYS, "a contact")
-        email = fm.text((*where, "email")) or ""
+        email = (fm.text((*where, "email")) if "email" in item else None) or ""  # missing: reported above
         if email and not _EMAIL.match(email):
             fm.problem((*where, "email"), f"contact email '{email}' is not an e-mail address")
         fields = {k: fm.text((*where, k)) for k in ("name", "phone", "role") if k in item}

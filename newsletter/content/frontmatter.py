@@ -201,10 +201,24 @@ def _parse(path: Path, problems: Problems) -> FrontMatter | None:
     except UnicodeDecodeError as exc:
         problems.add(path, 0, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
         return None
+    return parse_text(path, text, problems)
+
+
+def closing_line(lines: list[str]) -> int | None:
+    """Index of the line that closes the front matter (``---`` or ``...``), None when the file does
+    not start with ``---`` or the block is not closed: the one fence rule of every reader and writer."""
+    if not lines or lines[0].strip() != "---":
+        return None
+    return next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+
+
+def parse_text(path: Path, text: str, problems: Problems) -> FrontMatter | None:
+    """``parse_front_matter`` of text already read (``path`` names it in problems): the writer
+    checks with it that a file it is about to write reads back as meant."""
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         return FrontMatter(path, {}, text, 1, {}, problems, fenced=False)
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    end = closing_line(lines)
     if end is None:
         problems.add(path, 1, "front matter is not closed: add a line '---' after the last key")
         return None

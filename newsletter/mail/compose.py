@@ -26,7 +26,7 @@ from ..model import ALL, Edition, Member, segment_key
 from ..render.labels import SalutationWords, words
 from .headers import HeaderInjection, check_header_value, encode_phrase, encode_text, fold, mailbox
 from .inline import image_part
-from .tokens import make_token
+from .tokens import make_token, seal
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
 _MSGID = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>?")
@@ -178,6 +178,11 @@ class MessageTemplate:
         token = make_token(member.address, self.list_key, config)
         mailto = f"mailto:{config.sender_address}?subject=unsubscribe%20{token}"
         web = f"{config.public_url}/u/{token}" if config.public_url else ""
+        preferences = (
+            f"{config.public_url}/p/{seal('preferences', [member.address], config, dev_key=True)}"
+            if config.public_url
+            else ""
+        )
         mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain)
         unsubscribe = f"<{web}>,\r\n <{mailto}>" if web else f"<{mailto}>"
         values = {
@@ -187,6 +192,7 @@ class MessageTemplate:
             "company": member.company,
             "unsubscribe_url": web or mailto,
             "browser_url": self.browser_url,
+            "preferences_url": preferences,
         }
         parts = [
             self.head,

@@ -1,4 +1,5 @@
-"""Unsubscribe tokens: who (address) and which list (segment key), sealed with the installation's secret.
+"""Unsubscribe tokens: who (address) and which list (segment key), sealed with the installation's secret;
+and the sealed tokens of the subscription pages (``seal``/``unseal``: one key and label per purpose).
 
 A token is a Fernet token (AES-128-CBC + HMAC-SHA256, verified in constant time) without its
 base64 padding, so it is URL-safe and reveals nothing readable. Keys come from ``NEWSLETTER_SECRET``:
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,6 +78,54 @@ def read_token(token: str, config: Config, *, dev_key: bool = True) -> TokenClai
     return TokenClaims(address=address, list_id=list_id)
 
 
+# ── tokens of the subscription pages (confirm a sign-up, open the preference page, post its form) ──
+# Each purpose has its own key (derived with the purpose in the HKDF info) and names itself inside
+# the sealed payload: an unsubscribe token is never a confirmation token, nor the other way round.
+PURPOSES = ("confirm", "preferences", "form")
+CONFIRM_DAYS = 7
+_SEALED_RE = re.compile(r"[A-Za-z0-9_-]{40,4096}\Z")
+
+
+def seal(
+    purpose: str, values: list[str], config: Config, *, at: int | None = None, dev_key: bool = False
+) -> str:
+    """A URL-safe token carrying ``values`` for ``purpose``.
+
+    ``dev_key``: a mail to the dev sink may use the public dev key (as unsubscribe links do); the
+    public service never accepts it. ``at`` (Unix time) back-dates the token, for tests of expiry."""
+    keys = _secrets(config) if dev_key else _real_secrets(config)
+    if purpose not in PURPOSES or not keys:
+        raise ConfigError(SERVE_WITHOUT_KEY)
+    payload = json.dumps([purpose, *values], ensure_ascii=False, separators=(",", ":")).encode()
+    fernet = _fernet(keys, purpose)
+    token = fernet.encrypt(payload) if at is None else fernet.encrypt_at_time(payload, at)
+    return token.decode("ascii").rstrip("=")
+
+
+def unseal(purpose: str, token: str, config: Config, *, max_age: float | None = None) -> list[str]:
+    """The values of a token ``seal(purpose, …)`` made with a listed key, not older than ``max_age``
+    seconds; ``InvalidToken`` for anything else (forged, altered, expired, another purpose)."""
+    if not isinstance(token, str) or not _SEALED_RE.match(token):
+        raise InvalidToken("this link is not valid (malformed token)")
+    keys = _real_secrets(config)
+    if purpose not in PURPOSES or not keys:
+        raise InvalidToken("this link cannot be checked (no NEWSLETTER_SECRET)")
+    padded = token + "=" * (-len(token) % 4)
+    try:
+        if base64.urlsafe_b64encode(base64.urlsafe_b64decode(padded)).decode("ascii") != padded:
+            raise ValueError("non-canonical base64")
+        ttl = None if max_age is None else int(max_age)
+        payload = _fernet(keys, purpose).decrypt(padded.encode("ascii"), ttl=ttl)
+        values = json.loads(payload.decode("utf-8"))
+    except (_FernetInvalid, binascii.Error, ValueError):
+        raise InvalidToken("this link is not valid, has expired or was altered") from None
+    if not isinstance(values, list) or not values or values[0] != purpose:
+        raise InvalidToken("this link is not valid (another kind of link)")
+    if not all(isinstance(v, str) for v in values):
+        raise InvalidToken("this link is not valid (unexpected content)")
+    return values[1:]
+
+
 def _secrets(config: Config) -> tuple[str, ...]:
     if config.secret:
         return (config.secret.reveal(), *(s.reveal() for s in config.old_secrets if s))
@@ -110,11 +160,23 @@ def require_real_secret(config: Config) -> None:
         )
 
 
-@lru_cache(maxsize=8)
-def _fernet(secrets: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(_derive(s)) for s in secrets])
+@lru_cache(maxsize=16)
+def _fernet(secrets: tuple[str, ...], purpose: str = "") -> MultiFernet:
+    info = f"newsletter {purpose} token v1".encode() if purpose else _INFO
+    return MultiFernet([Fernet(_derive(s, info)) for s in secrets])
 
 
-def _derive(secret: str) -> bytes:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode("utf-8"))
+def _derive(secret: str, info: bytes = _INFO) -> bytes:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode("utf-8"))
     return base64.urlsafe_b64encode(key)
+
+
+def keyed_hash(text: str, config: Config) -> str:
+    """HMAC-like digest of ``text`` under the installation's key (rate-limit keys for client IPs:
+    the database never holds the address itself)."""
+    keys = _real_secrets(config) or ("",)
+    return (
+        HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"newsletter rate key")
+        .derive((keys[0] + "\n" + text).encode("utf-8"))
+        .hex()
+    )

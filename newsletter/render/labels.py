@@ -1,7 +1,8 @@
 """The one catalogue of words members read: ``templates/labels.toml``, typed, per language.
 
 The file holds one table per language and one sub-table per area (``[de.mail]``,
-``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``, ``[de.desk]``). ``words(config,
+``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``, ``[de.desk]``,
+``[de.subscription]``). ``words(config,
 language)`` gives the typed ``Words`` of a language: each key is taken from the first language of
 its fallback chain (``pl → en → de``) whose table has it, so a language may translate only some
 words. A key that no language of the chain has, a key that is not a word of its area (outside
@@ -40,6 +41,7 @@ class MailWords:
     location: str
     add_to_calendar: str
     unsubscribe_text: str  # also the subject of the archive's mailto: unsubscribe
+    preferences_text: str  # the footer's link to the preference page (newsletter serve's /p/<token>)
     impressum: str
     time_suffix: str  # after a time of day: "14:00 Uhr"; empty where the language has none
     photo: str
@@ -175,6 +177,65 @@ class DeskWords:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SubscriptionWords:
+    """``[<lang>.subscription]``: the sign-up, confirmation and preference pages of ``newsletter
+    serve`` and the confirmation mail."""
+
+    subscribe_title: str
+    subscribe_intro: str
+    email: str
+    salutation: str
+    salutation_none: str
+    salutation_female: str
+    salutation_male: str
+    first_name: str
+    last_name: str
+    company: str
+    language: str
+    segments: str
+    segments_hint: str
+    consent: str
+    required: str
+    submit: str
+    honeypot: str
+    sent_title: str
+    sent: str
+    fix: str
+    no_consent: str
+    field_invalid: str
+    limited_title: str
+    limited: str
+    closed: str
+    confirm_title: str
+    confirm_ask: str
+    confirm_button: str
+    confirm_nochange: str
+    confirmed_title: str
+    confirmed: str
+    confirm_invalid_title: str
+    confirm_invalid: str
+    prefs_title: str
+    prefs_intro: str
+    prefs_save: str
+    prefs_saved_title: str
+    prefs_saved: str
+    prefs_leave: str
+    prefs_unsubscribe_button: str
+    prefs_unsubscribed_title: str
+    prefs_unsubscribed: str
+    prefs_suppressed: str
+    prefs_invalid_title: str
+    prefs_invalid: str
+    prefs_stale: str
+    mail_subject: str
+    mail_ask: str
+    mail_button: str
+    mail_ignore: str
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"name", "address", "contact", "days"})
+
+
 AREAS: dict[str, type] = {
     "mail": MailWords,
     "salutation": SalutationWords,
@@ -182,6 +243,7 @@ AREAS: dict[str, type] = {
     "unsubscribe_page": UnsubscribePageWords,
     "preview": PreviewWords,
     "desk": DeskWords,
+    "subscription": SubscriptionWords,
 }
 
 
@@ -196,6 +258,7 @@ class Words:
     unsubscribe_page: UnsubscribePageWords
     preview: PreviewWords
     desk: DeskWords
+    subscription: SubscriptionWords
 
 
 def area_keys(area: str) -> tuple[str, ...]:

@@ -59,4 +59,6 @@ def footer_text(view: EditionView) -> str:
     labels, footer = view.labels, view.footer
     lines = [THIN, footer.text, "", f"{labels.impressum}: {footer.impressum}",
              "", f"{labels.unsubscribe_text}: [[nl:unsubscribe_url]]"]  # fmt: skip
+    if footer.preferences_label:
+        lines.append(f"{footer.preferences_label}: [[nl:preferences_url]]")
     return "\n".join(lines)

@@ -69,6 +69,7 @@ class FooterView:
     text: str
     impressum: str
     unsubscribe_label: str
+    preferences_label: str = ""  # empty without NEWSLETTER_PUBLIC_URL: no preference page to link
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def edition_view(issue: Issue, config: Config, words: Words, articles: list[Arti
             text=footer.text if footer else "",
             impressum=footer.impressum if footer else "",
             unsubscribe_label=(footer.unsubscribe_label if footer else "") or labels.unsubscribe_text,
+            preferences_label=labels.preferences_text if config.public_url else "",
         ),
         articles=tuple(article_view(issue, config, a, language, labels) for a in articles),
     )

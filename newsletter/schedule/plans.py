@@ -162,13 +162,19 @@ def _segment_members(config: Config, segment_id: str, default_zone: str) -> list
     """(address, zone) of the members the schedule addresses; a member without a zone of their
     own has the segment's, or for ``all`` the zone of their first segment (newsletter.toml order),
     else ``default_zone``."""
-    from .. import audience  # imported late so the CLI loads without it
+    from .. import (
+        audience,  # imported late so the CLI loads without it
+        edges,
+    )
+    from ..audience.signups import merge
     from ..audience.targets import member_in
 
     report = audience.read_members(config.subscribers, config)
+    store = edges.subscriptions(config)  # confirmed sign-ups and readers' choices, as a send has them
+    members = merge(report.members, store.signups(), store.choices()).members
     return [
         (m.address, m.timezone or _home_zone(config, m.segments, segment_id, default_zone))
-        for m in report.members
+        for m in members
         if member_in((segment_id,), m) and getattr(m, "subscribed", True)
     ]
 

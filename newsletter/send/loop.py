@@ -1,7 +1,9 @@
 """The send loop: one thread owns the ledger and drives N non-blocking SMTP connections
 (``slots``; the connections come from the transport, see ``protocols``) through one selector.
 
-It claims rows (``pending → sending``), checks the suppression list right before each message,
+It claims rows (``pending → sending``), checks the suppression list and the member's current
+choice of language and segments right before each message (``retarget``: another edition, rendered
+at send start),
 paces the rate (``pacing``), starts one transaction per idle connection and commits each outcome
 before that connection gets its next message (one commit per poll cycle for every connection that
 answered in it), so at most one message per connection can have been accepted by the relay but
@@ -36,6 +38,7 @@ from .pacing import (
     waiting_reason,
 )
 from .protocols import Connection, Store, StoreSession, Transport
+from .retarget import LEFT, Retarget
 from .slots import Connections, Slot
 
 log = logging.getLogger("newsletter.delivery")
@@ -77,8 +80,10 @@ class SendLoop:
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool | str | None] | None = None,
         no_wait: bool = False,
+        retarget: Retarget | None = None,
     ):
         self.ledger, self.issue, self.holder, self.no_wait = ledger, issue, holder, no_wait
+        self.retarget = retarget
         self.transport, self.settings, self.clock = transport, settings, clock
         self.jobs, self.progress, self.should_stop = jobs, progress, should_stop
         self.crash = crash or CrashHook()
@@ -196,11 +201,12 @@ class SendLoop:
                     return None
             row_id = self.s.claimed.popleft()
             job = self.jobs[row_id]
-            if session.is_suppressed(job.row.address):
-                self._write(
-                    session, job, DeliveryState.SUPPRESSED, None, "on the suppression list", job.row.attempts
-                )
-                continue
+            found = session.recheck(job.row.address)  # an unsubscribe or a new choice counts from now
+            if found is not None:
+                why = "on the suppression list" if isinstance(found, str) else self._retarget(job, found)
+                if why is not None:
+                    self._write(session, job, DeliveryState.SUPPRESSED, None, why, job.row.attempts)
+                    continue
             try:
                 job.message = job.template.personalise(job.member)
             except ConfigError as exc:  # the configuration (e.g. the DKIM key), not this member
@@ -224,6 +230,13 @@ class SendLoop:
                 self._write(session, job, DeliveryState.FAILED, None, reply, job.row.attempts)
                 continue
             return job
+
+    def _retarget(self, job: Job, choice: object) -> str | None:
+        """The member's current choice decides the edition (rendered at send start); a reason when
+        it takes the member out of this send's segments."""
+        if self.retarget is None or self.retarget(job, choice) is not LEFT:
+            return None
+        return "left the segments of this send on the preference page"
 
     def _claim(self, session: StoreSession) -> None:
         now = self.clock.now()
@@ -392,6 +405,7 @@ class SendLoop:
             suppress=(job.row.address, f"smtp {attempt.describe()}")
             if state == DeliveryState.BOUNCED and attempt
             else None,
+            edition=job.row.edition,
         )
         if state != DeliveryState.PENDING:
             self.s.outcomes[state] += 1

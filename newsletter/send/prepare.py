@@ -14,10 +14,12 @@ from pathlib import Path
 
 from .. import preflight
 from ..audience import read_members
+from ..audience.signups import merge
 from ..audience.targets import member_in, segment_id
 from ..config import Config
 from ..model import ALL, GENERAL, ConfigError, Issue, Member, Problem, RefusedError
 from ..render.editions import Editions
+from .protocols import Subscriptions
 
 
 @dataclass
@@ -41,6 +43,7 @@ def prepare_send(
     *,
     dry_run: bool,
     only_addresses: Collection[str] | None = None,
+    subscriptions: Subscriptions | None = None,
 ) -> Prepared:
     wanted = wanted_segments(config, segments)
     checked = preflight.check_issue(issue_path, config)
@@ -52,8 +55,11 @@ def prepare_send(
             "in .env (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     report = read_members(config.subscribers, config)
-    members = [m for m in report.members if member_in(wanted, m)]
-    others = [m for m in report.members if not member_in(wanted, m)]
+    everyone = list(report.members)
+    if subscriptions is not None:  # + confirmed sign-ups, each member's own choice applied
+        everyone = list(merge(everyone, subscriptions.signups(), subscriptions.choices()).members)
+    members = [m for m in everyone if member_in(wanted, m)]
+    others = [m for m in everyone if not member_in(wanted, m)]
     if only_addresses is not None:  # a job for one member zone: the others are not "left out"
         members, others = [m for m in members if m.address in only_addresses], []
     if not members:

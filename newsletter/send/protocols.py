@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..approval import Approval
+from ..audience.signups import Choice, Signup
 from ..model import DeliveryError, DeliveryState, SendState
 from .job import Row
 from .outcomes import Attempt
@@ -86,6 +87,11 @@ class StoreSession(Protocol):
 
     def is_suppressed(self, address: str) -> bool: ...
 
+    def recheck(self, address: str) -> str | Choice | None:
+        """Right before the member's message: ``"suppressed"``, the reader's current ``Choice``
+        (language and segments from the preference page), or None."""
+        ...
+
     def record(
         self,
         row_id: int,
@@ -98,6 +104,7 @@ class StoreSession(Protocol):
         message_id: str | None = None,
         next_attempt_at: datetime | None = None,
         suppress: tuple[str, str] | None = None,
+        edition: str | None = None,
     ) -> None: ...
 
     def commit(self) -> None: ...
@@ -163,6 +170,14 @@ class Suppressions(Protocol):
     def contains(self, address: str) -> bool: ...
 
 
+class Subscriptions(Protocol):
+    """Confirmed sign-ups (members not in the CSV) and readers' own choices (``store.subscriptions``)."""
+
+    def signups(self) -> list[Signup]: ...
+
+    def choices(self) -> dict[str, Choice]: ...
+
+
 @dataclass(frozen=True)
 class SendParts:
     """The engine's I/O, built once by an edge (``edges.send_parts``) and handed to every send."""
@@ -170,6 +185,7 @@ class SendParts:
     store: Store
     suppressions: Suppressions
     transport: Transport
+    subscriptions: Subscriptions | None = None  # None: the CSV's members only
 
 
 __all__ = [
@@ -177,6 +193,7 @@ __all__ = [
     "SendParts",
     "Store",
     "StoreSession",
+    "Subscriptions",
     "Suppressions",
     "Transport",
     "TransportError",

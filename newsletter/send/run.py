@@ -40,9 +40,10 @@ from ..model import (
 from .job import CrashHook, Job, LoopResult, Progress, Row
 from .loop import SendLoop
 from .outcomes import Outcome
-from .prepare import Prepared, prepare_send
+from .prepare import Prepared, prepare_send, wanted_segments
 from .protocols import Connection, SendParts, Store, Transport, TransportError
 from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
+from .retarget import Retarget, reachable
 from .slots import send_one
 
 log = logging.getLogger("newsletter.delivery")
@@ -71,7 +72,14 @@ def run_send(
     for retries due later; they stay pending with their due time in the ledger.
     """
     clock = clock or SystemClock()
-    prep = prepare_send(config, issue_path, segments, dry_run=dry_run, only_addresses=only_addresses)
+    prep = prepare_send(
+        config,
+        issue_path,
+        segments,
+        dry_run=dry_run,
+        only_addresses=only_addresses,
+        subscriptions=parts.subscriptions,
+    )
     store, slug = parts.store, prep.issue.slug
     keys = {m.address: EditionKey.of(m) for m in prep.members}
     if dry_run:
@@ -166,13 +174,19 @@ def _send(
     existing = {r.address: r for r in ledger.rows(slug)}
     wanted = {EditionKey.parse(existing[a].edition) if a in existing else k for a, k in keys.items()}
     editions = _render(prep, wanted)
+    # every edition a reader's choice could switch to during the run, rendered now, never in the loop
+    ahead = (
+        _render(prep, reachable(config.segments, config.languages) - set(editions))
+        if parts.subscriptions
+        else {}
+    )
     if config.require_approval:
         from ..approval import verify
 
         verify(config, prep.issue, editions.values(), ledger.latest_approval(slug))
     send_id = ledger.start_send(slug, segments, now)
     frozen_suppressed = _freeze(config, parts, prep, keys, existing, send_id, now, retry_failed)
-    templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in editions.items()}
+    templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in {**editions, **ahead}.items()}
     rows = [r for r in ledger.rows(slug) if r.address in addressed]
     jobs = {
         r.id: Job(r, addressed[r.address], templates[EditionKey.parse(r.edition)])
@@ -192,6 +206,7 @@ def _send(
         progress=progress,
         should_stop=should_stop,
         no_wait=no_wait,
+        retarget=Retarget(wanted_segments(config, segments), templates) if parts.subscriptions else None,
     )
     started = time.monotonic()
     result = _run(loop, ledger, send_id, clock)

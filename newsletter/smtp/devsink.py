@@ -55,7 +55,8 @@ class _MaildirHandler:
         self.count = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        trace = f"Return-Path: <{envelope.mail_from}>\r\n" + "".join(
+        sender = "" if envelope.mail_from == "<>" else envelope.mail_from  # a bounce's null sender
+        trace = f"Return-Path: <{sender}>\r\n" + "".join(
             f"X-Original-To: {rcpt}\r\n" for rcpt in envelope.rcpt_tos
         )
         key = self.maildir.add(trace.encode("utf-8", "surrogateescape") + envelope.original_content)
@@ -90,9 +91,14 @@ class DevSink:
 
 def start_dev_sink(config: Config, port: int | None = None, host: str | None = None) -> DevSink:
     """Start the sink in a background thread; port 0 picks a free one (see ``.port``)."""
+    return start_maildir_sink(config.outbox, port, host)
+
+
+def start_maildir_sink(outbox: Path, port: int | None = None, host: str | None = None) -> DevSink:
+    """The dev sink storing into the Maildir ``outbox`` (tests/postfix_rig.py's bounce mailbox)."""
     host = host or DEV_SINK_HOST
     port = DEV_SINK_PORT if port is None else port
-    handler = _MaildirHandler(config.outbox)
+    handler = _MaildirHandler(outbox)
     try:
         port = _probe(host, port)  # fails fast; aiosmtpd would only time out after 5 s
         controller = Controller(
@@ -104,7 +110,7 @@ def start_dev_sink(config: Config, port: int | None = None, host: str | None = N
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another dev-smtp running? "
             "Stop it or pick another --port"
         ) from None
-    return DevSink(host, port, config.outbox, controller, handler)
+    return DevSink(host, port, outbox, controller, handler)
 
 
 def serve_forever(config: Config, port: int | None, host: str | None, *, echo: Any = print) -> None:

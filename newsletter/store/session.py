@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, literal, or_, select, union_all, update
 
 from ..audience.address import address_hash, canonical
+from ..audience.signups import Choice
 from ..model import DeliveryState
 from .db import insert_ignore
-from .tables import deliveries, suppressions
+from .tables import deliveries, preferences, suppressions
 
 _c = deliveries.c
 _RECORD = (
@@ -26,11 +27,22 @@ _RECORD = (
         updated_at=bindparam("now"),
         claimed_by=None,
         next_attempt_at=bindparam("next_at"),
+        edition=func.coalesce(bindparam("edition", type_=_c.edition.type), _c.edition),
         message_id=func.coalesce(bindparam("message_id", type_=_c.message_id.type), _c.message_id),
         sent_at=func.coalesce(bindparam("sent_at", type_=_c.sent_at.type), _c.sent_at),
     )
 )
 _IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
+# Right before a member's message, one statement: suppressed? (kind 1) and the reader's current
+# choice of language and segments (kind 2), both by the address's hash (primary keys).
+_p = preferences.c
+_RECHECK = union_all(
+    select(literal(1).label("kind"), literal("").label("language"), literal("").label("segments")).where(
+        suppressions.c.address_hash == bindparam("h")
+    ),
+    select(literal(2), _p.language, _p.segments).where(_p.address_hash == bindparam("h")),
+)
+SUPPRESSED = "suppressed"
 # A claim takes up to CLAIM_SLOTS rows by id; shorter batches repeat their first id (the statement
 # is compiled once, for a fixed number of parameters)
 CLAIM_SLOTS = 64
@@ -92,6 +104,7 @@ class LedgerSession:
         self._driver = driver
         self._cursor = self._driver.cursor()
         self._is_suppressed = _Prepared(_IS_SUPPRESSED, conn)
+        self._recheck = _Prepared(_RECHECK, conn)
         self._record = _Prepared(_RECORD, conn)
         self._claim, self._claimed = _Prepared(_CLAIM, conn), _Prepared(_CLAIMED, conn)
         self._open = False  # statements ran on the cursor since the last commit
@@ -130,6 +143,17 @@ class LedgerSession:
         # fetchall: the statement is finished, so SQLite holds no read snapshot afterwards
         return bool(self._is_suppressed.run(self._cursor, {"h": address_hash(address)}).fetchall())
 
+    def recheck(self, address: str) -> str | Choice | None:
+        """Read right before the member's message: ``SUPPRESSED`` if an unsubscribe was committed,
+        else the reader's current choice (the preference page), else None."""
+        self._open = True
+        rows = self._recheck.run(self._cursor, {"h": address_hash(address)}).fetchall()
+        if any(row[0] == 1 for row in rows):
+            return SUPPRESSED
+        for _kind, language, segments in rows:
+            return Choice(language, frozenset(s for s in segments.split("|") if s))
+        return None
+
     def record(
         self,
         row_id: int,
@@ -142,6 +166,7 @@ class LedgerSession:
         message_id: str | None = None,
         next_attempt_at: datetime | None = None,
         suppress: tuple[str, str] | None = None,
+        edition: str | None = None,
     ) -> None:
         """Write one outcome (durable at the next ``commit``); ``suppress=(address, source)`` adds
         the bounce to the suppression list in the same transaction and commits at once."""
@@ -155,6 +180,7 @@ class LedgerSession:
             "next_at": next_attempt_at,
             "message_id": message_id,
             "sent_at": now if state == DeliveryState.SENT else None,
+            "edition": edition,
         }
         self._record.run(self._cursor, params)
         self._open = True

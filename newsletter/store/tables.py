@@ -1,5 +1,5 @@
 """Every table of the state database (ledger, send runs, suppressions, schedules, leases, approvals,
-the desk's users and edits).
+the desk's users and edits, sign-ups, consents, preferences, changes, rate limits).
 
 SQLAlchemy Core ``Table`` definitions on one ``MetaData``; ``db.engine_for`` creates them (and the
 indexes added later) on first use. Times are ``db.UtcDateTime``: aware UTC in, aware UTC out.
@@ -138,16 +138,100 @@ edits = Table(
 )
 
 
+# ── subscriptions (issue 14): sign-ups, consents, preferences, the change log, rate limits ──
+# Every address column here is erased by `newsletter forget` (store.subscriptions.forget); the
+# hash columns (sha256 of the normalised address) are matching keys only.
+
+# A confirmed sign-up through /subscribe (double opt-in): who, in which language and segments.
+signups = Table(
+    "signups",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),
+    Column("address", String(320), nullable=False),
+    Column("salutation", String(40), nullable=False, default=""),
+    Column("first_name", String(100), nullable=False, default=""),
+    Column("last_name", String(100), nullable=False, default=""),
+    Column("company", String(200), nullable=False, default=""),
+    Column("language", String(8), nullable=False),
+    Column("segments", String(400), nullable=False, default=""),  # "poland|usa"; empty = general
+    Column("confirmed_at", UtcDateTime, nullable=False),
+)
+
+# Proof of consent (UWG §7, BGH I ZR 164/09): one row per confirmed consent, never updated.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(64), nullable=False, unique=True),  # sha256 of the confirmation token
+    Column("address_hash", String(64), nullable=False, index=True),
+    Column("address", String(320), nullable=True),
+    Column("segments", String(400), nullable=False),
+    Column("language", String(8), nullable=False),  # the newsletter's language consented to
+    Column("text_hash", String(64), nullable=False),  # sha256 of the consent text shown
+    Column("text_language", String(8), nullable=False),  # the language that text was shown in
+    Column("source", String(20), nullable=False),  # form | import | office
+    Column("ip", String(64), nullable=True),  # truncated (/24, /48), only with record_ip = true
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("confirmed_at", UtcDateTime, nullable=False),
+)
+
+# A reader's own choice on the preference page: beats the CSV's and the sign-up's columns.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),
+    Column("address", String(320), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("segments", String(400), nullable=False),  # "poland|usa"; empty = general articles only
+    Column("updated_at", UtcDateTime, nullable=False, index=True),
+)
+
+# What the office must carry back into its member database (`newsletter subscribers changes`).
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # signup | preferences | unsubscribe | erasure
+    Column("address_hash", String(64), nullable=False, index=True),
+    Column("address", String(320), nullable=True),  # NULL after an erasure
+    Column("detail", Text, nullable=False, default=""),  # JSON of the new values
+)
+
+# Counters for the sign-up limits, shared by every serve process of a database.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(100), primary_key=True),  # "address:<hash>" | "ip:<keyed hash>:<hour>"
+    Column("count", Integer, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False, index=True),
+)
+
+# Small remembered values: the time of the last `subscribers changes` export.
+marks = Table(
+    "marks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+
 __all__ = [
     "ACTIVE_SCHEDULE_STATES",
     "approvals",
+    "changes",
+    "consents",
     "deliveries",
     "edits",
     "locks",
+    "marks",
     "metadata",
+    "preferences",
+    "rate_limits",
     "schedules",
     "schedules_active",
     "sends",
+    "signups",
     "suppressions",
     "users",
 ]

@@ -5,6 +5,8 @@
 ``POST /u/<token>``  body ``List-Unsubscribe=One-Click`` (RFC 8058, sent by the mailbox provider's
                      "unsubscribe" button and by the page's own button): suppresses the address and
                      answers 200 with a page, never a redirect. Replays answer the same 200.
+``/subscribe``, ``/confirm/<token>``  sign-up with double opt-in (``web.subscribe``).
+``/p/<token>``       the reader's preference page (``web.preferences``).
 ``GET  /…``          the static archive built by ``newsletter archive`` (if the folder exists).
 
 The page's words are ``[<lang>.unsubscribe_page]`` of the catalogue (``render.labels``), offered in
@@ -31,6 +33,7 @@ from starlette.routing import Route
 from .. import edges, paths
 from ..config import Config
 from ..render.labels import UnsubscribePageWords, catalogue, words
+from .forms import FORM_CSS
 
 MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
 SECURITY_HEADERS = {
@@ -58,9 +61,19 @@ def create_app(config: Config, *, site: Path | None = None, hosts: tuple[str, ..
     require_real_secret(config)
     catalogue(config)  # a missing or broken word stops the start, not a member's click
     service = _Service(config, site if site is not None else config.root / "site")
+    from .preferences import PreferencePages
+    from .subscribe import SignupPages
+
+    signup, preferences = SignupPages(config, service._page), PreferencePages(config, service._page)
     routes = [
         Route("/u/{token}", service.confirm, methods=["GET", "HEAD"]),
         Route("/u/{token}", service.unsubscribe, methods=["POST"]),
+        Route("/subscribe", signup.form, methods=["GET", "HEAD"]),
+        Route("/subscribe", signup.submit, methods=["POST"]),
+        Route("/confirm/{token}", signup.confirm_page, methods=["GET", "HEAD"]),
+        Route("/confirm/{token}", signup.confirm, methods=["POST"]),
+        Route("/p/{token}", preferences.show, methods=["GET", "HEAD"]),
+        Route("/p/{token}", preferences.save, methods=["POST"]),
         Route("/healthz", service.health, methods=["GET", "HEAD"]),
         Route("/{path:path}", service.archive, methods=["GET", "HEAD"]),
     ]
@@ -134,7 +147,7 @@ class _Service:
             f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             '<meta name="robots" content="noindex, nofollow">\n'
-            f"<title>{html.escape(title)} – {html.escape(self.config.name)}</title>\n<style>{_CSS}</style>\n"
+            f"<title>{html.escape(title)} – {html.escape(self.config.name)}</title>\n<style>{_CSS}{FORM_CSS}</style>\n"
             f"</head>\n<body>\n<main>\n<h1>{html.escape(title)}</h1>\n{body}\n{self._languages(lang)}\n"
             "</main>\n</body>\n</html>\n"
         )
@@ -173,7 +186,7 @@ _MEDIA_TYPES = {
 _CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:0;"
     "background:#f4f5f7;color:#1d2329}main{max-width:34rem;margin:3rem auto;background:#fff;"
-    "padding:2rem;border-radius:8px}h1{font-size:1.4rem}button{font-size:1rem;padding:.7rem 1.4rem;"
+    "padding:2rem;border-radius:8px}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}button{font-size:1rem;padding:.7rem 1.4rem;"
     "border:0;border-radius:6px;background:#0b5cad;color:#fff;cursor:pointer}.small{font-size:.85rem;color:#555}"
 )
 

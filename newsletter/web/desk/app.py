@@ -11,8 +11,6 @@ nothing. The words of the pages are ``[<lang>.desk]`` of ``templates/labels.toml
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -261,21 +259,14 @@ class Desk:
 
 
 def _new_issue(config: Config, slug: str, source: str) -> tuple[bool, str]:
-    """``newsletter new SLUG [--from SOURCE]`` as the editor would type it (12A moves this into
-    the content library; until then the command itself makes the folder)."""
-    options = ["--from", source] if source else []
-    command = [
-        sys.executable,
-        "-m",
-        "newsletter",
-        "new",
-        *options,
-        "--",
-        slug,
-    ]  # "--": a slug is never an option
-    done = subprocess.run(command, cwd=config.root, capture_output=True, text=True, timeout=60, check=False)
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return done.returncode == 0, (lines[-1].removeprefix("error: ") if lines else "")
+    """``newsletter new SLUG [--from SOURCE]`` through the content library, as the command does."""
+    from ...content.scaffold import create_issue
+
+    try:
+        create_issue(config, slug, source=source or None)
+    except NewsletterError as exc:
+        return False, str(exc)
+    return True, ""
 
 
 def _old_preview_paths(issue: Path | None) -> list[Route]:

@@ -122,6 +122,7 @@ def _approximation(edition: Edition, config: Config, member: Member, note: str) 
         "[[nl:last_name]]": member.last_name,
         "[[nl:company]]": member.company,
         "[[nl:unsubscribe_url]]": "#unsubscribe",
+        "[[nl:preferences_url]]": "#preferences",
         "[[nl:browser_url]]": "#browser",
     }
     html, text = edition.html, edition.text

@@ -1,0 +1,200 @@
+"""Double opt-in sign-up against the real serve app (uvicorn) and a real SMTP sink as the relay."""
+
+# ruff: noqa: F811  (pytest fixtures imported from smtp_sink)
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import pytest
+from compliance_rig import wait_until
+from delivery_rig import SLUG, run_cli
+from smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from sqlalchemy import func, select
+from subscription_rig import link_in, subscription_service, text_part
+
+from newsletter.store.db import engine_for
+from newsletter.store.tables import changes, consents, signups
+
+NEW = "anna.nowak@partner-silesia.example"
+
+
+def rows(config, table):  # noqa: ANN001, ANN201
+    with engine_for(config.database_url).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(table))]
+
+
+def count(config, table) -> int:  # noqa: ANN001
+    with engine_for(config.database_url).connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_sign_up_mail_get_changes_nothing_post_confirms_then_the_send_lists_the_new_member(
+    project, project_env, smtp_sink
+):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        form = client.get(f"{svc.url}/subscribe?lang=pl")
+        assert form.status_code == 200
+        assert 'name="consent"' in form.text and "Fokus na USA" in form.text
+        answer = svc.sign_up(client, NEW, segments=["usa"], language="pl")
+        assert answer.status_code == 200
+        assert "Prosimy potwierdzić zapis" in answer.text
+        (mail,) = smtp_sink.wait_for(1)
+        message = mail.message()
+        assert mail.rcpt_tos == (NEW,)
+        assert message["Subject"] == "Potwierdź zapis na AMZ-Newsletter"
+        assert message["Message-ID"].endswith("@amz-sachsen.example>")
+        assert "[TEST]" not in message["Subject"] and message["List-Unsubscribe"] is None
+        body = text_part(mail)
+        assert body.startswith("Szanowna Pani,")  # personalised: the Polish form for "Frau"
+        assert message["To"] == f"Anna Nowak <{NEW}>"
+        assert "Musterstraße 1 · 09111 Chemnitz" in body  # the Impressum
+        link = link_in(mail, "/confirm/")
+
+        page = client.get(svc.local(link))  # what a mail scanner does
+        assert page.status_code == 200
+        assert "Tak, potwierdzam zapis" in page.text and "a…@partner-silesia.example" in page.text
+        assert count(svc.config, consents) == 0 and count(svc.config, signups) == 0
+
+        done = client.post(svc.local(link), data={"confirm": "yes"})
+        assert done.status_code == 200 and "Zapis potwierdzony" in done.text
+        again = client.post(svc.local(link), data={"confirm": "yes"})  # a replay changes nothing
+        assert again.status_code == 200 and count(svc.config, consents) == 1
+
+    (consent,) = rows(svc.config, consents)
+    shown = svc.config.consent.texts["pl"]
+    assert consent["text_hash"] == hashlib.sha256(shown.encode()).hexdigest()
+    assert consent["text_language"] == "pl" and consent["language"] == "pl"
+    assert consent["segments"] == "usa" and consent["source"] == "form" and consent["ip"] is None
+    assert consent["requested_at"] <= consent["confirmed_at"]
+    assert [c["kind"] for c in rows(svc.config, changes)] == ["signup"]
+
+    result = run_cli(["send", f"issues/{SLUG}", "--to", "usa", "--dry-run"], svc.env, project)
+    assert result.returncode == 0, result.stderr
+    assert f"{NEW}\tusa.pl\twould send" in result.stdout.splitlines()
+
+
+def test_the_answer_is_the_same_for_a_known_a_new_and_a_limited_address(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        first = svc.sign_up(client, "m0@example.org")  # a member of the CSV
+        second = svc.sign_up(client, "nobody.yet@example.net")  # unknown
+        third = svc.sign_up(client, "m0@example.org")  # within 24 h: no second mail
+        assert first.status_code == second.status_code == third.status_code == 200
+        assert first.text == second.text == third.text
+        smtp_sink.wait_for(2)
+        assert wait_until(lambda: len(smtp_sink.messages) >= 2, 5)
+    assert sorted(smtp_sink.received_by_address()) == ["m0@example.org", "nobody.yet@example.net"]
+
+
+def test_a_hundred_sign_ups_for_one_address_in_a_minute_send_one_mail(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        answers = {svc.sign_up(client, "eve@example.org").status_code for _ in range(100)}
+        assert answers == {200}
+        smtp_sink.wait_for(1)
+        probe = svc.sign_up(client, "probe@example.org")  # a later address still gets its mail
+        assert probe.status_code == 200
+        smtp_sink.wait_for(2)
+    assert smtp_sink.received_by_address() == {"eve@example.org": 1, "probe@example.org": 1}
+
+
+def test_a_thousand_sign_ups_from_one_address_are_limited_per_hour(project, project_env, smtp_sink):
+    with (
+        subscription_service(project, project_env, smtp_sink, per_ip_hour=20) as svc,
+        httpx.Client() as client,
+    ):
+        codes = [svc.sign_up(client, f"bulk{i}@example.org").status_code for i in range(1000)]
+        smtp_sink.wait_for(20)
+    assert codes[:20] == [200] * 20
+    assert codes[20:] == [429] * 980
+    assert len(smtp_sink.received_by_address()) == 20
+
+
+def test_the_honeypot_gets_the_same_page_and_no_mail(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        robot = svc.sign_up(client, "robot@example.org", website="http://spam.example")
+        human = svc.sign_up(client, "human@example.org")
+        assert robot.status_code == human.status_code == 200 and robot.text == human.text
+        smtp_sink.wait_for(1)
+    assert list(smtp_sink.received_by_address()) == ["human@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("email", "why"),
+    [
+        ("ünï@example.de", "SMTPUTF8"),
+        ("alice@example.org, bob@example.org", ""),
+        ("no-at-sign", ""),
+    ],
+)
+def test_bad_addresses_are_refused_with_the_member_lists_reason(project, project_env, smtp_sink, email, why):
+    from newsletter.audience.address import InvalidAddress, check_address
+
+    with pytest.raises(InvalidAddress) as expected:
+        check_address(email)
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        answer = svc.sign_up(client, email)
+    assert answer.status_code == 400
+    assert expected.value.reason.replace("'", "&#x27;") in answer.text
+    assert why in expected.value.reason
+    assert smtp_sink.messages == []
+
+
+def test_an_internationalised_domain_is_accepted(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        assert svc.sign_up(client, "anna@bücher.example").status_code == 200
+        (mail,) = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ("anna@xn--bcher-kva.example",)
+
+
+def test_without_consent_or_with_an_unknown_segment_nothing_is_sent(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        no_consent = svc.sign_up(client, "a@example.org", consent="")
+        bad_segment = svc.sign_up(client, "b@example.org", segments=["mars"])
+    assert no_consent.status_code == bad_segment.status_code == 400
+    assert "Prosimy zaznaczyć zgodę" in no_consent.text
+    assert 'value="a@example.org"' in no_consent.text  # what was typed is kept
+    assert smtp_sink.messages == []
+
+
+def test_a_large_body_is_refused_before_it_is_read(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        answer = client.post(f"{svc.url}/subscribe", content=b"email=" + b"a" * 100_000,
+                             headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert answer.status_code == 413 and smtp_sink.messages == []
+
+
+def test_record_ip_keeps_the_network_only(project, project_env, smtp_sink):
+    with (
+        subscription_service(project, project_env, smtp_sink, record_ip=True) as svc,
+        httpx.Client() as client,
+    ):
+        svc.sign_up(client, NEW)
+        (mail,) = smtp_sink.wait_for(1)
+        client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"})
+    (consent,) = rows(svc.config, consents)
+    assert consent["ip"] == "127.0.0.0/24"
+
+
+def test_a_member_who_signs_up_gets_the_consented_choice_and_per_zone_schedules_include_sign_ups(
+    project, project_env, smtp_sink
+):
+    from newsletter.schedule.plans import members_in_zone
+
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        for address, segments in (
+            ("m0@example.org", ["usa"]),
+            (NEW, ["poland"]),
+        ):  # m0: poland, de in the CSV
+            before = len(smtp_sink.messages)
+            svc.sign_up(client, address, segments=segments, language="en")
+            mail = smtp_sink.wait_for(before + 1)[-1]
+            assert (
+                client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+            )
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "all", "--dry-run"], svc.env, project)
+    assert "m0@example.org\tusa.en\twould send" in plan.stdout.splitlines()
+    assert f"{NEW}\tpoland.en\twould send" in plan.stdout.splitlines()
+    warsaw = members_in_zone(
+        svc.config, "poland", "Europe/Warsaw", "Europe/Warsaw", frozenset({"Europe/Warsaw"})
+    )
+    assert NEW in warsaw and "m0@example.org" not in warsaw
