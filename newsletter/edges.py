@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .send.protocols import SendParts
     from .smtp.transport import SmtpTransport
+    from .store.inbox import InboxBook
     from .store.ledger import Ledger
     from .store.suppressions import Suppressions
 
@@ -41,6 +42,13 @@ def suppressions(config: Config) -> Suppressions:
     return Suppressions(state_database(config))
 
 
+def inbox_book(config: Config) -> InboxBook:
+    """The inbox's view of the state database: ledger look-ups, its record, suppressions (issue 13)."""
+    from .store.inbox import InboxBook
+
+    return InboxBook(state_database(config))
+
+
 def transport(config: Config) -> SmtpTransport:
     """The configured relay; nothing is contacted before the first ``connect``."""
     from .smtp.transport import SmtpTransport
@@ -55,4 +63,4 @@ def send_parts(config: Config) -> SendParts:
     return SendParts(store=ledger(config), suppressions=suppressions(config), transport=transport(config))
 
 
-__all__ = ["ledger", "send_parts", "state_database", "suppressions", "transport"]
+__all__ = ["inbox_book", "ledger", "send_parts", "state_database", "suppressions", "transport"]

@@ -27,6 +27,7 @@ from ..render.labels import SalutationWords, words
 from .headers import HeaderInjection, check_header_value, encode_phrase, encode_text, fold, mailbox
 from .inline import image_part
 from .tokens import make_token
+from .verp import verp_address
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
 _MSGID = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>?")
@@ -170,13 +171,22 @@ class MessageTemplate:
         )
 
     def personalise(
-        self, member: Member, *, message_id: str | None = None, now: datetime | None = None
+        self,
+        member: Member,
+        *,
+        message_id: str | None = None,
+        now: datetime | None = None,
+        delivery_id: int | None = None,
     ) -> ComposedMessage:
-        """The message for one member; ``HeaderInjection`` if the member's name or address is unsafe."""
+        """The message for one member; ``HeaderInjection`` if the member's name or address is unsafe.
+
+        ``delivery_id`` is the member's ledger row: with ``verp = true`` the envelope sender names it
+        (``verp``); proofs have none and use the bounce address as it is."""
         config = self.config
         to = mailbox(_full_name(member), member.address, "To", member.line)
         token = make_token(member.address, self.list_key, config)
-        mailto = f"mailto:{config.sender_address}?subject=unsubscribe%20{token}"
+        # to the mailbox `newsletter inbox` reads: the bounce address (default: the From address)
+        mailto = f"mailto:{config.envelope_sender}?subject=unsubscribe%20{token}"
         web = f"{config.public_url}/u/{token}" if config.public_url else ""
         mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain)
         unsubscribe = f"<{web}>,\r\n <{mailto}>" if web else f"<{mailto}>"
@@ -205,9 +215,10 @@ class MessageTemplate:
             from .dkim import sign  # only when configured: dkimpy is slow to import
 
             parts = [sign(b"".join(parts), config.dkim)]
-        return ComposedMessage(
-            config.sender_address, member.address, mid, tuple(parts), not member.address.isascii()
-        )
+        sender = config.envelope_sender
+        if config.verp and delivery_id is not None:
+            sender = verp_address(delivery_id, config)
+        return ComposedMessage(sender, member.address, mid, tuple(parts), not member.address.isascii())
 
 
 def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str], *, escape: bool) -> list[bytes]:

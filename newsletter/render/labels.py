@@ -1,7 +1,7 @@
 """The one catalogue of words members read: ``templates/labels.toml``, typed, per language.
 
 The file holds one table per language and one sub-table per area (``[de.mail]``,
-``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``). ``words(config,
+``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``, ``[de.inbox]``). ``words(config,
 language)`` gives the typed ``Words`` of a language: each key is taken from the first language of
 its fallback chain (``pl → en → de``) whose table has it, so a language may translate only some
 words. A key that no language of the chain has, a key that is not a word of its area (outside
@@ -110,12 +110,27 @@ class PreviewWords:
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
 
 
+@dataclass(frozen=True)
+class InboxWords:
+    """``[<lang>.inbox]``: subject words of other people's mail programs that ``newsletter inbox``
+    recognises (issue 13), each a list of phrases separated by ``|``, matched anywhere in a subject."""
+
+    out_of_office: str  # auto-replies: never a bounce, left where they are
+    bounce_notice: str  # plain-text bounce notices of servers that write no standard report
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
+
+    def phrases(self, name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in getattr(self, name).split("|") if p.strip())
+
+
 AREAS: dict[str, type] = {
     "mail": MailWords,
     "salutation": SalutationWords,
     "archive": ArchiveWords,
     "unsubscribe_page": UnsubscribePageWords,
     "preview": PreviewWords,
+    "inbox": InboxWords,
 }
 
 
@@ -129,6 +144,7 @@ class Words:
     archive: ArchiveWords
     unsubscribe_page: UnsubscribePageWords
     preview: PreviewWords
+    inbox: InboxWords
 
 
 def area_keys(area: str) -> tuple[str, ...]:
