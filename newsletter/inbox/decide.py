@@ -153,7 +153,7 @@ def _act(
         count = f"soft bounce {len(streak)} of {limit}"
         if len(streak) < limit:
             return f"counted ({count})", [], []
-        source = f"{source}, {len(streak)} soft bounces"
+        source = f"{source}, {len(streak)} soft bounce{'s' if len(streak) != 1 else ''}"
         return (
             _suppress(ctx, row.address, "bounced", source) + f" ({count})",
             [],
