@@ -136,7 +136,8 @@ def _act(
 ) -> tuple[str, list[tuple[int, str]], list[tuple[str, str, str]]]:
     """The event's action text, the rows to mark bounced and the suppressions."""
     day = f"{(report.date or ctx.now):%Y-%m-%d}"
-    words = f"{recipient.status} {recipient.diagnostic}".strip()
+    said = recipient.diagnostic
+    words = "reported by mail: " + (said if recipient.status in said else f"{recipient.status} {said}".strip())
     if report.kind is Kind.COMPLAINT:
         source = f"arf {day}"
         return _suppress(ctx, row.address, "complained", source), [], [(row.address, "complained", source)]
