@@ -137,7 +137,9 @@ def _act(
     """The event's action text, the rows to mark bounced and the suppressions."""
     day = f"{(report.date or ctx.now):%Y-%m-%d}"
     said = recipient.diagnostic
-    words = "reported by mail: " + (said if recipient.status in said else f"{recipient.status} {said}".strip())
+    words = "reported by mail: " + (
+        said if recipient.status in said else f"{recipient.status} {said}".strip()
+    )
     if report.kind is Kind.COMPLAINT:
         source = f"arf {day}"
         return _suppress(ctx, row.address, "complained", source), [], [(row.address, "complained", source)]

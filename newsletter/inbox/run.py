@@ -53,6 +53,7 @@ def run_inbox(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     now: datetime | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> InboxResult:
     ctx = Context(config, book, now or datetime.now(UTC))
     result = InboxResult(mailbox.shown, mailbox.processed, dry_run)
@@ -60,6 +61,8 @@ def run_inbox(
     known = book.known()
     waiting: list[str] = []
     for mail in mailbox.mails():
+        if should_stop():  # the scheduler stops: what was recorded is moved, the rest waits
+            break
         result.read += 1
         report = classify(mail.raw, phrases)
         if report.key in known:  # recorded by an earlier run that stopped before moving it
@@ -86,14 +89,20 @@ def run_inbox(
     return result
 
 
-def inbox_once(config: Config, *, dry_run: bool = False, echo: Callable[[str], None] = print) -> InboxResult:
+def inbox_once(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> InboxResult:
     """Open NEWSLETTER_INBOX and the state database, run once, close the mailbox."""
     from ..edges import inbox_book
 
     book = inbox_book(config)
     mailbox = open_mailbox(config, readonly=dry_run)
     try:
-        return run_inbox(config, mailbox, book, dry_run=dry_run, echo=echo)
+        return run_inbox(config, mailbox, book, dry_run=dry_run, echo=echo, should_stop=should_stop)
     finally:
         mailbox.close()
 

@@ -152,7 +152,9 @@ class InboxBook:
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == row_id, deliveries.c.state == DeliveryState.SENT)
-                    .values(state=DeliveryState.BOUNCED, last_code=None, last_reply=reply[:2000], updated_at=now)
+                    .values(
+                        state=DeliveryState.BOUNCED, last_code=None, last_reply=reply[:2000], updated_at=now
+                    )
                 )
             rows = [
                 {
