@@ -88,9 +88,9 @@ def rows(config: Config, issue: str) -> dict[str, Row]:
     """The issue's sent ledger rows by address."""
     with engine_for(config.database_url).connect() as conn:
         found = conn.execute(
-            select(deliveries.c.id, deliveries.c.address, deliveries.c.edition, deliveries.c.message_id).where(
-                deliveries.c.issue == issue
-            )
+            select(
+                deliveries.c.id, deliveries.c.address, deliveries.c.edition, deliveries.c.message_id
+            ).where(deliveries.c.issue == issue)
         )
         return {r.address: Row(r.id, r.address, r.edition, r.message_id) for r in found}
 
@@ -128,9 +128,7 @@ deliver.n = 0  # type: ignore[attr-defined]
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under the Maildir (relative name → bytes): names carry the flags."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 BOUNCE = "bounces@amz-sachsen.example"

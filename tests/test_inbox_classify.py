@@ -69,7 +69,11 @@ def test_multi_recipient_dsn_lists_each_recipient() -> None:
 
 
 def test_complaints_name_the_member_and_the_original() -> None:
-    for name in ("arf-abuse-original-rcpt-to.eml", "arf-abuse-to-of-the-original.eml", "arf-jmrp-rfc822-headers.eml"):
+    for name in (
+        "arf-abuse-original-rcpt-to.eml",
+        "arf-abuse-to-of-the-original.eml",
+        "arf-jmrp-rfc822-headers.eml",
+    ):
         report = classify(fill(name, VALUES), PHRASES)
         assert [r.address for r in report.recipients] == ["anna.schmidt@example.org"], name
         assert report.original_message_ids == (VALUES["MESSAGE_ID"],), name
@@ -95,7 +99,9 @@ def test_out_of_office_subjects_need_the_catalogue_s_phrases() -> None:
 def test_plain_text_notices_are_guesses_with_the_quoted_message_id() -> None:
     for name in ("notice-exchange-plain-text.eml", "notice-exim-plain-text.eml", "notice-qmail-failure.eml"):
         report = classify(fill(name, VALUES), PHRASES)
-        assert [(r.address, r.severity) for r in report.recipients] == [("anna.schmidt@example.org", "hard")], name
+        assert [(r.address, r.severity) for r in report.recipients] == [
+            ("anna.schmidt@example.org", "hard")
+        ], name
         assert VALUES["MESSAGE_ID"] in report.original_message_ids, name
 
 
@@ -105,5 +111,9 @@ def test_a_mail_without_message_id_is_keyed_by_its_hash() -> None:
 
 
 def test_garbage_never_raises() -> None:
-    for raw in (b"", b"\x00\xff" * 100, b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--x"):
+    for raw in (
+        b"",
+        b"\x00\xff" * 100,
+        b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--x",
+    ):
         assert classify(raw).kind in (Kind.PERSONAL, Kind.DSN)

@@ -35,13 +35,18 @@ def test_a_password_in_the_url_is_refused_and_never_shown() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_imap_url("imaps://office:hunter2@mail.example.org/INBOX")
     assert "hunter2" not in str(caught.value)
-    assert str(caught.value) == "NEWSLETTER_INBOX must not hold the password; put it in NEWSLETTER_INBOX_PASSWORD"
+    assert (
+        str(caught.value)
+        == "NEWSLETTER_INBOX must not hold the password; put it in NEWSLETTER_INBOX_PASSWORD"
+    )
 
 
 def test_open_mailbox_reads_a_relative_maildir_in_the_project(project, project_env) -> None:
     deliver(project / "bounces", b"Subject: hello\r\n\r\nhi\r\n")
     mailbox = open_mailbox(config_for(project, {**project_env, "NEWSLETTER_INBOX": "bounces"}))
-    assert isinstance(mailbox, MaildirMailbox) and mailbox.processed == str(project / "bounces" / ".Processed")
+    assert isinstance(mailbox, MaildirMailbox) and mailbox.processed == str(
+        project / "bounces" / ".Processed"
+    )
     assert [m.raw for m in mailbox.mails()] == [b"Subject: hello\r\n\r\nhi\r\n"]
 
 
@@ -60,7 +65,10 @@ def test_maildir_reading_changes_nothing_and_skips_links(tmp_path) -> None:
     os.symlink(secret, maildir / "new" / "1.link.test")
     before = snapshot(maildir)
     mailbox = MaildirMailbox(maildir)
-    assert sorted(m.raw for m in mailbox.mails()) == [b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"]
+    assert sorted(m.raw for m in mailbox.mails()) == [
+        b"Subject: one\r\n\r\n1\r\n",
+        b"Subject: two\r\n\r\n2\r\n",
+    ]
     assert snapshot(maildir) == before and not (maildir / ".Processed").exists()
 
 
@@ -105,7 +113,9 @@ def test_imaps_verifies_the_certificate(project, project_env, smtp_sink_factory)
     )
     # with NEWSLETTER_INBOX_CA_FILE the TLS handshake passes; this server then speaks SMTP, not IMAP
     with pytest.raises(MailboxError) as caught:
-        open_mailbox(_inbox_config(project, project_env, server.port, NEWSLETTER_INBOX_CA_FILE=server.ca_file))
+        open_mailbox(
+            _inbox_config(project, project_env, server.port, NEWSLETTER_INBOX_CA_FILE=server.ca_file)
+        )
     assert "CERTIFICATE_VERIFY_FAILED" not in str(caught.value)
 
 
@@ -115,4 +125,7 @@ def test_imaps_connection_refused_is_one_line(project, project_env) -> None:
         port = probe.getsockname()[1]
     with pytest.raises(MailboxError) as caught:
         open_mailbox(_inbox_config(project, project_env, port))
-    assert str(caught.value) == f"imaps://office@127.0.0.1:{port}/INBOX: cannot connect: [Errno 111] Connection refused"
+    assert (
+        str(caught.value)
+        == f"imaps://office@127.0.0.1:{port}/INBOX: cannot connect: [Errno 111] Connection refused"
+    )

@@ -102,7 +102,10 @@ def test_delivery_view_lists_reports_with_the_server_s_words(
         page.set_default_timeout(5000)
         page.goto(f"{preview.url}/delivery")
         table = page.locator("#reported")
-        cells = [[c.strip() for c in row.locator("td").all_inner_texts()] for row in table.locator("tbody tr").all()]
+        cells = [
+            [c.strip() for c in row.locator("td").all_inner_texts()]
+            for row in table.locator("tbody tr").all()
+        ]
         by_address = {row[0]: row for row in cells}
         assert set(by_address) == set(REPORTS)
         assert by_address["anna.schmidt@example.com"][1] == "hard bounce 5.1.1"

@@ -77,9 +77,11 @@ def test_verp_send_then_inbox_once_acts_on_exactly_the_reports(project, project_
         f"inbox {maildir}: {len(names)} mail(s) read, {len(moved)} processed and moved to "
         f"{maildir}/.Processed, {left} left as they were; newly suppressed: {counts}"
     )
-    assert dry.stdout.splitlines()[-1] == done.stdout.splitlines()[-1].replace(
-        "and moved", "and would be moved"
-    ) + " (dry run: nothing changed)"
+    assert (
+        dry.stdout.splitlines()[-1]
+        == done.stdout.splitlines()[-1].replace("and moved", "and would be moved")
+        + " (dry run: nothing changed)"
+    )
 
     listed = {s.address: s for s in Suppressions(engine_for(config.database_url)).list()}
     assert {a: s.reason for a, s in listed.items()} == expected
@@ -133,12 +135,19 @@ def test_without_verp_reports_match_by_message_id_then_by_address(project, proje
     lines = done.stdout.splitlines()
     assert any(line.startswith("blocked\t") and "nobody suppressed" in line for line in lines)
     assert any("its VERP token does not verify" in line for line in lines)
-    assert any("never.mailed@stranger.example: no delivery to this address in the last 30 days" in line for line in lines)
+    assert any(
+        "never.mailed@stranger.example: no delivery to this address in the last 30 days" in line
+        for line in lines
+    )
 
 
 @pytest.mark.parametrize("value", ["imap://u@h/INBOX", "imaps://host/INBOX", "imaps://u:pw@h/INBOX"])
 def test_a_wrong_inbox_url_is_one_line_and_exit_2(project, project_env, value):
-    result = run_cli(["inbox", "--once"], {**project_env, "NEWSLETTER_INBOX": value, "NEWSLETTER_INBOX_PASSWORD": "x"}, project)
+    result = run_cli(
+        ["inbox", "--once"],
+        {**project_env, "NEWSLETTER_INBOX": value, "NEWSLETTER_INBOX_PASSWORD": "x"},
+        project,
+    )
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("error: NEWSLETTER_INBOX ")
 

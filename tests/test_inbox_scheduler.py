@@ -52,14 +52,18 @@ def _project(project, project_env, smtp_sink_factory, inbox: str):
     return config, rows(config, SLUG)
 
 
-def test_the_scheduler_reads_the_inbox_every_interval(project, project_env, smtp_sink_factory, caplog) -> None:
+def test_the_scheduler_reads_the_inbox_every_interval(
+    project, project_env, smtp_sink_factory, caplog
+) -> None:
     maildir = project / "bounces"
     config, by_address = _project(project, project_env, smtp_sink_factory, str(maildir))
     deliver(maildir, fill(HARD, values_for(config, by_address["m0@example.org"])))
     caplog.set_level(logging.INFO, logger="newsletter.scheduler")
     with _running(config):
         _wait(lambda: suppressions(config).contains("m0@example.org"), "the first read")
-        second = fill(HARD, values_for(config, by_address["m1@example.org"])).replace(b"4Q1x2y3z4@", b"second@")
+        second = fill(HARD, values_for(config, by_address["m1@example.org"])).replace(
+            b"4Q1x2y3z4@", b"second@"
+        )
         deliver(maildir, second)  # arrives later: the next interval reads it
         _wait(lambda: suppressions(config).contains("m1@example.org"), "a later read")
     logged = [r.getMessage() for r in caplog.records if r.name == "newsletter.scheduler"]

@@ -45,7 +45,9 @@ def test_three_soft_bounces_over_different_issues_suppress_and_an_accepted_deliv
     }
     n = 0
     for slug, reports in plan.items():
-        report = run_send(config, copy_issue(project, slug), ["all"], clock=FakeClock(), parts=send_parts(config))
+        report = run_send(
+            config, copy_issue(project, slug), ["all"], clock=FakeClock(), parts=send_parts(config)
+        )
         assert report.exit_code == 0
         by_address = rows(config, slug)
         for member, name in reports:
@@ -72,7 +74,8 @@ def test_three_soft_bounces_over_different_issues_suppress_and_an_accepted_deliv
 
 def test_the_soft_bounce_limit_is_configurable(project, project_env, smtp_sink_factory):
     (project / "newsletter.toml").write_text(
-        (project / "newsletter.toml").read_text(encoding="utf-8") + "\n[inbox]\nsoft_bounces = 1\n", encoding="utf-8"
+        (project / "newsletter.toml").read_text(encoding="utf-8") + "\n[inbox]\nsoft_bounces = 1\n",
+        encoding="utf-8",
     )
     use_bounce_address(project, verp=True)
     write_members(project, 1)
