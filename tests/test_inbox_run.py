@@ -167,3 +167,48 @@ def test_a_folder_that_is_not_a_maildir_exit_1(project, project_env):
     assert result.stderr == (
         f"error: NEWSLETTER_INBOX {project / 'plain'}: not a Maildir (no folder new/; symbolic links are not followed)\n"
     )
+
+
+def test_without_once_it_keeps_reading_every_interval_until_sigterm(project, project_env, smtp_sink_factory):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n[inbox]\ninbox_minutes = 0.01\n", encoding="utf-8")
+    sink, env, config = _send(project, project_env, smtp_sink_factory, verp=True, members=4)
+    by_address = rows(config, SLUG)
+    maildir = project / "bounces"
+    deliver(maildir, fill("dsn-postfix-hard-5.1.1.eml", values_for(config, by_address["m0@example.org"])))
+    full = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    full.update(env, NEWSLETTER_INBOX=str(maildir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "inbox"],
+        env=full,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    listed = Suppressions(engine_for(config.database_url))
+
+    def wait_for(address: str) -> None:
+        deadline = time.monotonic() + 30
+        while not listed.contains(address):
+            assert proc.poll() is None and time.monotonic() < deadline, f"{address} not suppressed"
+            time.sleep(0.05)
+
+    try:
+        wait_for("m0@example.org")
+        later = fill("dsn-exim-hard-rfc822-headers.eml", values_for(config, by_address["m1@example.org"]))
+        deliver(maildir, later)
+        wait_for("m1@example.org")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert err.startswith(f"reading {maildir} every 0.01 minute(s); Ctrl+C stops\n")
+    assert err.endswith("stopped\n")
+    assert out.count(f"inbox {maildir}: 1 mail(s) read, 1 processed") == 2

@@ -59,9 +59,8 @@ class Context:
     now: datetime
     # severities decided in this run but not recorded (a dry run): delivery id → severities
     unrecorded: dict[int, set[str]] = field(default_factory=dict)
-    suppressing: dict[str, str] = field(
-        default_factory=dict
-    )  # address → reason, newly suppressed in this run
+    # address → reason, for each address this run suppressed (or, a dry run, would have)
+    suppressing: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,6 @@ class Plan:
     report: Report
     changes: Changes | None  # None: the mail is left exactly where it is, nothing recorded
     left_because: str = ""  # why it is left (for the office)
-
-    @property
-    def move(self) -> bool:
-        return self.changes is not None
 
 
 def decide(report: Report, ctx: Context) -> Plan:
