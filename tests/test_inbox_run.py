@@ -55,7 +55,8 @@ def test_verp_send_then_inbox_once_acts_on_exactly_the_reports(project, project_
     assert {int(VERP_SENDER.match(r.mail_from).group(1)) for r in sink.messages} == {
         r.id for r in by_address.values()
     }
-    assert all(r.message_id and r.message_id.startswith("<") for r in by_address.values())
+    for r in by_address.values():  # the Message-ID names its row too: a report quoting it finds the row by key
+        assert re.fullmatch(rf"<[0-9a-f]{{20}}\.{r.id}\.2022-03-laenderfokus@amz-sachsen\.example>", r.message_id)
 
     maildir = project / "bounces"
     expected = _fill_maildir(maildir, config, by_address, names, verp=True)
@@ -139,6 +140,27 @@ def test_without_verp_reports_match_by_message_id_then_by_address(project, proje
         "never.mailed@stranger.example: no delivery to this address in the last 30 days" in line
         for line in lines
     )
+
+
+def test_a_message_id_from_before_ids_named_rows_still_matches(project, project_env, smtp_sink_factory):
+    from sqlalchemy import update
+
+    from newsletter.store.tables import deliveries
+
+    sink, env, config = _send(project, project_env, smtp_sink_factory, verp=False, members=2)
+    row = rows(config, SLUG)["m0@example.org"]
+    old = "<0a1b2c3d4e5f60718293.2022-03-laenderfokus@amz-sachsen.example>"  # as composed before issue 13
+    with engine_for(config.database_url).begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(message_id=old))
+    raw = fill("dsn-exim-hard-rfc822-headers.eml", values_for(config, row)).replace(
+        row.message_id.encode(), old.encode()
+    )
+    maildir = project / "bounces"
+    # the final recipient is an alias: only the Message-ID can name the row
+    deliver(maildir, raw.replace(b"m0@example.org", b"alias.of.m0@example.org"))
+    done = run_cli(["inbox", "--once"], {**env, "NEWSLETTER_INBOX": str(maildir)}, project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("hard bounce\tm0@example.org\t5.1.1\t")
 
 
 @pytest.mark.parametrize("value", ["imap://u@h/INBOX", "imaps://host/INBOX", "imaps://u:pw@h/INBOX"])

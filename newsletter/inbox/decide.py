@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ..config import Config
+from ..mail.compose import delivery_row_of
 from ..mail.tokens import InvalidToken, read_token
 from ..mail.verp import read_verp, verp_token
 from ..reports import Kind, Recipient, Report, Severity
@@ -43,7 +44,7 @@ class Book(Protocol):
 
     def delivery(self, row_id: int) -> Delivery | None: ...
 
-    def by_message_id(self, message_id: str) -> Delivery | None: ...
+    def by_message_id(self, message_id: str, row_id: int | None = None) -> Delivery | None: ...
 
     def latest_to(self, address: str, since: datetime) -> Delivery | None: ...
 
@@ -105,7 +106,11 @@ def match(report: Report, recipient: Recipient, ctx: Context) -> tuple[Delivery 
         if not rows:
             return None, "its VERP token does not verify"
         return _same(rows, recipient, single, "the VERP token names another address")
-    found = [r for m in report.original_message_ids if (r := book.by_message_id(m))]
+    found = [
+        r
+        for m in _ours(report, config)
+        if (r := book.by_message_id(m, delivery_row_of(m, config.mail_domain)))
+    ]
     if found:
         return _same(found, recipient, single, "the Message-ID names another address")
     if report.kind is Kind.NOTICE:
@@ -114,6 +119,12 @@ def match(report: Report, recipient: Recipient, ctx: Context) -> tuple[Delivery 
         return None, "no VERP token and no Message-ID of ours"
     row = book.latest_to(recipient.address, ctx.now - ADDRESS_WINDOW)
     return (row, "") if row else (None, "no delivery to this address in the last 30 days")
+
+
+def _ours(report: Report, config: Config) -> list[str]:
+    """The quoted Message-IDs our own mail could have had (of ``mail_domain``)."""
+    domain = "@" + config.mail_domain.lower()
+    return [m for m in report.original_message_ids if m.lower().rstrip(">").endswith(domain)]
 
 
 def _same(

@@ -188,7 +188,7 @@ class MessageTemplate:
         # to the mailbox `newsletter inbox` reads: the bounce address (default: the From address)
         mailto = f"mailto:{config.envelope_sender}?subject=unsubscribe%20{token}"
         web = f"{config.public_url}/u/{token}" if config.public_url else ""
-        mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain)
+        mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain, delivery_id)
         unsubscribe = f"<{web}>,\r\n <{mailto}>" if web else f"<{mailto}>"
         values = {
             "salutation": salutation(member, self.salutations),
@@ -292,14 +292,27 @@ def _list_id(edition: Edition, config: Config, key: str) -> str:
     return f"{encode_phrase(check_header_value(display, 'List-Id'))} <{label}.newsletter.{domain}>"
 
 
-def _message_id(given: str | None, slug: str, domain: str) -> str:
+def _message_id(given: str | None, slug: str, domain: str, delivery_id: int | None = None) -> str:
+    """``<RANDOM.ROW.SLUG@domain>`` for a member's mail (``ROW``: its ledger row, so a report quoting
+    the id finds the row by its key, ``delivery_row_of``), ``<RANDOM.SLUG@domain>`` for a proof."""
     if given is not None:
         m = _MSGID.fullmatch(check_header_value(given, "Message-ID"))
         if not m:
             raise HeaderInjection("Message-ID", f"'{given}' is not of the form local@domain")
         return f"<{m.group(1)}>"
     local = re.sub(r"[^A-Za-z0-9-]+", "-", slug).strip("-")[:40]
-    return f"<{secrets.token_hex(10)}.{local}@{domain}>"
+    row = f"{delivery_id}." if delivery_id is not None else ""
+    return f"<{secrets.token_hex(10)}.{row}{local}@{domain}>"
+
+
+def delivery_row_of(message_id: str, domain: str) -> int | None:
+    """The ledger row a Message-ID made by ``personalise`` names, or None (a proof's, another's).
+    Only a hint: the row's stored Message-ID must equal the whole id (``store.inbox``)."""
+    local, at, host = message_id.strip().strip("<>").rpartition("@")
+    parts = local.split(".")
+    if not at or host.lower() != domain.lower() or len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 _last_date: tuple[int, str] = (0, "")

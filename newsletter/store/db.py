@@ -123,8 +123,7 @@ def _add_missing_indexes(engine: Engine) -> None:
     from . import tables
 
     with engine.begin() as conn:  # the inbox's look-ups of the ledger (issue 13)
-        for index in (tables.deliveries_message_id, tables.deliveries_address):
-            conn.execute(CreateIndex(index, if_not_exists=True))
+        conn.execute(CreateIndex(tables.deliveries_address, if_not_exists=True))
     try:  # IF NOT EXISTS: reflection cannot see expression indexes, so checkfirst would not do
         with engine.begin() as conn:
             conn.execute(CreateIndex(tables.schedules_active, if_not_exists=True))

@@ -82,7 +82,11 @@ class InboxBook:
     def delivery(self, row_id: int) -> Delivery | None:
         return self._one(deliveries.c.id == row_id)
 
-    def by_message_id(self, message_id: str) -> Delivery | None:
+    def by_message_id(self, message_id: str, row_id: int | None = None) -> Delivery | None:
+        """The row that stores this Message-ID: by its key when the id names the row (``row_id``,
+        no index needed on the send's hot path), else by a scan (rows sent before ids named rows)."""
+        if row_id is not None:
+            return self._one(and_(deliveries.c.id == row_id, deliveries.c.message_id == message_id))
         return self._one(deliveries.c.message_id == message_id)
 
     def latest_to(self, address: str, since: datetime) -> Delivery | None:

@@ -138,8 +138,9 @@ inbox_events = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("message_key", "position", name="uq_inbox_event"),
 )
-# Reports are matched to the ledger by the original Message-ID, else by address (issue 13).
-deliveries_message_id = Index("ix_deliveries_message_id", deliveries.c.message_id)
+# Without VERP and a Message-ID, a report is matched by its recipient address (issue 13). The
+# Message-ID needs no index: it names its row (mail.compose.delivery_row_of), so the send's hot
+# path, which writes it, updates no index for it.
 deliveries_address = Index("ix_deliveries_address", deliveries.c.address)
 
 
@@ -148,7 +149,6 @@ __all__ = [
     "approvals",
     "deliveries",
     "deliveries_address",
-    "deliveries_message_id",
     "inbox_events",
     "locks",
     "metadata",
