@@ -55,8 +55,12 @@ def test_verp_send_then_inbox_once_acts_on_exactly_the_reports(project, project_
     assert {int(VERP_SENDER.match(r.mail_from).group(1)) for r in sink.messages} == {
         r.id for r in by_address.values()
     }
-    for r in by_address.values():  # the Message-ID names its row too: a report quoting it finds the row by key
-        assert re.fullmatch(rf"<[0-9a-f]{{20}}\.{r.id}\.2022-03-laenderfokus@amz-sachsen\.example>", r.message_id)
+    for (
+        r
+    ) in by_address.values():  # the Message-ID names its row too: a report quoting it finds the row by key
+        assert re.fullmatch(
+            rf"<[0-9a-f]{{20}}\.{r.id}\.2022-03-laenderfokus@amz-sachsen\.example>", r.message_id
+        )
 
     maildir = project / "bounces"
     expected = _fill_maildir(maildir, config, by_address, names, verp=True)
