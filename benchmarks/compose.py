@@ -5,7 +5,8 @@
 Uses the example issue's largest rendered edition (padded to ≈ 48 KB of HTML if smaller) so the
 figure compares like with like: the same headers, both parts, quoted-printable, per member. Two more
 lines show the cost of pictures embedded in the mail (no NEWSLETTER_PUBLIC_URL): the example's map,
-and a 300 KB picture; their base64 parts are built once per edition and only joined per member.
+and a 300 KB picture; their base64 parts are built once per edition and only joined per member. One
+more shows the cost of a VERP envelope sender per member (``verp = true``, issue 13).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from newsletter.config import load_config  # noqa: E402
 from newsletter.mail.compose import MessageTemplate  # noqa: E402
 from newsletter.mail.tokens import make_token  # noqa: E402
+from newsletter.mail.verp import verp_address  # noqa: E402
 from newsletter.model import Edition, Member  # noqa: E402
 
 TARGET_HTML = 48_000
@@ -127,6 +129,15 @@ def main() -> None:
     token_ms = measure(
         "  of which make_token (Fernet)", lambda m: make_token(m.address, "poland", config), items
     )
+    verp = dataclasses.replace(config, verp=True, bounce_address="bounces@amz-sachsen.example")
+    with_verp = MessageTemplate.for_edition(ed, verp)
+    ids = {m.address: i + 1 for i, m in enumerate(items)}
+    measure(
+        "  same, VERP envelope sender (verp = true)",
+        lambda m: with_verp.personalise(m, delivery_id=ids[m.address]).data,
+        items,
+    )
+    measure("  of which verp_address (HMAC)", lambda m: verp_address(ids[m.address], verp), items)
     local = load_config(ROOT, {"NEWSLETTER_SECRET": "bench"})  # no NEWSLETTER_PUBLIC_URL
     with_map = embedded_edition(local)
     mapped = MessageTemplate.for_edition(with_map, local)

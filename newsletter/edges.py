@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .send.protocols import SendParts
     from .smtp.transport import SmtpTransport
+    from .store.inbox import InboxBook
     from .store.ledger import Ledger
     from .store.subscriptions import Subscriptions
     from .store.suppressions import Suppressions
@@ -58,6 +59,13 @@ def subscriptions(config: Config) -> Subscriptions:
     return Subscriptions(state_database(config))
 
 
+def inbox_book(config: Config) -> InboxBook:
+    """The inbox's view of the state database: ledger look-ups, its record, suppressions (issue 13)."""
+    from .store.inbox import InboxBook
+
+    return InboxBook(state_database(config))
+
+
 def transport(config: Config) -> SmtpTransport:
     """The configured relay; nothing is contacted before the first ``connect``."""
     from .smtp.transport import SmtpTransport
@@ -77,4 +85,13 @@ def send_parts(config: Config) -> SendParts:
     )
 
 
-__all__ = ["ledger", "send_parts", "state_database", "subscriptions", "suppressions", "transport", "users"]
+__all__ = [
+    "inbox_book",
+    "ledger",
+    "send_parts",
+    "state_database",
+    "subscriptions",
+    "suppressions",
+    "transport",
+    "users",
+]

@@ -69,6 +69,10 @@ COMMANDS: dict[str, Entry] = {
     "scheduler": Entry(
         "schedule", "Run the scheduler in the foreground until SIGINT/SIGTERM (one per database)."
     ),
+    "inbox": Entry(
+        "inbox",
+        "Process NEWSLETTER_INBOX: delivery reports, complaints, mailto: unsubscribes; leave other mail untouched.",
+    ),
     "preview": Entry(
         "web",
         "Live browser preview of ISSUE (a folder or a slug under issues/): every edition, proofs, outbox.",

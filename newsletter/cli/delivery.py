@@ -323,6 +323,7 @@ def status(issue: str, show_failed: bool) -> None:
     latest = ledger.latest_send(slug)
     if latest is not None:
         click.echo(_last_send(ledger, slug, latest))
+    _echo_reported(config, slug, show_failed)
     if show_failed:
         for f in ledger.failed(slug):
             click.echo(f"{f.state}\t{f.address}\t{f.attempts} attempt(s)\t{f.reply_text}".rstrip())
@@ -340,6 +341,28 @@ def _last_send(ledger: Ledger, slug: str, latest: Mapping[str, object]) -> str:
         )
     when = f"{latest['updated_at']:%Y-%m-%d %H:%M} UTC"
     return f"last send: {state} ({latest['segments']}, {when}){f': {reason}' if reason else ''}"
+
+
+REPORT_COLUMNS = ("hard", "soft", "blocked", "complaint", "delayed")  # the inbox's severities
+
+
+def _echo_reported(config: Config, slug: str, show_failed: bool) -> None:
+    """What came back by mail after the relay's 250 (``newsletter inbox``): per segment, and with
+    ``--failed`` each report with the receiving server's words. Nothing when nothing came back."""
+    from ..edges import inbox_book
+
+    book = inbox_book(config)
+    counts = book.by_segment(slug)
+    if not counts:
+        return
+    click.echo("reported later by mail (newsletter inbox):")
+    click.echo(f"{'':<14}" + "".join(f"{c:>11}" for c in REPORT_COLUMNS))
+    for name in [*sorted(k for k in counts if k != "overall"), "overall"]:
+        click.echo(f"{name:<14}" + "".join(f"{counts.get(name, {}).get(c, 0):>11}" for c in REPORT_COLUMNS))
+    if show_failed:
+        for e in book.events_of(slug):
+            words = f"{e.status} {e.diagnostic}".strip()
+            click.echo(f"reported {e.severity}\t{e.address}\t{words}\t{e.action}")
 
 
 def _echo_schedule_and_approval(config: Config, ledger: Ledger, slug: str) -> None:

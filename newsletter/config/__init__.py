@@ -84,6 +84,18 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class InboxSettings:
+    """Where bounces, complaints and mailto: unsubscribes arrive (``newsletter inbox``, issue 13)."""
+
+    url: str | None  # NEWSLETTER_INBOX: imaps://USER@HOST[:PORT]/FOLDER or a Maildir path; None: not set
+    password: Secret | None  # NEWSLETTER_INBOX_PASSWORD
+    ca_file: str | None  # NEWSLETTER_INBOX_CA_FILE: CA of a private IMAP server (added to the system's)
+    minutes: float  # [inbox] inbox_minutes: how often a running `inbox` / scheduler reads the mailbox
+    soft_bounces: int  # [inbox] soft_bounces: soft bounces over different issues that suppress
+    processed_folder: str | None  # [inbox] processed_folder; None: <FOLDER>/Processed (Maildir: .Processed)
+
+
+@dataclass(frozen=True)
 class Footer:
     text: str
     impressum: str
@@ -146,7 +158,15 @@ class Config:
     timezone: str = "Europe/Berlin"  # [newsletter] timezone: the default zone (schedule --to all)
     desk: DeskSettings = field(default_factory=DeskSettings)
     consent: ConsentSettings = field(default_factory=ConsentSettings)
+    bounce_address: str = ""  # [newsletter] bounce_address: the envelope sender ("" → sender_address)
+    verp: bool = False  # [newsletter] verp: MAIL FROM local+TOKEN@domain, the token naming the ledger row
+    inbox: InboxSettings | None = None  # None only for Configs built by hand (tests)
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def envelope_sender(self) -> str:
+        """MAIL FROM of every mail (without VERP): ``[newsletter] bounce_address``, else the From address."""
+        return self.bounce_address or self.sender_address
 
     def language_chain(self, language: str) -> tuple[str, ...]:
         """The language itself followed by its fallbacks, e.g. pl → (pl, en, de)."""
@@ -318,6 +338,9 @@ def _build(root: Path, path: Path, settings: dict[str, Any], env: Mapping[str, s
             record_ip=settings["consent"]["record_ip"],
             per_ip_hour=settings["consent"]["per_ip_hour"],
         ),
+        bounce_address=main["bounce_address"] or sender_address,
+        verp=main["verp"],
+        inbox=_inbox(settings["inbox"], env),
         env={
             k: v
             for k, v in env.items()
@@ -359,6 +382,18 @@ def _smtp(sending: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings:
         retry_backoff=tuple(float(s) for s in sending["retry_backoff"]),
         error_budget=sending["error_budget"],
         resend_unknown=sending["resend_unknown"],
+    )
+
+
+def _inbox(inbox: dict[str, Any], env: Mapping[str, str]) -> InboxSettings:
+    password = env.get("NEWSLETTER_INBOX_PASSWORD")
+    return InboxSettings(
+        url=(env.get("NEWSLETTER_INBOX") or "").strip() or None,
+        password=Secret(password) if password else None,
+        ca_file=env.get("NEWSLETTER_INBOX_CA_FILE") or None,
+        minutes=float(inbox["inbox_minutes"]),
+        soft_bounces=inbox["soft_bounces"],
+        processed_folder=inbox["processed_folder"],
     )
 
 

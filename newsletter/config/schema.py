@@ -140,6 +140,9 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
         "templates": Key(TEXT, 'templates = "templates"', "templates"),
         "issues": Key(TEXT, 'issues = "issues"', "issues"),
         "timezone": Key(TEXT, 'timezone = "Europe/Berlin"', "Europe/Berlin"),
+        # inbound mail (issue 13): the envelope sender; default the From address
+        "bounce_address": Key(TEXT, 'bounce_address = "bounces@amz-sachsen.example"', rules=(address,)),
+        "verp": Key(BOOLEAN, "verp = true", False),
     }),
     "fallback": Values(Key(TEXTS, 'pl = ["en", "de"]')),
     "segments": Entries(Table({
@@ -178,6 +181,13 @@ SCHEMA: dict[str, Table | Tables | Entries | Values] = {
         "text": Key(TEXT_PER_LANGUAGE, 'text = { de = "Ja, ich möchte den Newsletter erhalten …" }', {}),
         "record_ip": Key(BOOLEAN, "record_ip = false", False),
         "per_ip_hour": Key(WHOLE, "per_ip_hour = 20", 20, rules=(at_least(1),)),
+    }),
+    # inbound mail (issue 13): `newsletter inbox` and the scheduler's inbox job
+    "inbox": Table({
+        "inbox_minutes": Key(NUMBER, "inbox_minutes = 15", 15, rules=(more_than(0, " minutes"),)),
+        "soft_bounces": Key(WHOLE, "soft_bounces = 3", 3, rules=(at_least(1),)),
+        "processed_folder": Key(TEXT, 'processed_folder = "INBOX/Processed"',
+                                rules=(not_empty("the folder processed mail is moved to"), one_line)),
     }),
     "dkim": Table(optional=True, keys={
         "selector": Key(TEXT, 'selector = "nl2026"', required=True, rules=(not_empty("the DNS selector"),)),

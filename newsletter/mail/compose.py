@@ -27,6 +27,7 @@ from ..render.labels import SalutationWords, words
 from .headers import HeaderInjection, check_header_value, encode_phrase, encode_text, fold, mailbox
 from .inline import image_part
 from .tokens import make_token, seal
+from .verp import verp_address
 
 PLACEHOLDER = re.compile(r"\[\[nl:([a-z_]+)\]\]")
 _MSGID = re.compile(r"<?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>?")
@@ -170,20 +171,29 @@ class MessageTemplate:
         )
 
     def personalise(
-        self, member: Member, *, message_id: str | None = None, now: datetime | None = None
+        self,
+        member: Member,
+        *,
+        message_id: str | None = None,
+        now: datetime | None = None,
+        delivery_id: int | None = None,
     ) -> ComposedMessage:
-        """The message for one member; ``HeaderInjection`` if the member's name or address is unsafe."""
+        """The message for one member; ``HeaderInjection`` if the member's name or address is unsafe.
+
+        ``delivery_id`` is the member's ledger row: with ``verp = true`` the envelope sender names it
+        (``verp``); proofs have none and use the bounce address as it is."""
         config = self.config
         to = mailbox(_full_name(member), member.address, "To", member.line)
         token = make_token(member.address, self.list_key, config)
-        mailto = f"mailto:{config.sender_address}?subject=unsubscribe%20{token}"
+        # to the mailbox `newsletter inbox` reads: the bounce address (default: the From address)
+        mailto = f"mailto:{config.envelope_sender}?subject=unsubscribe%20{token}"
         web = f"{config.public_url}/u/{token}" if config.public_url else ""
         preferences = (
             f"{config.public_url}/p/{seal('preferences', [member.address], config, dev_key=True)}"
             if config.public_url
             else ""
         )
-        mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain)
+        mid = _message_id(message_id, self.edition.issue_slug, config.mail_domain, delivery_id)
         unsubscribe = f"<{web}>,\r\n <{mailto}>" if web else f"<{mailto}>"
         values = {
             "salutation": salutation(member, self.salutations),
@@ -211,9 +221,10 @@ class MessageTemplate:
             from .dkim import sign  # only when configured: dkimpy is slow to import
 
             parts = [sign(b"".join(parts), config.dkim)]
-        return ComposedMessage(
-            config.sender_address, member.address, mid, tuple(parts), not member.address.isascii()
-        )
+        sender = config.envelope_sender
+        if config.verp and delivery_id is not None:
+            sender = verp_address(delivery_id, config)
+        return ComposedMessage(sender, member.address, mid, tuple(parts), not member.address.isascii())
 
 
 def _fill(pieces: tuple[bytes | str, ...], values: dict[str, str], *, escape: bool) -> list[bytes]:
@@ -287,14 +298,27 @@ def _list_id(edition: Edition, config: Config, key: str) -> str:
     return f"{encode_phrase(check_header_value(display, 'List-Id'))} <{label}.newsletter.{domain}>"
 
 
-def _message_id(given: str | None, slug: str, domain: str) -> str:
+def _message_id(given: str | None, slug: str, domain: str, delivery_id: int | None = None) -> str:
+    """``<RANDOM.ROW.SLUG@domain>`` for a member's mail (``ROW``: its ledger row, so a report quoting
+    the id finds the row by its key, ``delivery_row_of``), ``<RANDOM.SLUG@domain>`` for a proof."""
     if given is not None:
         m = _MSGID.fullmatch(check_header_value(given, "Message-ID"))
         if not m:
             raise HeaderInjection("Message-ID", f"'{given}' is not of the form local@domain")
         return f"<{m.group(1)}>"
     local = re.sub(r"[^A-Za-z0-9-]+", "-", slug).strip("-")[:40]
-    return f"<{secrets.token_hex(10)}.{local}@{domain}>"
+    row = f"{delivery_id}." if delivery_id is not None else ""
+    return f"<{secrets.token_hex(10)}.{row}{local}@{domain}>"
+
+
+def delivery_row_of(message_id: str, domain: str) -> int | None:
+    """The ledger row a Message-ID made by ``personalise`` names, or None (a proof's, another's).
+    Only a hint: the row's stored Message-ID must equal the whole id (``store.inbox``)."""
+    local, at, host = message_id.strip().strip("<>").rpartition("@")
+    parts = local.split(".")
+    if not at or host.lower() != domain.lower() or len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 _last_date: tuple[int, str] = (0, "")

@@ -2,7 +2,7 @@
 
 The file holds one table per language and one sub-table per area (``[de.mail]``,
 ``[de.salutation]``, ``[de.archive]``, ``[de.unsubscribe_page]``, ``[de.preview]``, ``[de.desk]``,
-``[de.subscription]``). ``words(config,
+``[de.subscription]``, ``[de.inbox]``). ``words(config,
 language)`` gives the typed ``Words`` of a language: each key is taken from the first language of
 its fallback chain (``pl → en → de``) whose table has it, so a language may translate only some
 words. A key that no language of the chain has, a key that is not a word of its area (outside
@@ -236,6 +236,20 @@ class SubscriptionWords:
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"name", "address", "contact", "days"})
 
 
+@dataclass(frozen=True)
+class InboxWords:
+    """``[<lang>.inbox]``: subject words of other people's mail programs that ``newsletter inbox``
+    recognises (issue 13), each a list of phrases separated by ``|``, matched anywhere in a subject."""
+
+    out_of_office: str  # auto-replies: never a bounce, left where they are
+    bounce_notice: str  # plain-text bounce notices of servers that write no standard report
+
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset()
+
+    def phrases(self, name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in getattr(self, name).split("|") if p.strip())
+
+
 AREAS: dict[str, type] = {
     "mail": MailWords,
     "salutation": SalutationWords,
@@ -244,6 +258,7 @@ AREAS: dict[str, type] = {
     "preview": PreviewWords,
     "desk": DeskWords,
     "subscription": SubscriptionWords,
+    "inbox": InboxWords,
 }
 
 
@@ -259,6 +274,7 @@ class Words:
     preview: PreviewWords
     desk: DeskWords
     subscription: SubscriptionWords
+    inbox: InboxWords
 
 
 def area_keys(area: str) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import and_, or_, select
 
 from ..clock import Clock, SystemClock
@@ -88,7 +89,8 @@ class SchedulerService:
                 "default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE),
                 "retries": MemoryJobStore(),  # found again from the ledger on every poll: never stored
             },
-            executors={"default": ThreadPoolExecutor(2)},
+            # the inbox has a thread of its own: reading a slow mailbox never holds up a send
+            executors={"default": ThreadPoolExecutor(2), "inbox": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
             timezone=UTC,
         )
@@ -110,6 +112,7 @@ class SchedulerService:
             self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
             self.scheduler.start(paused=True)
             pending = self.startup()
+            self._add_inbox()
             self.scheduler.resume()
             log.info(
                 "scheduler started (holder %s, database %s, staleness window %s h): %d schedule(s) pending",
@@ -224,6 +227,40 @@ class SchedulerService:
                 replace_existing=True,
                 misfire_grace_time=None,
             )
+
+    # ───────────────────────────── the bounce mailbox (issue 13) ─────────────────────────────
+
+    def _add_inbox(self) -> None:
+        """With NEWSLETTER_INBOX set: read it now and every [inbox] inbox_minutes, in its own pool."""
+        inbox = self.config.inbox
+        if inbox is None or not inbox.url:
+            return
+        self.scheduler.add_job(
+            self.read_inbox,
+            IntervalTrigger(seconds=inbox.minutes * 60, timezone=UTC),
+            id="inbox",
+            name="read NEWSLETTER_INBOX",
+            jobstore="retries",  # in memory: the interval comes from newsletter.toml at every start
+            executor="inbox",
+            next_run_time=datetime.now(UTC),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        log.info("inbox: reading %s every %s minute(s)", inbox.url, f"{inbox.minutes:g}")
+
+    def read_inbox(self) -> None:
+        """One pass over the bounce mailbox; a failure is logged and the next interval tries again."""
+        from ..inbox.run import inbox_once
+
+        assert self.config.inbox is not None
+        try:
+            result = inbox_once(
+                self.config, echo=lambda line: log.info("inbox: %s", line), should_stop=self.stop_event.is_set
+            )
+        except Exception as exc:  # a mailbox that is down, a wrong password: the next interval tries again
+            log.error("inbox: %s; trying again in %s minute(s)", exc, f"{self.config.inbox.minutes:g}")
+            return
+        log.info("%s", result.summary())
 
     def _add_or_hold(self, info: ScheduleInfo, now: datetime) -> bool:
         late = now - info.at_utc

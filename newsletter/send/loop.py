@@ -208,7 +208,7 @@ class SendLoop:
                     self._write(session, job, DeliveryState.SUPPRESSED, None, why, job.row.attempts)
                     continue
             try:
-                job.message = job.template.personalise(job.member)
+                job.message = job.template.personalise(job.member, delivery_id=job.row.id)
             except ConfigError as exc:  # the configuration (e.g. the DKIM key), not this member
                 self._write(
                     session,

@@ -122,6 +122,8 @@ def _add_missing_indexes(engine: Engine) -> None:
     """Indexes added after a database was created (create_all skips existing tables)."""
     from . import tables
 
+    with engine.begin() as conn:  # the inbox's look-ups of the ledger (issue 13)
+        conn.execute(CreateIndex(tables.deliveries_address, if_not_exists=True))
     try:  # IF NOT EXISTS: reflection cannot see expression indexes, so checkfirst would not do
         with engine.begin() as conn:
             conn.execute(CreateIndex(tables.schedules_active, if_not_exists=True))

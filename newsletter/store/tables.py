@@ -216,13 +216,45 @@ marks = Table(
 )
 
 
+# ── inbound mail (issue 13, `newsletter inbox`) ──
+# One row per recipient a processed report named (or one per mail naming nobody): what it was and
+# what was done, so a second run and --dry-run know it, and `status` / the preview can show it.
+inbox_events = Table(
+    "inbox_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_key", String(300), nullable=False),  # the mail's Message-ID, or "sha256:…" of it
+    Column("position", Integer, nullable=False),  # 0, 1, … per recipient of the report
+    Column("kind", String(20), nullable=False),  # dsn | complaint | unsubscribe | notice
+    Column(
+        "severity", String(20), nullable=False
+    ),  # hard | soft | delayed | blocked | complaint | unsubscribe | none
+    Column("address", String(320), nullable=True),
+    Column("delivery_id", Integer, nullable=True, index=True),  # the ledger row it was matched to
+    Column("issue", String(200), nullable=True, index=True),
+    Column("status", String(20), nullable=False, default=""),  # enhanced status code, e.g. 5.1.1
+    Column("action", String(300), nullable=False),  # what was done, as `newsletter inbox` printed it
+    Column("diagnostic", Text, nullable=True),  # the receiving server's words
+    Column("moved", Integer, nullable=False, default=0),  # 1: the mail goes to the Processed folder
+    Column("reported_at", UtcDateTime, nullable=True),  # the report's Date
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("message_key", "position", name="uq_inbox_event"),
+)
+# Without VERP and a Message-ID, a report is matched by its recipient address (issue 13). The
+# Message-ID needs no index: it names its row (mail.compose.delivery_row_of), so the send's hot
+# path, which writes it, updates no index for it.
+deliveries_address = Index("ix_deliveries_address", deliveries.c.address)
+
+
 __all__ = [
     "ACTIVE_SCHEDULE_STATES",
     "approvals",
     "changes",
     "consents",
     "deliveries",
+    "deliveries_address",
     "edits",
+    "inbox_events",
     "locks",
     "marks",
     "metadata",

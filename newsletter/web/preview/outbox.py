@@ -18,7 +18,7 @@ from ...config import Config
 from ...model import DeliveryState
 from ..safety import FRAME_CSP
 from .mail import MailView, frame_document, parse_message
-from .pages import DeliveryPage, FailedAddress, OutboxMessagePage, OutboxPage
+from .pages import DeliveryPage, FailedAddress, OutboxMessagePage, OutboxPage, ReportedAddress
 
 if TYPE_CHECKING:
     from .app import Preview
@@ -174,4 +174,33 @@ def _delivery_values(preview: Preview, config: Config | None, issue: str) -> Del
         return replace(empty, note=f"This issue ({issue}) has not been sent yet.")
     failed = tuple(FailedAddress(f.address, f.state, f.reply_text) for f in book.failed(issue))
     per_edition = tuple(sorted(counts.by_edition.items()))
-    return replace(empty, counts=dict(counts.total), per_edition=per_edition, failed=failed)
+    reported, reported_counts = _reported(config, issue)
+    return replace(
+        empty,
+        counts=dict(counts.total),
+        per_edition=per_edition,
+        failed=failed,
+        reported=reported,
+        reported_counts=reported_counts,
+    )
+
+
+def _reported(config: Config, issue: str) -> tuple[tuple[ReportedAddress, ...], dict[str, int]]:
+    """Bounces, blocks and complaints that came back by mail (``newsletter inbox``), newest first."""
+    from ...edges import inbox_book
+    from ...inbox.decide import label
+
+    book = inbox_book(config)
+    rows = tuple(
+        ReportedAddress(
+            address=e.address or "",
+            report=label(e.severity),
+            status=e.status,
+            diagnostic=e.diagnostic,
+            action=e.action,
+            when=f"{e.reported_at:%Y-%m-%d %H:%M}" if e.reported_at else "",
+        )
+        for e in book.events_of(issue)
+    )
+    overall = book.by_segment(issue).get("overall", {})
+    return rows, {label(k): v for k, v in sorted(overall.items())}

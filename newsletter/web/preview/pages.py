@@ -8,7 +8,7 @@ exactly what is declared here, with its type.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
@@ -91,6 +91,18 @@ class FailedAddress:
 
 
 @dataclass(frozen=True)
+class ReportedAddress:
+    """A report that came back by mail later (``newsletter inbox``, issue 13)."""
+
+    address: str
+    report: str  # hard bounce, soft bounce, blocked, delayed, complaint
+    status: str  # 5.1.1 …
+    diagnostic: str  # the receiving server's words
+    action: str  # what the inbox did
+    when: str  # the report's date, UTC
+
+
+@dataclass(frozen=True)
 class DeliveryPage:
     slug: str
     states: tuple[tuple[str, str], ...]  # (state, label) in the order shown
@@ -99,6 +111,8 @@ class DeliveryPage:
     per_edition: tuple[tuple[str, Mapping[str, int]], ...]
     failed: tuple[FailedAddress, ...]
     note: str  # why there are no counts, or ""
+    reported: tuple[ReportedAddress, ...] = ()  # reports by mail, newest first
+    reported_counts: Mapping[str, int] = field(default_factory=dict)  # report → deliveries
 
 
 def template_values(page: DataclassInstance) -> dict[str, object]:

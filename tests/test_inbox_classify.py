@@ -1,0 +1,119 @@
+"""The classifier (newsletter.reports, pure) over one fixture file per case (tests/fixtures/inbox/)."""
+
+from __future__ import annotations
+
+import pytest
+from inbox_rig import CASES, FOLDER, fill
+
+from newsletter.reports import Kind, classify
+from newsletter.reports.classify import Phrases
+
+VALUES = {
+    "ADDRESS": "anna.schmidt@example.org",
+    "OTHER": "jan.kowalski@example.com",
+    "BOUNCE": "bounces@amz-sachsen.example",
+    "VERP": "bounces+42-0123456789ab@amz-sachsen.example",
+    "BAD_VERP": "bounces+42-000000000000@amz-sachsen.example",
+    "MESSAGE_ID": "<feedc0ffee.2022-03-laenderfokus@amz-sachsen.example>",
+    "TOKEN": "gAAAAAB" + "x" * 120,
+}
+PHRASES = Phrases(
+    out_of_office=("Abwesenheitsnotiz", "Automatic reply", "Odpowiedź automatyczna"),
+    bounce_notice=("Undeliverable", "failure notice", "Mail delivery failed"),
+)
+
+
+def test_every_fixture_file_has_a_case_and_the_readme_lists_it() -> None:
+    files = sorted(p.name for p in FOLDER.glob("*.eml"))
+    assert files == sorted(CASES)
+    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
+    assert [name for name in files if f"`{name}`" not in readme] == []
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_classified_as_its_case(name: str) -> None:
+    expect = CASES[name]
+    report = classify(fill(name, VALUES), PHRASES)
+    assert report.kind == expect.kind
+    if expect.severities:
+        assert tuple(r.severity for r in report.recipients) == expect.severities
+
+
+def test_postfix_hard_bounce_names_recipient_status_diagnostic_original_and_verp() -> None:
+    report = classify(fill("dsn-postfix-hard-5.1.1.eml", VALUES), PHRASES)
+    (recipient,) = report.recipients
+    assert recipient.address == "anna.schmidt@example.org" and recipient.status == "5.1.1"
+    assert recipient.diagnostic.startswith("550 5.1.1 <anna.schmidt@example.org>: Recipient address rejected")
+    assert report.original_message_ids == (VALUES["MESSAGE_ID"],)
+    assert VALUES["VERP"] in report.verp_candidates
+    assert report.key == "<20260302081407.4Q1x2y3z4@relay.amz-sachsen.example>"
+    assert f"{report.date:%Y-%m-%d %H:%M}" == "2026-03-02 08:14"
+
+
+def test_exchange_5_0_0_is_read_by_the_diagnostic_s_5_1_10() -> None:
+    (recipient,) = classify(fill("dsn-exchange-hard-5.0.0-with-5.1.10.eml", VALUES), PHRASES).recipients
+    assert (recipient.severity, recipient.status) == ("hard", "5.1.10")
+
+
+def test_text_rfc822_headers_give_the_original_message_id() -> None:
+    report = classify(fill("dsn-exim-hard-rfc822-headers.eml", VALUES), PHRASES)
+    assert report.original_message_ids[0] == VALUES["MESSAGE_ID"]
+
+
+def test_multi_recipient_dsn_lists_each_recipient() -> None:
+    report = classify(fill("dsn-multi-recipient-hard-and-soft.eml", VALUES), PHRASES)
+    assert [(r.address, r.severity, r.status) for r in report.recipients] == [
+        ("anna.schmidt@example.org", "hard", "5.1.1"),
+        ("jan.kowalski@example.com", "soft", "4.3.0"),
+    ]
+
+
+def test_complaints_name_the_member_and_the_original() -> None:
+    for name in (
+        "arf-abuse-original-rcpt-to.eml",
+        "arf-abuse-to-of-the-original.eml",
+        "arf-jmrp-rfc822-headers.eml",
+    ):
+        report = classify(fill(name, VALUES), PHRASES)
+        assert [r.address for r in report.recipients] == ["anna.schmidt@example.org"], name
+        assert report.original_message_ids == (VALUES["MESSAGE_ID"],), name
+        assert VALUES["VERP"] in report.verp_candidates, name
+
+
+def test_unsubscribe_token_from_subject_and_from_body() -> None:
+    assert classify(fill("mailto-unsubscribe-token-in-subject.eml", VALUES)).token == VALUES["TOKEN"]
+    assert classify(fill("mailto-unsubscribe-token-in-body.eml", VALUES)).token == VALUES["TOKEN"]
+
+
+def test_a_reply_quoting_the_unsubscribe_link_is_a_person_s_mail() -> None:
+    report = classify(fill("reply-member-html-quoting-the-newsletter.eml", VALUES), PHRASES)
+    assert report.kind is Kind.PERSONAL and report.token == ""
+
+
+def test_out_of_office_subjects_need_the_catalogue_s_phrases() -> None:
+    raw = fill("ooo-subject-pl.eml", VALUES)
+    assert classify(raw, PHRASES).kind is Kind.AUTO_REPLY
+    assert classify(raw, Phrases()).kind is Kind.PERSONAL
+
+
+def test_plain_text_notices_are_guesses_with_the_quoted_message_id() -> None:
+    for name in ("notice-exchange-plain-text.eml", "notice-exim-plain-text.eml", "notice-qmail-failure.eml"):
+        report = classify(fill(name, VALUES), PHRASES)
+        assert [(r.address, r.severity) for r in report.recipients] == [
+            ("anna.schmidt@example.org", "hard")
+        ], name
+        assert VALUES["MESSAGE_ID"] in report.original_message_ids, name
+
+
+def test_a_mail_without_message_id_is_keyed_by_its_hash() -> None:
+    raw = fill("reply-member-without-message-id.eml", VALUES)
+    assert classify(raw).key.startswith("sha256:") and classify(raw).key == classify(raw).key
+
+
+def test_garbage_never_raises() -> None:
+    for raw in (
+        b"",
+        b"\x00\xff" * 100,
+        b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--x",
+    ):
+        assert classify(raw).kind in (Kind.PERSONAL, Kind.DSN)
