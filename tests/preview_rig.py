@@ -19,18 +19,11 @@ from newsletter.web.preview.app import bind, create_app, server
 from newsletter.web.preview.state import PreviewState
 from newsletter.web.safety import allowed_hosts
 
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported: one launcher for every browser test
+
 REPO = Path(__file__).resolve().parent.parent
 MEMBERS_CSV = REPO / "subscribers.example.csv"
 SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class PreviewServer:

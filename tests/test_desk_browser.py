@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from desk_rig import PASSWORDS, DeskServer, people
-from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, with_members
+from preview_rig import SCREENSHOTS, with_members
 
 from newsletter.store.db import engine_for
 from newsletter.store.edits import record_edit
@@ -25,16 +25,6 @@ SLUG = "2022-03-laenderfokus"
 OVERFLOW_JS = "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
 UNLABELLED_JS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
   .filter(el => !(el.id && document.querySelector(`label[for="${el.id}"]`))).map(el => el.name)"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _copy(example: Path, slug: str, day: str) -> Path:

@@ -5,14 +5,13 @@ the inbox's sources."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import smtp_sink as rig
 from delivery_rig import run_cli
 from inbox_rig import deliver, fill, rows, use_bounce_address, values_for
-from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, with_members
+from preview_rig import SCREENSHOTS, PreviewServer, with_members
 
 from newsletter.config import load_config
 from newsletter.edges import send_parts
@@ -78,16 +77,6 @@ def test_suppressions_name_the_inbox_sources(project: Path, reported: dict[str, 
     assert "anna.schmidt@example.com,bounced," in body and ",dsn 2026-03-02 5.1.1" in body
     assert "katrin.wolf@example.net,complained," in body and ",arf 2026-03-05" in body
     assert "jens.bauer" not in body and "thomas.mueller" not in body  # a block and one soft bounce: nobody
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser

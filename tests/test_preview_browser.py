@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import smtp_sink as rig
-from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, with_members
+from preview_rig import SCREENSHOTS, PreviewServer, with_members
 
 from newsletter.config import load_config
 from newsletter.content import load_issue
@@ -37,16 +37,6 @@ COLUMNS_JS = """() => {
     return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width};
   }));
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ outbox-message-375px.png.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, PreviewServer, make_project, with_members
+from preview_rig import SCREENSHOTS, PreviewServer, make_project, with_members
 
 from newsletter.config import load_config
 from newsletter.edges import transport
@@ -60,16 +59,6 @@ def preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PreviewS
     yield server, key
     server.stop()
     sink.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str, width: int):  # noqa: ANN001, ANN202

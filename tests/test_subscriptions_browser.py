@@ -4,11 +4,8 @@ would, at 375 px and 1280 px; screenshots in tests/artifacts/screenshots/ for re
 # ruff: noqa: F811  (pytest fixtures imported from smtp_sink)
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from preview_rig import SCREENSHOTS
 from smtp_sink import smtp_sink  # noqa: F401  (fixture)
 from subscription_rig import link_in, subscription_service
 
@@ -19,16 +16,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
 WIDTHS = (375, 1280)
 NO_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def shoot(browser, url: str, name: str) -> None:  # noqa: ANN001
