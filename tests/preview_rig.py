@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported: one launcher for every browser test
+
 from newsletter.config import load_config
 from newsletter.web.preview.app import bind, create_app, server
 from newsletter.web.preview.state import PreviewState
 from newsletter.web.safety import allowed_hosts
-
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported: one launcher for every browser test
 
 REPO = Path(__file__).resolve().parent.parent
 MEMBERS_CSV = REPO / "subscribers.example.csv"
