@@ -27,6 +27,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def enter_project(monkeypatch: pytest.MonkeyPatch, project: Path, env: dict[str, str]) -> None:
+    """Run the CLI as a user in ``project`` would: only ``env``'s NEWSLETTER_ variables, that folder
+    as the working directory (undone by ``monkeypatch`` after the test)."""
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(project)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's Chromium driven by Playwright, one per test module. Missing, it fails the test

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import enter_project
 
 from newsletter.cli import main
 
@@ -16,12 +16,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 
 @pytest.fixture
 def cli(project: Path, project_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("NEWSLETTER_"):
-            monkeypatch.delenv(name)
-    for name, value in project_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(project)
+    enter_project(monkeypatch, project, project_env)
     return CliRunner()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import enter_project
 
 from newsletter.cli import main
 from newsletter.cli.content import SALUTATION_NOTE
@@ -21,12 +22,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "content"
 
 @pytest.fixture
 def cli(project: Path, project_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("NEWSLETTER_"):
-            monkeypatch.delenv(name)
-    for name, value in project_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(project)
+    enter_project(monkeypatch, project, project_env)
     return CliRunner()
 
 

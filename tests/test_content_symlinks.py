@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import enter_project
 
 from newsletter import paths
 from newsletter.cli import main
@@ -60,12 +61,7 @@ def _assert_nothing_leaked(folder: Path) -> None:
 
 @pytest.fixture
 def cli(project: Path, project_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("NEWSLETTER_"):
-            monkeypatch.delenv(name)
-    for name, value in project_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(project)
+    enter_project(monkeypatch, project, project_env)
     return CliRunner()
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
 from click.testing import CliRunner
-from conftest import SEEDS
+from conftest import SEEDS, enter_project
 from docx_rig import (
     add_footnote,
     add_html_chunk,
@@ -30,12 +29,7 @@ ISSUE = "2022-05-import"
 
 @pytest.fixture
 def cli(project: Path, project_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in list(os.environ):
-        if name.startswith("NEWSLETTER_"):
-            monkeypatch.delenv(name)
-    for name, value in project_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(project)
+    enter_project(monkeypatch, project, project_env)
     runner = CliRunner()
     assert runner.invoke(main, ["new", ISSUE]).exit_code == 0
     return runner
