@@ -71,10 +71,14 @@ def contained(root: Path, relative: str, *, directory: bool = False) -> Path | N
 def read_contained(root: Path, relative: str) -> bytes | None:
     """The bytes of a contained regular file, opened without following a last-moment link."""
     target = contained(root, relative)
-    if target is None:
-        return None
+    return None if target is None else read_regular(target)
+
+
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file, opened without following a link in its last
+    part; None for a link, a folder or a file gone meanwhile."""
     try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as fh:

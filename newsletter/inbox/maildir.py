@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..paths import read_regular
 from .mailbox import Mail, MailboxError
 
 _SUBDIRS = ("new", "cur")
@@ -40,7 +41,7 @@ class MaildirMailbox:
             with os.scandir(self.root / sub) as entries:
                 names = sorted(e.name for e in entries if not e.name.startswith("."))
             for name in names:
-                raw = _read(self.root / sub / name)
+                raw = read_regular(self.root / sub / name)
                 if raw is not None:
                     yield Mail(f"{sub}/{name}", raw)
 
@@ -84,18 +85,6 @@ def _real_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def _read(path: Path) -> bytes | None:
-    """The file's bytes; None for a link, a folder or a file gone meanwhile."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            return None
-        return fh.read()
 
 
 __all__ = ["MaildirMailbox"]
