@@ -201,3 +201,19 @@ def test_a_wrong_password_is_one_line_that_never_shows_it(project, project_env, 
         "([AUTHENTICATIONFAILED] Authentication failed.); check NEWSLETTER_INBOX_PASSWORD — nothing was read or changed\n"
     )
     assert wrong not in result.stdout + result.stderr and dovecot.messages("INBOX") == before
+
+
+def test_a_server_that_separates_folders_with_a_dot_gets_inbox_dot_processed(
+    project, project_env, smtp_sink_factory, dovecot_factory
+):
+    rig = dovecot_factory(separator=".")
+    env, config, members = _send(project, project_env, smtp_sink_factory, 2)
+    rig.append("INBOX", fill("dsn-postfix-hard-5.1.1.eml", values_for(config, members[0])), flags=("\\Seen",))
+    done = run_cli(["inbox", "--once"], {**env, **rig.env("INBOX")}, project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        f"inbox {rig.url('INBOX')}: 1 mail(s) read, 1 processed and moved to INBOX.Processed, "
+        "0 left as they were; newly suppressed: 1 bounced"
+    )
+    assert "INBOX.Processed" in rig.folders() and rig.messages("INBOX") == []
+    assert [m.flags for m in rig.messages("INBOX.Processed")] == [frozenset({"\\Seen"})]
