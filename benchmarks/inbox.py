@@ -2,6 +2,7 @@
 real SQLite ledger.
 
     .venv/bin/python benchmarks/inbox.py [--messages 10000] [--keep]
+    BENCH_PROFILE="-m cProfile -o /tmp/inbox.prof" .venv/bin/python benchmarks/inbox.py   # profile the first run
 
 Set-up (not timed): a project with the example issue and ``verp = true``; a real ``newsletter send`` to
 one member per mail into Postfix's ``smtp-sink`` (the aiosmtpd sink without it), so the ledger holds
