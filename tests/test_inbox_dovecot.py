@@ -10,12 +10,21 @@ or password is one line."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import imap_rig
 import pytest
 import smtp_sink
-from delivery_rig import SLUG, config_for, copy_issue, run_cli, sink_env, states, write_members
+from delivery_rig import (
+    SLUG,
+    config_for,
+    copy_issue,
+    run_cli,
+    sent_addresses,
+    sink_env,
+    states,
+    write_members,
+)
 from inbox_rig import CASES, Row, fill, own_id, rows, snapshot, use_bounce_address, values_for
 from smtp_sink import smtp_sink_factory  # noqa: F401  (fixture)
 
@@ -134,6 +143,7 @@ def test_one_run_acts_on_exactly_the_reports_and_leaves_the_rest_with_its_flags(
     assert dry.stdout.splitlines()[-1] == summary.replace("and moved", "and would be moved") + (
         " (dry run: nothing changed)"
     )
+    assert all(line.startswith("[dry run] ") for line in dry.stdout.splitlines()[:-1])
     assert dovecot.messages("INBOX") == before and "INBOX/Processed" not in dovecot.folders()
     assert _suppressions(config) == {} and states(config) == {"sent": 72}
 
@@ -150,6 +160,7 @@ def test_one_run_acts_on_exactly_the_reports_and_leaves_the_rest_with_its_flags(
     assert _suppressions(config) == expected
     hard = {a for a, reason in expected.items() if reason == "bounced"}
     assert states(config) == {"sent": 72 - len(hard), "bounced": len(hard)}
+    assert sent_addresses(config, state="bounced") == hard
     assert dovecot.messages("INBOX") == left  # same UIDs, same flags: not even \Seen was set
     by_uid = {m.uid: m for m in before}
     assert sorted((m.message_id, m.flags) for m in dovecot.messages("INBOX/Processed")) == sorted(
@@ -221,3 +232,35 @@ def test_a_server_that_separates_folders_with_a_dot_gets_inbox_dot_processed(
     )
     assert "INBOX.Processed" in rig.folders() and rig.messages("INBOX") == []
     assert [m.flags for m in rig.messages("INBOX.Processed")] == [frozenset({"\\Seen"})]
+
+
+@pytest.mark.parametrize("capability", ["IMAP4rev1 UIDPLUS", "IMAP4rev1"], ids=["uidplus", "neither"])
+def test_a_server_without_move_gets_copy_and_deleted(
+    project, project_env, smtp_sink_factory, dovecot_factory, capability
+):
+    """Without MOVE: COPY, \\Deleted and UID EXPUNGE of exactly those UIDs; without UIDPLUS as well, the
+    original stays marked \\Deleted for the mail program to expunge (and the next run skips it)."""
+    rig = dovecot_factory(capability=capability)
+    with rig.client() as c:
+        assert b"MOVE" not in c.capabilities()
+    env, config, members = _send(project, project_env, smtp_sink_factory, 2)
+    rig.append("INBOX", fill("dsn-postfix-hard-5.1.1.eml", values_for(config, members[0])), flags=("\\Seen",))
+    reply = fill("reply-member-question.eml", values_for(config, members[1]))
+    rig.append("INBOX", reply, flags=("\\Flagged",))
+    (bounce, question) = rig.messages("INBOX")
+    env = {**env, **rig.env("INBOX")}
+    for run in range(2):
+        done = run_cli(["inbox", "--once"], env, project)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1].startswith(
+            f"inbox {rig.url('INBOX')}: {2 - run} mail(s) read, {1 - run} processed"
+        )
+        if "UIDPLUS" in capability:
+            assert rig.messages("INBOX") == [question]
+        else:
+            deleted = frozenset({"\\Seen", "\\Deleted"})
+            assert rig.messages("INBOX") == [replace(bounce, flags=deleted), question]
+        assert [(m.message_id, m.flags) for m in rig.messages("INBOX/Processed")] == [
+            (bounce.message_id, frozenset({"\\Seen"}))
+        ]
+    assert _suppressions(config) == {members[0].address: "bounced"}
