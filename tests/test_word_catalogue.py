@@ -97,16 +97,31 @@ def _catalogue_words() -> set[str]:
     return {v for table in SHIPPED.values() for area in table.values() for v in area.values() if len(v) >= 6}
 
 
+def _exported_names(tree: ast.AST) -> set[int]:
+    """The string constants of ``__all__`` (Python names, not words), by node identity."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            found |= {id(c) for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+    return found
+
+
 def test_no_python_module_keeps_its_own_words() -> None:
     languages, known = set(SHIPPED), _catalogue_words()
     tables, copies = [], []
     for file in sorted((REPO / "newsletter").rglob("*.py")):
         tree = ast.parse(file.read_text(encoding="utf-8"))
         tables += [f"{file.relative_to(REPO)}:{line}" for line in _language_tables(tree, languages)]
+        exported = _exported_names(tree)  # `__all__ = ["Delivery", …]` names a class, it is no word
         copies += [
             f"{file.relative_to(REPO)}:{node.lineno}: {node.value!r}"
             for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in known
+            and id(node) not in exported
         ]
     assert tables == [], "per-language word tables belong in templates/labels.toml"
     assert copies == [], "words of templates/labels.toml copied into Python"
