@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo    build the example issue, send it to the embedded SMTP sink, open the preview"
 	@echo "make test    install what the tests need (Chromium, Dovecot, Postfix), lint, and run the whole suite"
-	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send, rigs; installs the mjml CLI, and Postfix for its smtp-sink)"
+	@echo "make bench   print the benchmark figures (start-up, build, audience, compose, send, rigs, desk files, inbox; installs the mjml CLI, and Postfix for its smtp-sink)"
 	@echo "make lint    ruff, mypy and the layering contract (lint-imports, see pyproject.toml)"
 	@echo "make golden  regenerate the golden files under tests/golden/ (review the diff!)"
 
@@ -51,6 +51,7 @@ bench: $(STAMP) mailservers
 	$(PY) benchmarks/send.py
 	$(PY) benchmarks/rigs.py
 	$(PY) benchmarks/desk_files.py
+	$(PY) benchmarks/inbox.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests benchmarks

@@ -9,7 +9,7 @@
 
 Bring the fixtures into a test module with ``import imap_rig`` and
 ``dovecot, dovecot_factory = imap_rig.dovecot, imap_rig.dovecot_factory`` (an assignment, so ruff does
-not flag the fixture arguments). ``dovecot_factory(separator=".", user="office")`` starts more or other
+not flag the fixture arguments). ``dovecot_factory(separator=".", user="office", capability=…)`` starts more or other
 servers; every one is stopped at teardown, also when the test fails. ``with ImapRig(folder) as rig:``
 works outside pytest.
 
@@ -26,7 +26,9 @@ so, it never skips) as ``dovecot -F -c dovecot.conf``, a child of the test proce
   plaintext LOGIN on the STARTTLS port is accepted, from 127.0.0.2 it is refused (the self-test shows
   both). A wrong password is refused at once (``auth_failure_delay = 0``, not Dovecot's 2 s).
 - Maildir storage; hierarchy separator "/" (so the Processed folder is ``INBOX/Processed``), or "." with
-  ``separator="."``; MOVE and UIDPLUS are offered.
+  ``separator="."``; MOVE and UIDPLUS are offered — ``capability="IMAP4rev1 UIDPLUS"`` makes the
+  server offer only what it names after login (an older server without MOVE; Dovecot still obeys the
+  commands, a client that reads the capabilities does not send them).
 
 Files, all in the folder given (the fixture's: ``tmp_path/"dovecot"``): dovecot.conf, passwd, ca.pem,
 cert.pem, key.pem, mail/USER/Maildir, state/, run/ (sockets; a short folder in the system temp dir when
@@ -82,11 +84,18 @@ class ImapRig:
     """One Dovecot instance; ``start()``/``stop()`` or a context manager. See the module doc."""
 
     def __init__(
-        self, folder: Path, *, user: str = "bounces", password: str | None = None, separator: str = "/"
+        self,
+        folder: Path,
+        *,
+        user: str = "bounces",
+        password: str | None = None,
+        separator: str = "/",
+        capability: str | None = None,
     ):
         if separator not in ("/", "."):
             raise ValueError(f"separator must be '/' or '.', not {separator!r}")
         self.folder, self.user, self.separator = Path(folder), user, separator
+        self.capability = capability  # what the server offers after login (Dovecot's imap_capability)
         self.password = password or secrets.token_urlsafe(12)  # no ':' (passwd-file)
         self.host, self.port, self.starttls_port = HOST, 0, 0
         self.ca_file = str(self.folder / "ca.pem")
@@ -228,6 +237,7 @@ auth_verbose = yes
 valid_chroot_dirs = {f / "mail"}
 mail_location = maildir:~/Maildir
 mail_fsync = never
+{f"imap_capability = {self.capability}" if self.capability else ""}
 namespace inbox {{
   inbox = yes
   separator = {self.separator}

@@ -140,3 +140,18 @@ def use_bounce_address(project: Path, *, verp: bool) -> None:
     text = toml.read_text(encoding="utf-8")
     lines = f'bounce_address = "{BOUNCE}"\nverp = {str(verp).lower()}\n'
     toml.write_text(text.replace("[newsletter]\n", f"[newsletter]\n{lines}", 1), encoding="utf-8")
+
+
+def own_id(raw: bytes, key: str) -> bytes:
+    """The mail with its own Message-ID replaced by ``<KEY@copies.test>`` (added when it has none): a
+    fixture used for several members must be several mails, and a mail's Message-ID is its record's key."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    new = f"Message-ID: <{key}@copies.test>".encode()
+    for i, line in enumerate(lines):
+        if line.lower().startswith(b"message-id:"):
+            lines[i] = new
+            break
+    else:
+        lines.append(new)
+    return b"\r\n".join(lines) + sep + body

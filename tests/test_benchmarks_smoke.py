@@ -21,6 +21,7 @@ CASES = {
     "send.py": (["--members", "120", "--naive", "5"], "pipeline / bare"),
     "rigs.py": (["--repeats", "1"], "postfix stop"),
     "desk_files.py": (["--repeats", "2"], "import the press release .docx"),
+    "inbox.py": (["--messages", "60"], "messages/s; CPU"),
 }
 
 

@@ -109,14 +109,14 @@ def test_imaps_verifies_the_certificate(project, project_env, smtp_sink_factory)
     with pytest.raises(MailboxError) as caught:
         open_mailbox(_inbox_config(project, project_env, server.port))
     assert str(caught.value).startswith(
-        f"imaps://office@127.0.0.1:{server.port}/INBOX: cannot connect: [SSL: CERTIFICATE_VERIFY_FAILED]"
+        f"TLS with imaps://office@127.0.0.1:{server.port}/INBOX failed: the server certificate is not trusted"
     )
     # with NEWSLETTER_INBOX_CA_FILE the TLS handshake passes; this server then speaks SMTP, not IMAP
     with pytest.raises(MailboxError) as caught:
         open_mailbox(
             _inbox_config(project, project_env, server.port, NEWSLETTER_INBOX_CA_FILE=server.ca_file)
         )
-    assert "CERTIFICATE_VERIFY_FAILED" not in str(caught.value)
+    assert "not trusted" not in str(caught.value)
 
 
 def test_imaps_connection_refused_is_one_line(project, project_env) -> None:

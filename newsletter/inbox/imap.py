@@ -14,11 +14,12 @@ import ssl
 from collections.abc import Iterator, Sequence
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from .mailbox import ImapUrl, Mail, MailboxError
 
 _BATCH = 50  # mails per FETCH: a few MB at most in memory
+_UNTOUCHED = "nothing was read or changed"
 
 
 class ImapMailbox:
@@ -44,16 +45,32 @@ class ImapMailbox:
                 ) from None
         try:
             self.client = IMAPClient(url.host, port=url.port, ssl=True, ssl_context=context, timeout=timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailboxError(
+                f"TLS with {self.shown} failed: the server certificate is not trusted "
+                f"({exc.verify_message or exc.reason}); set NEWSLETTER_INBOX_CA_FILE to the CA certificate "
+                f"that signed the mail server's — {_UNTOUCHED}"
+            ) from None
         except (OSError, ssl.SSLError, IMAPClientError) as exc:
             raise MailboxError(f"{self.shown}: cannot connect: {exc}") from None
         try:
-            self.client.login(url.user, password)
+            self._login(url.user, password)
             self.delimiter = self._delimiter()
             self.processed = processed or f"{url.folder}{self.delimiter}Processed"
             self.client.select_folder(url.folder, readonly=readonly)
         except (OSError, IMAPClientError) as exc:
             self.close()
             raise MailboxError(f"{self.shown}: {_said(exc)}") from None
+
+    def _login(self, user: str, password: str) -> None:
+        try:
+            self.client.login(user, password)
+        except LoginError as exc:
+            self.close()
+            raise MailboxError(
+                f"{self.shown}: the server refused the login for '{user}' ({_said(exc)}); "
+                f"check NEWSLETTER_INBOX_PASSWORD — {_UNTOUCHED}"
+            ) from None
 
     def mails(self) -> Iterator[Mail]:
         try:
