@@ -40,8 +40,8 @@ from ..safety import Csrf, GuardMiddleware, same_origin
 from .auth import SIGN_IN, Session, Sessions, Throttle, safe_return
 from .gate import DeskGate, set_session, visit_of
 from .home import Board, issue_folders
-from .routes import editing_routes
 from .issues import IssuePreviews
+from .routes import editing_routes
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

@@ -55,7 +55,9 @@ class ArticleRoutes:
             return self.desk.not_found(request)
         source = None
         if lang != config.default_language:
-            original = await anyio.to_thread.run_sync(writer.open_article, path, name, config.default_language)
+            original = await anyio.to_thread.run_sync(
+                writer.open_article, path, name, config.default_language
+            )
             source = article_fields(original) if original.exists else None
         fields = typed or article_fields(document)
         values = {
@@ -105,13 +107,19 @@ class ArticleRoutes:
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(IMAGE_MAX_BYTES + 1)
             try:
-                stored = await anyio.to_thread.run_sync(lambda: store_image(path, upload.filename or "", data))
+                stored = await anyio.to_thread.run_sync(
+                    lambda: store_image(path, upload.filename or "", data)
+                )
             except NewsletterError as exc:
-                return await self.page(request, status=400, typed=fields, field_errors={"image_file": str(exc)})
+                return await self.page(
+                    request, status=400, typed=fields, field_errors={"image_file": str(exc)}
+                )
             fields = _with_image(fields, stored.relative)
         version = str(form.get("version", ""))
         try:
-            await anyio.to_thread.run_sync(lambda: writer.save_article(path, name, lang, fields, version=version))
+            await anyio.to_thread.run_sync(
+                lambda: writer.save_article(path, name, lang, fields, version=version)
+            )
         except StaleFile as exc:
             return await self.page(request, status=409, typed=fields, conflict=exc)
         except NewsletterError as exc:

@@ -45,7 +45,9 @@ class Draft:
     mail: MailView | None = None
 
 
-def draft_member(members: tuple[Member, ...] | None, line: str, lang: str, segments: tuple[str, ...]) -> Member:
+def draft_member(
+    members: tuple[Member, ...] | None, line: str, lang: str, segments: tuple[str, ...]
+) -> Member:
     """The member picked under "Shown as" (by CSV line), else the sample member of this article."""
     for member in members or ():
         if str(member.line) == line:

@@ -77,9 +77,12 @@ def _row(config: Config, issue_dir: Path, name: str, languages: tuple[str, ...],
             have[code] = False
     cells = []
     for code in languages:
-        fallback = None if have.get(code) else next((c for c in config.language_chain(code) if have.get(c)), None)
+        fallback = (
+            None if have.get(code) else next((c for c in config.language_chain(code) if have.get(c)), None)
+        )
         cells.append(Cell(code, bool(have.get(code)), fallback))
-    title, segments = name, ()
+    title: str = name
+    segments: tuple[str, ...] = ()
     first = next((c for c in (config.default_language, *languages) if have.get(c)), None)
     if first is not None:
         fields = article_fields(writer.open_article(issue_dir, name, first))

@@ -223,7 +223,9 @@ class IssueRoutes:
         if len(data) > WORD_FILE_MAX_BYTES:
             self._flash(request, "error", w.word_too_large.format(mb=WORD_FILE_MAX_BYTES // 2**20))
             return self._back(slug, "#word-import")
-        return await self._import(request, slug, path, config, data, upload.filename, str(form.get("name", "")))
+        return await self._import(
+            request, slug, path, config, data, upload.filename, str(form.get("name", ""))
+        )
 
     async def _import(self, request: Request, slug: str, path, config, data: bytes, filename: str,  # noqa: ANN001
                       name: str) -> Response:  # fmt: skip

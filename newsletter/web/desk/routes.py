@@ -1,16 +1,16 @@
 """The desk's editing pages, below ``/issues/<slug>/`` and ahead of the issue's preview there:
 
-    GET  /issues/<slug>/edit                         the issue page
-    POST /issues/<slug>/edit                         save issue.md's fields
-    POST /issues/<slug>/articles/order               the article list's new order (or one move)
-    POST /issues/<slug>/articles/add | remove | delete-files
-    POST /issues/<slug>/import                       a Word file as a new article
-    GET  /issues/<slug>/schedule                     scheduling per segment; POST …/schedule, …/schedule/cancel
-    GET  /issues/<slug>/articles/<name>/<lang>       the article editor; POST saves
-    POST /issues/<slug>/articles/<name>/<lang>/render    the form as typed → the live preview
-    POST /issues/<slug>/articles/<name>/<lang>/translate start this translation
-    GET  /issues/<slug>/articles/<name>/<lang>/file      the version on disk (the watcher's notice)
-    GET  /issues/<slug>/draft/<key>                  a rendered draft for the preview frame
+GET  /issues/<slug>/edit                         the issue page
+POST /issues/<slug>/edit                         save issue.md's fields
+POST /issues/<slug>/articles/order               the article list's new order (or one move)
+POST /issues/<slug>/articles/add | remove | delete-files
+POST /issues/<slug>/import                       a Word file as a new article
+GET  /issues/<slug>/schedule                     scheduling per segment; POST …/schedule, …/schedule/cancel
+GET  /issues/<slug>/articles/<name>/<lang>       the article editor; POST saves
+POST /issues/<slug>/articles/<name>/<lang>/render    the form as typed → the live preview
+POST /issues/<slug>/articles/<name>/<lang>/translate start this translation
+GET  /issues/<slug>/articles/<name>/<lang>/file      the version on disk (the watcher's notice)
+GET  /issues/<slug>/draft/<key>                  a rendered draft for the preview frame
 """
 
 from __future__ import annotations

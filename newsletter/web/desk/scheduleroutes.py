@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ...edges import state_database
 from ...model import ALL, GENERAL, NewsletterError
-from ...schedule.plans import BERLIN, Request as ScheduleRequest, cancel_schedule, create_schedule, schedule_segment
+from ...schedule.plans import BERLIN, cancel_schedule, create_schedule, schedule_segment
+from ...schedule.plans import Request as ScheduleRequest
 from ...schedule.times import parse_at, to_utc
 from ...store.schedules import list_schedules
 from ...zones import fmt_local
@@ -106,7 +107,9 @@ class ScheduleRoutes:
         if not number.isdigit() or int(number) not in ours:  # only a schedule of this issue
             return self.desk.not_found(request)
         try:
-            await anyio.to_thread.run_sync(lambda: cancel_schedule(config, int(number), clock=self.desk.clock))
+            await anyio.to_thread.run_sync(
+                lambda: cancel_schedule(config, int(number), clock=self.desk.clock)
+            )
         except NewsletterError as exc:
             self._flash(request, "error", " ".join(exc.lines()))
         else:
