@@ -55,7 +55,7 @@ def single(project: Path, project_env: dict[str, str], example_issue: Path) -> I
 
 
 def _page(browser, width: int = 1280):  # noqa: ANN001, ANN202
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900}, locale="de-DE")
     page.set_default_timeout(10000)
     return page
 
@@ -63,6 +63,7 @@ def _page(browser, width: int = 1280):  # noqa: ANN001, ANN202
 def _shots(page, name: str) -> None:  # noqa: ANN001
     for width in (1280, 768):
         page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the top of the picture
         page.screenshot(path=str(SCREENSHOTS / f"desk-{name}-{width}px.png"), full_page=True)
         assert page.evaluate(OVERFLOW_JS)[0] <= width, (name, width)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -196,6 +197,9 @@ def test_the_preview_beside_the_form_shows_what_is_typed_within_2_s(browser, sin
     page.click('[data-width="phone"]')
     expect(page.locator("#draft-box")).to_have_class("draft-frame phone")
     page.fill("#f-contact_email-0", "k.nowak@silesia-automotive.example")
+    expect(page.locator('[data-error-for="contact_email"]')).to_be_empty()
+    surname = chosen.split()[1]
+    expect(frame.locator("body")).to_contain_text(surname)  # the salutation of the member picked
     assert page.evaluate(UNLABELLED_JS) == []
     _shots(page, "article")
     page.close()
@@ -355,6 +359,7 @@ def test_the_schedule_page_shows_three_clocks_and_the_commands_refusals(browser,
     page.click("#schedule-button")
     expect(page.locator("#at-error")).to_be_visible()  # the same segment twice: refused as the command does
     expect(page.locator("#schedules tbody tr")).to_have_count(1)
+    expect(page.locator("#time-utc")).to_have_text("01.03.2027 08:00 UTC")
     _shots(page, "schedule")
     page.click("#schedules button.danger")
     expect(page.locator("#flash")).to_have_text("Abgesagt.")
@@ -384,4 +389,30 @@ def test_an_upload_named_dot_dot_env_and_an_article_named_dot_dot_x_write_nothin
     page.goto(single.url + f"/issues/{SLUG}/articles/..%2f..%2fx/de")
     assert "Not found." in page.content()
     shutil.rmtree(example_issue / "images", ignore_errors=True)
+    page.close()
+
+
+def test_a_word_file_uploaded_on_the_issue_page_becomes_an_article_and_lists_what_was_left_out(
+    browser, single: DeskServer, example_issue: Path
+) -> None:
+    import docx
+    from docx_rig import add_linked_picture, save
+
+    document = docx.Document()
+    document.add_heading("Einladung zum Sommerfest", level=1)
+    paragraph = document.add_paragraph("Wir feiern am ")
+    paragraph.add_run("3. Juli").bold = True
+    add_linked_picture(document, "https://tracker.example/pixel.png?id=42")
+    page = _page(browser)
+    page.goto(single.url + f"/issues/{SLUG}/edit")
+    page.set_input_files("#docx", files=[{"name": "Sommerfest.docx", "buffer": save(document),
+        "mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}])  # fmt: skip
+    page.click("#import-word")
+    expect(page.locator("#import-result")).to_contain_text("Übernommen als Artikel einladung-zum-sommerfest.")
+    expect(page.locator("#import-findings")).to_contain_text(
+        "left out: a picture linked from https://tracker.example/pixel.png?id=42 (not inside the file)"
+    )
+    text = (example_issue / "articles" / "einladung-zum-sommerfest.de.md").read_text(encoding="utf-8")
+    assert "Wir feiern am **3. Juli**" in text and "tracker.example" not in text
+    expect(page.locator('.article-item[data-name="einladung-zum-sommerfest"]')).to_be_visible()
     page.close()
