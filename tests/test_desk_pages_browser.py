@@ -20,8 +20,6 @@ from preview_rig import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, with_members
 
 from newsletter.config import load_config
 from newsletter.preflight import check_issue
-from newsletter.store.db import engine_for
-from newsletter.store.edits import record_edit
 
 smtp_sink_factory = rig.smtp_sink_factory
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -254,10 +252,13 @@ def test_a_file_edited_on_disk_shows_a_notice_and_a_stale_save_is_refused_with_b
     expect(page.locator("#disk-now")).to_have_value(re.compile("Von Hand ergänzt."))
     expect(page.locator("#f-title")).to_have_value("Mein neuer Titel")  # what was typed stays
     page.click("#save-article")
-    expect(page.locator("#conflict")).to_contain_text("was changed on disk after it was opened; nothing was saved")
+    expect(page.locator("#conflict")).to_contain_text(
+        "was changed on disk after it was opened; nothing was saved"
+    )
     expect(page.locator("#disk-text")).to_have_value(re.compile("Von Hand ergänzt."))
     expect(page.locator("#f-title")).to_have_value("Mein neuer Titel")
     assert "Mein neuer Titel" not in article.read_text(encoding="utf-8")
+    expect(page.frame_locator("#draft").locator("body")).to_contain_text("Mein neuer Titel")
     _shots(page, "conflict")
     page.click("#keep-mine")
     expect(page.locator("#flash")).to_have_text("Gespeichert.")
@@ -281,7 +282,9 @@ def test_a_proof_from_the_desk_greets_the_member_picked_and_writes_no_ledger_row
         expect(page.locator("#proof-as")).to_contain_text("Piotr Nowak")
         page.fill("#addresses", "kollegin@example.org")
         page.click("#send-proof")
-        expect(page.locator("#proof-result")).to_contain_text("Proof sent to kollegin@example.org as Piotr Nowak")
+        expect(page.locator("#proof-result")).to_contain_text(
+            "Proof sent to kollegin@example.org as Piotr Nowak"
+        )
         (received,) = sink.messages
         message = received.message()
         assert message["Subject"].startswith("[TEST] ")
@@ -370,7 +373,9 @@ def test_the_schedule_page_shows_three_clocks_and_the_commands_refusals(browser,
 def test_an_upload_named_dot_dot_env_and_an_article_named_dot_dot_x_write_nothing_outside(
     browser, single: DeskServer, project: Path, example_issue: Path
 ) -> None:
-    before = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if "issues/" not in p.as_posix())
+    before = sorted(
+        p.relative_to(project).as_posix() for p in project.rglob("*") if "issues/" not in p.as_posix()
+    )
     page = _page(browser)
     page.goto(single.url + f"/issues/{SLUG}/edit")
     page.fill("#new-name", "../x")
@@ -383,7 +388,9 @@ def test_an_upload_named_dot_dot_env_and_an_article_named_dot_dot_x_write_nothin
     stored = page.locator("#f-image").input_value()
     assert re.fullmatch(r"images/env-[0-9a-f]{8}\.png", stored), stored
     assert (example_issue / stored).is_file()
-    after = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if "issues/" not in p.as_posix())
+    after = sorted(
+        p.relative_to(project).as_posix() for p in project.rglob("*") if "issues/" not in p.as_posix()
+    )
     assert [p for p in after if p not in before and not p.startswith(("state.db", "outbox"))] == []
     assert not (project / ".env").exists() and not (project / "issues" / "x.de.md").exists()
     page.goto(single.url + f"/issues/{SLUG}/articles/..%2f..%2fx/de")
