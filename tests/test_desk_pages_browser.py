@@ -277,6 +277,7 @@ def test_a_proof_from_the_desk_greets_the_member_picked_and_writes_no_ledger_row
         page = _page(browser)
         page.goto(server.url + f"/issues/{SLUG}/edit")
         page.click('#editions a[href$="/edition/poland.pl#proof"]')
+        page.wait_for_load_state("load")  # the page's script sends "Shown to" when it changes
         piotr = page.locator("#member option", has_text="Piotr Nowak").get_attribute("value")
         page.select_option("#member", piotr)  # "Shown to" reloads the page as Piotr
         expect(page.locator("#proof-as")).to_contain_text("Piotr Nowak")
