@@ -28,7 +28,7 @@ from ..preview.app import inline_image
 from ..preview.mail import frame_document, member_label, sample_members
 from ..safety import FRAME_CSP
 from .drafts import DraftFrames, FieldMessage, draft_member, render_draft
-from .formdata import ZONES, FormProblem, article_from_form, event_view
+from .formdata import FormProblem, article_from_form, event_view, event_zones
 
 if TYPE_CHECKING:
     from .app import Desk
@@ -62,7 +62,7 @@ class ArticleRoutes:
         fields = typed or article_fields(document)
         values = {
             "name": name, "article_lang": lang, "document": document, "fields": fields, "source": source,
-            "event": event_view(fields.event), "zones": ZONES, "base": f"/issues/{slug}", "active": "edit",
+            "event": event_view(fields.event), "zones": event_zones(config.timezone, [seg.timezone for seg in config.segments.values()]), "base": f"/issues/{slug}", "active": "edit",
             "segments": [(s, seg.name(self.desk.language(config, _session(request)))) for s, seg in config.segments.items()],
             "members": await self._members(slug, fields, lang), "default_lang": config.default_language,
             "field_errors": {}, **extra,

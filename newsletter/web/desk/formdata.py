@@ -20,7 +20,7 @@ from ...content.forms import ArticleFields, IssueFields, Text
 from ...model import Contact, Event, NewsletterError
 
 CONTACT_PARTS = ("name", "email", "phone", "role")
-ZONES = ("Europe/Berlin", "Europe/Warsaw", "America/Detroit", "UTC")
+ZONES = ("Europe/Berlin", "UTC")  # besides newsletter.toml's zone and each segment's (``event_zones``)
 
 
 class FormProblem(NewsletterError):
@@ -152,6 +152,11 @@ def per_language(value: Text | None, languages: Sequence[str]) -> dict[str, str]
     return {lang: (value or "") if i == 0 else "" for i, lang in enumerate(languages)}
 
 
+def event_zones(default: str, segment_zones: Sequence[str]) -> tuple[str, ...]:
+    """The time zones an event can be in: the association's, each segment's, Berlin, UTC."""
+    return tuple(dict.fromkeys((default, *segment_zones, *ZONES)))
+
+
 @dataclass(frozen=True)
 class EventView:
     """The event as the form shows it: a date, two times of day and the zone."""
@@ -172,5 +177,5 @@ def event_view(event: Event | None) -> EventView:
                      event.end.strftime("%H:%M") if event.end else "", zone, event.location or "")  # fmt: skip
 
 
-__all__ = ["ZONES", "EventView", "FormProblem", "article_from_form", "event_view", "issue_from_form",
+__all__ = ["ZONES", "EventView", "event_zones", "FormProblem", "article_from_form", "event_view", "issue_from_form",
            "per_language"]  # fmt: skip
