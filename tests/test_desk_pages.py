@@ -145,3 +145,37 @@ def test_the_schedule_picker_answers_with_three_clocks_or_the_refusal(desk: Desk
         assert autumn["error"].startswith(
             "2027-10-31 02:30 is ambiguous in Europe/Berlin (the clocks go back that night): it is either"
         )
+
+
+def test_the_issue_page_edits_issue_md_and_each_issue_lang_md_and_an_untouched_save_changes_no_byte(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    files = ("issue.md", "issue.en.md", "issue.pl.md")
+    before = {name: (example_issue / name).read_bytes() for name in files}
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit").text
+        assert "issue.en.md" in page and 'name="tr_en_subject"' in page
+        form = _issue_form(page)
+        assert client.post(f"/issues/{SLUG}/edit", data=form).status_code == 303
+        assert {name: (example_issue / name).read_bytes() for name in files} == before
+        form = _issue_form(client.get(f"/issues/{SLUG}/edit").text)
+        form["tr_pl_subject"] = "Temat: „nowy” – ąęłńóśźż"
+        assert client.post(f"/issues/{SLUG}/edit", data=form).status_code == 303
+    polish = (example_issue / "issue.pl.md").read_text(encoding="utf-8")
+    assert 'subject: "Temat: „nowy” – ąęłńóśźż"' in polish
+    assert (example_issue / "issue.md").read_bytes() == before["issue.md"]
+
+
+def _issue_form(html: str) -> dict[str, str]:
+    import html as markup
+
+    form = {name: markup.unescape(value) for name, value in re.findall(
+        r'<input (?:id="[^"]*" )?name="([^"]+)"[^>]*? value="([^"]*)"', html)}  # fmt: skip
+    form.update({name: markup.unescape(value) for name, value in re.findall(
+        r'<textarea id="f-intro[^"]*" name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S)})  # fmt: skip
+    form.update(re.findall(r'<input type="hidden" name="(tr_[a-z]+_version)" value="([^"]+)">', html))
+    form["csrf"] = form_token(html)
+    form["version"] = re.search(r'name="version" value="([^"]+)" data-file="issue.md"', html)[1]  # type: ignore[index]
+    form.pop("order", None)
+    form.pop("name", None)
+    return form

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import FormData
 
-from ...content.forms import ArticleFields, IssueFields, Text
+from ...content.forms import ArticleFields, IssueFields, Text, TranslationFields
 from ...model import Contact, Event, NewsletterError
 
 CONTACT_PARTS = ("name", "email", "phone", "role")
@@ -118,10 +118,15 @@ def _body(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def _per_language(form: FormData, key: str, languages: Sequence[str], old: Text | None) -> Text | None:
+def _per_language(form: FormData, key: str, languages: Sequence[str], old: Text | None,
+                  elsewhere: Sequence[str] = ()) -> Text | None:  # fmt: skip
     """One text for every language, or language → text when more than the first is filled (a
-    mapping in the file stays a mapping)."""
-    values = {lang: _get(form, f"{key}_{lang}").strip() for lang in languages}
+    mapping in the file stays a mapping). Languages ``elsewhere`` (their own issue.<lang>.md) keep
+    what issue.md holds for them."""
+    kept = per_language(old, languages)
+    values = {
+        lang: kept[lang] if lang in elsewhere else _get(form, f"{key}_{lang}").strip() for lang in languages
+    }
     filled = {lang: text for lang, text in values.items() if text}
     if not filled:
         return None
@@ -130,18 +135,30 @@ def _per_language(form: FormData, key: str, languages: Sequence[str], old: Text 
     return filled[languages[0]]
 
 
-def issue_from_form(form: FormData, base: IssueFields, languages: Sequence[str]) -> IssueFields:
+def issue_from_form(form: FormData, base: IssueFields, languages: Sequence[str],
+                    elsewhere: Sequence[str] = ()) -> IssueFields:  # fmt: skip
+    """issue.md's fields; the languages ``elsewhere`` are edited in their issue.<lang>.md."""
     number = _get(form, "number").strip()
     if number and not number.isdigit():
         raise FormProblem("number", f"'{number}' is not a whole number like 6")
     return replace(
         base,
-        title=_per_language(form, "title", languages, base.title),
+        title=_per_language(form, "title", languages, base.title, elsewhere),
         date=_date(form, "date"),
         number=int(number) if number else None,
-        subject=_per_language(form, "subject", languages, base.subject),
-        preheader=_per_language(form, "preheader", languages, base.preheader),
+        subject=_per_language(form, "subject", languages, base.subject, elsewhere),
+        preheader=_per_language(form, "preheader", languages, base.preheader, elsewhere),
         intro=_body(_get(form, "intro")),
+    )
+
+
+def translation_from_form(form: FormData, lang: str) -> TranslationFields:
+    """``issue.<lang>.md`` as typed (its inputs are named ``tr_<lang>_title`` …)."""
+    return TranslationFields(
+        title=_optional(form, f"tr_{lang}_title"),
+        subject=_optional(form, f"tr_{lang}_subject"),
+        preheader=_optional(form, f"tr_{lang}_preheader"),
+        intro=_body(_get(form, f"tr_{lang}_intro")),
     )
 
 
@@ -177,5 +194,5 @@ def event_view(event: Event | None) -> EventView:
                      event.end.strftime("%H:%M") if event.end else "", zone, event.location or "")  # fmt: skip
 
 
-__all__ = ["ZONES", "EventView", "event_zones", "FormProblem", "article_from_form", "event_view", "issue_from_form",
+__all__ = ["ZONES", "EventView", "event_zones", "FormProblem", "article_from_form", "event_view", "issue_from_form", "translation_from_form",
            "per_language"]  # fmt: skip

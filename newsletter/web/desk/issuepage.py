@@ -15,7 +15,7 @@ from ... import paths
 from ...config import Config
 from ...content import writer
 from ...content.articles import ARTICLE_FILE
-from ...content.forms import IssueFields, article_fields, issue_fields
+from ...content.forms import IssueFields, TranslationFields, article_fields, issue_fields, translation_fields
 from ...content.locate import FieldProblem, locate
 from ...model import NewsletterError, Problem
 from ...preflight import check_issue
@@ -53,6 +53,19 @@ class IssueView:
     languages: tuple[str, ...]
     articles: tuple[ArticleRow, ...]
     loose: tuple[str, ...]  # article files whose name is no longer in the list (delete them here)
+    translations: dict[str, tuple[str, TranslationFields]]  # lang → (version, fields) of issue.<lang>.md
+
+
+def issue_translations(
+    issue_dir: Path, languages: tuple[str, ...]
+) -> dict[str, tuple[str, TranslationFields]]:
+    """The issue's texts in ``issue.<lang>.md`` files: where they exist, the page edits them there."""
+    found = {}
+    for lang in languages[1:]:
+        document = writer.open_issue(issue_dir, lang)
+        if document.exists:
+            found[lang] = (document.version, translation_fields(document))
+    return found
 
 
 def issue_languages(fields: IssueFields, config: Config) -> tuple[str, ...]:
@@ -65,7 +78,8 @@ def read_issue_view(config: Config, issue_dir: Path, lang: str) -> IssueView:
     languages = issue_languages(fields, config)
     names = writer.article_names(document)
     rows = tuple(_row(config, issue_dir, name, languages, lang) for name in names)
-    return IssueView(document.version, fields, languages, rows, _loose(issue_dir, names))
+    translations = issue_translations(issue_dir, languages)
+    return IssueView(document.version, fields, languages, rows, _loose(issue_dir, names), translations)
 
 
 def _row(config: Config, issue_dir: Path, name: str, languages: tuple[str, ...], lang: str) -> ArticleRow:
@@ -156,5 +170,5 @@ def _issue_anchor(field: tuple[object, ...], config: Config) -> str:
     return f"#f-{key}"
 
 
-__all__ = ["ArticleRow", "Cell", "IssueView", "LinkedProblem", "article_files", "issue_languages",
+__all__ = ["ArticleRow", "Cell", "IssueView", "LinkedProblem", "article_files", "issue_languages", "issue_translations",
            "preflight_problems", "read_issue_view"]  # fmt: skip

@@ -8,6 +8,7 @@ buttons), ``add`` and ``remove``; deleting an article's files is a separate, con
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -20,10 +21,11 @@ from ...content.document import StaleFile
 from ...content.forms import ArticleFields, issue_fields
 from ...limits import WORD_FILE_MAX_BYTES
 from ...model import NewsletterError
-from .formdata import FormProblem, issue_from_form, per_language
-from .issuepage import article_files, issue_languages, preflight_problems, read_issue_view
+from .formdata import FormProblem, issue_from_form, per_language, translation_from_form
+from .issuepage import article_files, issue_languages, issue_translations, preflight_problems, read_issue_view
 
 if TYPE_CHECKING:
+    from ...config import Config
     from .app import Desk
 
 
@@ -31,7 +33,7 @@ class IssueRoutes:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
 
-    def _folder(self, request: Request):  # noqa: ANN202 — Path | None
+    def _folder(self, request: Request) -> Path | None:
         return self.desk.folders().get(request.path_params["slug"])
 
     def _back(self, slug: str, anchor: str = "") -> Response:
@@ -84,14 +86,8 @@ class IssueRoutes:
             return self.desk.not_found(request)
         config = self.desk.load_config()
 
-        def save() -> None:
-            document = writer.open_issue(path)
-            base = issue_fields(document)
-            fields = issue_from_form(form, base, issue_languages(base, config))
-            writer.save_issue(path, fields, version=str(form.get("version", "")))
-
         try:
-            await anyio.to_thread.run_sync(save)
+            await anyio.to_thread.run_sync(_save_issue, path, form, config)
         except FormProblem as exc:
             return await self.page(request, status=400, field_errors={exc.field: str(exc)})
         except StaleFile as exc:
@@ -239,6 +235,25 @@ class IssueRoutes:
             return self._back(slug, "#word-import")
         self.desk.record_edit(request, slug)
         return await self.page(request, imported=imported)
+
+
+def _save_issue(path: Path, form: FormData, config: Config) -> None:
+    """issue.md, and each issue.<lang>.md the page shows; every version is checked before
+    anything is written, so a stale file leaves all of them as they were."""
+    document = writer.open_issue(path)
+    base = issue_fields(document)
+    languages = issue_languages(base, config)
+    own = issue_translations(path, languages)  # these languages are saved in issue.<lang>.md
+    fields = issue_from_form(form, base, languages, tuple(own))
+    typed = {lang: translation_from_form(form, lang) for lang in own}
+    for lang, (version, _) in own.items():
+        if str(form.get(f"tr_{lang}_version", "")) != version:
+            current = writer.open_issue(path, lang)
+            raise StaleFile(current.relative, current.text, current.version)
+    writer.save_issue(path, fields, version=str(form.get("version", "")))
+    for lang, (version, before) in own.items():
+        if typed[lang] != before:
+            writer.save_translation(path, lang, typed[lang], version=version)
 
 
 __all__ = ["IssueRoutes"]
