@@ -11,7 +11,6 @@ it. The real files are never touched. Loader problems come back placed on their 
 from __future__ import annotations
 
 import secrets
-import shutil
 import tempfile
 import threading
 import time
@@ -35,14 +34,6 @@ KEEP_MAX = 64
 class FieldMessage:
     field: str  # the input's name ("title", "contact_email", "body"); "" for the file as a whole
     text: str  # path:line: message
-
-
-@dataclass(frozen=True)
-class Draft:
-    key: str | None  # the frame's key; None when nothing could be rendered
-    problems: tuple[FieldMessage, ...]
-    edition: str = ""  # "poland.de"
-    mail: MailView | None = None
 
 
 def draft_member(
@@ -131,8 +122,4 @@ class DraftFrames:
         return kept[2] if kept and kept[1] == slug else None
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-__all__ = ["Draft", "DraftFrames", "FieldMessage", "draft_member", "input_name", "render_draft"]
+__all__ = ["DraftFrames", "FieldMessage", "draft_member", "input_name", "render_draft"]
