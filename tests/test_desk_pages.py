@@ -179,3 +179,17 @@ def _issue_form(html: str) -> dict[str, str]:
     form.pop("order", None)
     form.pop("name", None)
     return form
+
+
+def test_each_problem_of_the_check_links_to_its_field(desk: DeskServer, example_issue: Path) -> None:
+    article = example_issue / "articles" / "schlesien.de.md"
+    article.write_text(
+        article.read_text(encoding="utf-8").replace("vogel@amz-sachsen.example", "keine-adresse", 1),
+        encoding="utf-8",
+    )
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit?check=1").text
+    links = dict(re.findall(r'<li class="error"><a href="([^"]+)">([^<]+)</a>', page))
+    assert f"/issues/{SLUG}/articles/schlesien/de#f-contact_email-0" in links, links
+    assert re.match(r"issues/2022-03-laenderfokus/articles/schlesien\.de\.md:\d+: ",
+                    links[f"/issues/{SLUG}/articles/schlesien/de#f-contact_email-0"])  # fmt: skip

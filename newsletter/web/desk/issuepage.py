@@ -8,6 +8,7 @@ Everything is read from the files through the content library (``writer.open_*``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +145,13 @@ def _linked(placed: FieldProblem, slug: str, config: Config) -> LinkedProblem:
     problem, file = placed.problem, placed.file or ""
     if file == "issue.md" or not file.startswith("articles/"):
         href = "#issue-fields"
+        translated = re.fullmatch(r"issue\.([a-z]{2,3})\.md", file)
         if file == "issue.md":
             href = "#f-intro" if placed.area == "body" else _issue_anchor(placed.field, config)
+        elif translated:  # issue.<lang>.md: its own inputs on this page
+            lang = translated[1]
+            key = str(placed.field[0]) if placed.area == "front" and placed.field else "intro"
+            href = f"#f-{key}_{lang}"
         return LinkedProblem(str(problem), href, problem.severity)
     stem, lang = file.removeprefix("articles/").rsplit(".", 2)[:2]
     anchor = ""
