@@ -97,16 +97,24 @@ def _catalogue_words() -> set[str]:
     return {v for table in SHIPPED.values() for area in table.values() for v in area.values() if len(v) >= 6}
 
 
+def _is_all(node: ast.AST) -> bool:
+    return isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+
+
 def test_no_python_module_keeps_its_own_words() -> None:
     languages, known = set(SHIPPED), _catalogue_words()
     tables, copies = [], []
     for file in sorted((REPO / "newsletter").rglob("*.py")):
         tree = ast.parse(file.read_text(encoding="utf-8"))
         tables += [f"{file.relative_to(REPO)}:{line}" for line in _language_tables(tree, languages)]
-        copies += [
+        exported = {id(part) for node in ast.walk(tree) if _is_all(node) for part in ast.walk(node)}
+        copies += [  # the names in __all__ are Python's (a class Delivery), not words
             f"{file.relative_to(REPO)}:{node.lineno}: {node.value!r}"
             for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in known
+            and id(node) not in exported
         ]
     assert tables == [], "per-language word tables belong in templates/labels.toml"
     assert copies == [], "words of templates/labels.toml copied into Python"
