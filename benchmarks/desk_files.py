@@ -1,4 +1,4 @@
-"""The desk's files half: how long a save, a reorder, an upload and a Word import take.
+"""The desk's files half: how long a save, a reorder, the live preview, an upload and a Word import take.
 
     .venv/bin/python benchmarks/desk_files.py [--repeats N]
 
@@ -72,6 +72,15 @@ def main() -> None:
             order = names[index % 4 :] + names[: index % 4]
             writer.reorder_articles(issue, order, version=writer.open_issue(issue).version)
 
+        from newsletter.web.desk.drafts import draft_member, render_draft
+
+        member = draft_member(None, "", "de", ("poland",))
+        typed = article_fields(writer.open_article(issue, "schlesien", "de"))
+
+        def draft(index: int) -> None:
+            fields = dataclasses.replace(typed, title=f"Getippt {index}")
+            render_draft(config, issue, "schlesien", "de", fields, member)
+
         photo = [png(400, 300, rgb=(i % 256, 80, 120), padding=900_000) for i in range(args.repeats)]
         docx = press_release_docx(ROOT.parent / "shared" / "seeds")
 
@@ -85,6 +94,7 @@ def main() -> None:
             "save an article field (open, splice, verify, fsync)": measure(args.repeats, save_article),
             "save an issue field": measure(args.repeats, save_issue),
             "reorder the article list": measure(args.repeats, reorder),
+            "live preview of typed text (copy, save, render)": measure(args.repeats, draft),
             "upload a 0.9 MB PNG": measure(args.repeats, upload),
             "convert the press release .docx (no writing)": measure(
                 args.repeats, lambda i: convert_docx(docx)

@@ -105,9 +105,9 @@ def test_home_lists_issues_newest_first_with_their_state(
     page = _page(browser)
     _sign_in_by_keyboard(page, desk, "Clara Nowak")
     for slug in (SLUG, "2022-02-winter"):
-        page.goto(desk.url + f"/issues/{slug}/")
+        page.goto(desk.url + f"/issues/{slug}/edit")
         page.click("#approve")
-        expect(page.locator("#approval-result")).to_contain_text("Freigegeben von Clara Nowak")
+        expect(page.locator("#flash")).to_contain_text("Freigegeben von Clara Nowak")
     winter = project / "issues" / "2022-02-winter" / "articles" / "netzwerk.de.md"
     winter.write_text(winter.read_text(encoding="utf-8") + "\nNachtrag.\n", encoding="utf-8")
     page.goto(desk.url + "/")
@@ -136,18 +136,18 @@ def test_home_lists_issues_newest_first_with_their_state(
     page.close()
 
 
-def test_a_new_issue_from_the_form_opens_its_preview(browser, desk: DeskServer, project: Path) -> None:
+def test_a_new_issue_from_the_form_opens_its_issue_page(browser, desk: DeskServer, project: Path) -> None:
     page = _page(browser, 768)
     _sign_in_by_keyboard(page, desk, "Bernd Müller")
     page.fill("#slug", "2022-04-fruehjahr")
     page.select_option("#from", SLUG)
     page.click("#create-issue")
-    expect(page).to_have_url(desk.url + "/issues/2022-04-fruehjahr/")
-    expect(page.locator("#approval-result")).to_have_text("2022-04-fruehjahr ist angelegt.")
+    expect(page).to_have_url(desk.url + "/issues/2022-04-fruehjahr/edit")
+    expect(page.locator("#flash")).to_have_text("2022-04-fruehjahr ist angelegt.")
     made = project / "issues" / "2022-04-fruehjahr"
     assert sorted(p.name for p in (made / "articles").iterdir()) == sorted(
         p.name for p in (project / "issues" / SLUG / "articles").iterdir())  # fmt: skip
-    page.screenshot(path=str(SCREENSHOTS / "desk-issue-preview-768px.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "desk-new-issue-768px.png"), full_page=True)
     page.goto(desk.url + "/")
     page.fill("#slug", "2022-04-fruehjahr")
     page.click("#create-issue")
@@ -160,9 +160,9 @@ def test_approval_by_the_last_editor_is_refused_in_the_browser(
 ) -> None:
     record_edit(engine_for(project_env["NEWSLETTER_DATABASE"]), SLUG, "Anna Schmidt")
     page = _page(browser)
-    _sign_in_by_keyboard(page, desk, "Anna Schmidt", f"/issues/{SLUG}/")
+    _sign_in_by_keyboard(page, desk, "Anna Schmidt", f"/issues/{SLUG}/edit")
     page.click("#approve")
-    expect(page.locator("#approval-result")).to_have_text(
+    expect(page.locator("#flash")).to_have_text(
         "Sie haben diese Ausgabe zuletzt bearbeitet; eine andere Person mit Freigaberecht muss sie freigeben."
     )
     page.close()

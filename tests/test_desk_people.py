@@ -250,10 +250,10 @@ def test_unknown_name_and_wrong_password_get_the_same_answer(guarded: DeskServer
 
 def approve(client: httpx.Client, slug: str = "2022-03-laenderfokus") -> str:
     """Press the approve button on the issue's page; the page it comes back to, as text."""
-    page = client.get(f"/issues/{slug}/")
+    page = client.get(f"/issues/{slug}/edit")
     answer = client.post(f"/issues/{slug}/approve", data={"csrf": form_token(page.text)})
-    assert answer.status_code == 303 and answer.headers["location"] == f"/issues/{slug}/#approval"
-    return client.get(f"/issues/{slug}/").text
+    assert answer.status_code == 303 and answer.headers["location"] == f"/issues/{slug}/edit#approval"
+    return client.get(f"/issues/{slug}/edit").text
 
 
 def test_approval_by_the_last_editor_is_refused_by_another_approver_recorded(

@@ -41,6 +41,7 @@ from .auth import SIGN_IN, Session, Sessions, Throttle, safe_return
 from .gate import DeskGate, set_session, visit_of
 from .home import Board, issue_folders
 from .issues import IssuePreviews
+from .routes import editing_routes
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -110,6 +111,10 @@ class Desk:
     def page(self, request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
         html = self.env.get_template(template).render(**self.values(request), **values)
         return HTMLResponse(html, status_code=status)
+
+    def not_found(self, request: Request) -> Response:
+        w = self.words(request)
+        return self.page(request, "desk_message.html", 404, heading="404", text=w.not_found)
 
     def refused(self, request: Request) -> Response:
         w = self.words(request)
@@ -207,7 +212,7 @@ class Desk:
             return RedirectResponse("/#new-issue", status_code=303)
         self.record_edit(request, slug)
         self.flashes[visit.session.sid] = Flash("ok", self.words(request).created.format(slug=slug))
-        return RedirectResponse(f"/issues/{slug}/", status_code=303)
+        return RedirectResponse(f"/issues/{slug}/edit", status_code=303)
 
     async def approve(self, request: Request) -> Response:
         form = await self.checked_form(request)
@@ -222,7 +227,7 @@ class Desk:
         visit = visit_of(request)
         flash = await anyio.to_thread.run_sync(self._approve, self.words(request), visit.user, slug, path)
         self.flashes[visit.session.sid] = flash
-        return RedirectResponse(f"/issues/{slug}/#approval", status_code=303)
+        return RedirectResponse(f"/issues/{slug}/edit#approval", status_code=303)
 
     def _approve(self, w: DeskWords, user: User | None, slug: str, path: Path) -> Flash:
         """Four eyes: a signed-in approver who did not save the issue last; recorded with the
@@ -306,6 +311,7 @@ def create_desk_app(load_config: Callable[[], Config], hosts: frozenset[str], po
         Route("/issues/new", desk.new_issue, methods=["POST"]),
         Route("/issues/{slug}/approve", desk.approve, methods=["POST"]),
         Route("/static/{path:path}", desk.static),
+        *editing_routes(desk),
         Mount("/issues/{slug}", app=desk.previews),
         *_old_preview_paths(extra_issue),
     ]
