@@ -158,3 +158,34 @@ def test_a_forged_report_quoting_thousands_of_our_message_ids_costs_a_handful_of
     by_message_id = [s for s in statements if "deliveries.message_id = " in s]
     assert len(by_message_id) <= 3  # once per report, not per recipient: the first few ids only
     assert len(statements) <= 3 + len(report.recipients)  # + the address look-up without VERP
+
+
+def test_a_mail_with_a_message_id_longer_than_300_is_recorded_once_even_when_counts_are_not_told(
+    project, project_env, monkeypatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from delivery_rig import config_for
+
+    import newsletter.store.inbox as store
+    from newsletter.edges import inbox_book
+    from newsletter.store.inbox import Changes, Event
+
+    real = store.insert_ignore
+    monkeypatch.setattr(store, "insert_ignore", lambda *a: real(*a) and 0)  # a driver that tells no counts
+    long_id = "<" + "x" * 400 + "@relay.example>"
+    report = classify(f"Message-ID: {long_id}\r\nSubject: hallo\r\n\r\ntext\r\n".encode())
+    assert len(report.key) <= 300
+    book = inbox_book(config_for(project, project_env))
+
+    def once(address: str) -> None:
+        event = Event(
+            report.key, 0, "dsn", "hard", address, None, None, "5.1.1", "suppressed", "", True, None
+        )
+        book.record(Changes((event,), (), ((address, "bounced", "dsn"),)), datetime.now(UTC))
+
+    once("first@example.org")
+    assert book.suppressed("first@example.org")  # acted the first time, though the count said 0
+    assert report.key in book.known()
+    once("second@example.org")
+    assert not book.suppressed("second@example.org")  # recorded already: changes nothing

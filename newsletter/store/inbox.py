@@ -146,12 +146,15 @@ class InboxBook:
         recorded meanwhile by another run changes nothing (its events are already there)."""
         with self.engine.begin() as conn:
             values = [_event_values(e, now) for e in changes.events]
-            if not insert_ignore(conn, inbox_events, values, ["message_key", "position"]) and values:
-                taken = conn.execute(
-                    select(func.count()).where(inbox_events.c.message_key == changes.events[0].message_key)
-                ).scalar_one()
-                if taken:
+            if values:
+                key = changes.events[0].message_key
+                recorded = conn.execute(
+                    select(inbox_events.c.message_key).where(inbox_events.c.message_key == key).limit(1)
+                ).first()
+                if recorded is not None:
                     return
+                # not the count it returns: a driver may tell 0 for rows it did insert
+                insert_ignore(conn, inbox_events, values, ["message_key", "position"])
             for row_id, reply in changes.bounced:
                 conn.execute(
                     update(deliveries)
@@ -219,7 +222,7 @@ class InboxBook:
 
 def _event_values(e: Event, now: datetime) -> dict[str, object]:
     return {
-        "message_key": e.message_key[:300],
+        "message_key": e.message_key,
         "position": e.position,
         "kind": e.kind,
         "severity": e.severity,
