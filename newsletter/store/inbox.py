@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
 
-from ..audience.address import address_hash, canonical
 from ..model import DeliveryState, EditionKey
 from .db import insert_ignore
+from .suppressions import Suppressions, suppression_row
 from .tables import deliveries, inbox_events, suppressions
 
 
@@ -164,28 +164,13 @@ class InboxBook:
                     )
                 )
             rows = [
-                {
-                    "address_hash": address_hash(address),
-                    "address": canonical(address),
-                    "reason": reason,
-                    "source": source[:200],
-                    "created_at": now,
-                }
-                for address, reason, source in changes.suppress
+                suppression_row(address, reason, source, now) for address, reason, source in changes.suppress
             ]
             if rows:
                 insert_ignore(conn, suppressions, rows, ["address_hash"])
 
     def suppressed(self, address: str) -> bool:
-        with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(suppressions.c.address_hash).where(
-                        suppressions.c.address_hash == address_hash(address)
-                    )
-                ).first()
-                is not None
-            )
+        return Suppressions(self.engine).contains(address)
 
     # ───────────────────────────── what the office sees ─────────────────────────────
 
