@@ -40,7 +40,15 @@ from .document import ABSENT, Document, WriteError
 from .forms import ArticleFields
 from .slugs import slug
 from .uploads import ImageRefused, StoredImage, check_image, store_image
-from .writer import add_article, article_names, article_path, open_article, open_issue, save_article
+from .writer import (
+    add_article,
+    article_names,
+    article_path,
+    check_language,
+    open_article,
+    open_issue,
+    save_article,
+)
 
 _TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "a",
          "img", "table", "thead", "tbody", "tr", "td", "th", "sup", "sub"}  # fmt: skip
@@ -89,8 +97,7 @@ def import_docx(issue_dir: Path, data: bytes, *, config: Config, filename: str =
                 name: str | None = None, lang: str | None = None) -> ImportedArticle:  # fmt: skip
     """Convert ``data`` and write it as ``articles/<name>.<lang>.md`` of the issue at ``issue_dir``."""
     lang = lang or config.default_language
-    if lang not in config.languages:
-        raise WriteError(f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+    check_language(lang, config)
     issue = open_issue(issue_dir)
     if not issue.exists:
         raise RefusedError(f"{issue_dir.name}: no issue.md there; name an existing issue or start one "

@@ -222,9 +222,14 @@ def create_translation(issue_dir: Path, name: str, *, lang: str, config: Config,
     return save_draft(_article_draft(document, stub), ABSENT)
 
 
-def _configured(relative: str, lang: str, config: Config) -> str:
+def check_language(lang: str, config: Config) -> None:
+    """``WriteError`` unless ``lang`` is one of the configured languages."""
     if lang not in config.languages:
         raise WriteError(f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+
+
+def _configured(relative: str, lang: str, config: Config) -> str:
+    check_language(lang, config)
     return relative
 
 
