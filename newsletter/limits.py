@@ -33,6 +33,11 @@ IMAGE_MAX_BYTES = 5 * 1024 * 1024
 # release with photos is a few MB; the caps keep a zip bomb from filling the memory.
 WORD_FILE_MAX_BYTES = 100 * 1024 * 1024
 WORD_PART_MAX_BYTES = 200 * 1024 * 1024
+# All its parts unpacked together (a 100 MB file of thousands of small pictures must not mean GBs),
+# and the pictures an import keeps: beyond either cap a picture is left out, with a word.
+WORD_TOTAL_MAX_BYTES = 300 * 1024 * 1024
+WORD_PICTURES_MAX_BYTES = 50 * 1024 * 1024
+WORD_PICTURES_MAX = 200
 
 assert 2 * NAME_MAX + 1 <= HEADER_VALUE_MAX, "first and last name must fit the To header"
 
@@ -46,4 +51,7 @@ __all__ = [
     "RECORD_MAX",
     "WORD_FILE_MAX_BYTES",
     "WORD_PART_MAX_BYTES",
+    "WORD_PICTURES_MAX",
+    "WORD_PICTURES_MAX_BYTES",
+    "WORD_TOTAL_MAX_BYTES",
 ]

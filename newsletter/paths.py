@@ -166,7 +166,10 @@ def write_contained(root: Path, relative: str, data: bytes | Callable[[bytes | N
                 fh.flush()
                 os.fsync(fh.fileno())
             if exclusive:  # a link fails if the name appeared meanwhile; replace would overwrite it
-                os.link(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                try:
+                    os.link(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                except FileExistsError:
+                    raise Refused(relative, EXISTS) from None  # the temporary file goes below
                 os.unlink(temporary, dir_fd=folder)
             else:
                 os.replace(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
@@ -224,7 +227,8 @@ def _folder(root: Path, parts: tuple[str, ...], *, create: bool) -> Iterator[int
             except FileNotFoundError:
                 if not create:
                     raise
-                os.mkdir(part, dir_fd=fd)
+                with suppress(FileExistsError):  # another first upload made it meanwhile
+                    os.mkdir(part, dir_fd=fd)
                 child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
             except OSError as exc:  # ELOOP: a link; ENOTDIR: a file where a folder belongs
                 shown = "/".join(parts[: index + 1])

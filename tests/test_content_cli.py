@@ -137,6 +137,38 @@ def test_new_from_an_issue_saved_with_bom_and_crlf(cli: CliRunner, project: Path
     )
 
 
+def test_new_from_an_issue_with_a_windows_1252_text_is_refused_and_leaves_nothing(
+    cli: CliRunner, project: Path
+) -> None:
+    old = project / "issues" / "2022-01-alt"
+    (old / "articles").mkdir(parents=True)
+    (old / "issue.md").write_text(
+        "---\ntitle: Alt\ndate: 2022-01-05\narticles: [a]\n---\nText\n", encoding="utf-8"
+    )
+    (old / "articles" / "a.de.md").write_bytes("---\ntitle: Grüße\n---\nAlter Text\n".encode("cp1252"))
+    for _ in range(2):  # the second try says the same: no half-copied folder is left behind
+        result = cli.invoke(main, ["new", "2022-02-neu", "--from", "2022-01-alt"])
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            "error: 2022-01-alt/articles/a.de.md: not UTF-8 (saved as Windows-1252?); save it as UTF-8 in the "
+            "editor and try again; nothing was created\n"
+        )
+        assert not (project / "issues" / "2022-02-neu").exists()
+
+
+def test_new_from_an_issue_empties_a_text_without_front_matter(cli: CliRunner, project: Path) -> None:
+    old = project / "issues" / "2022-01-alt"
+    (old / "articles").mkdir(parents=True)
+    (old / "issue.md").write_text(
+        "---\ntitle: Alt\ndate: 2022-01-05\narticles: [a]\n---\nText\n", encoding="utf-8"
+    )
+    (old / "issue.pl.md").write_text("Stary wstęp całego numeru.\n", encoding="utf-8")
+    (old / "articles" / "a.de.md").write_text("---\ntitle: A\n---\nAlter Text\n", encoding="utf-8")
+    result = cli.invoke(main, ["new", "2022-02-neu", "--from", "2022-01-alt"])
+    assert result.exit_code == 0, result.output
+    assert (project / "issues" / "2022-02-neu" / "issue.pl.md").read_text(encoding="utf-8") == "Neuer Text.\n"
+
+
 def test_build_copies_an_article_image_kept_outside_images(cli: CliRunner, project: Path) -> None:
     """The built HTML refers to bilder/foto.png: it must be next to it, not only images/."""
     issue = project / "issues" / "x"

@@ -219,3 +219,33 @@ def test_new_from_an_issue_with_links_copies_no_link_target(
     ]
     assert sorted(p.name for p in (copy / "images").iterdir()) == ["sachsen-schlesien.png"]
     _assert_nothing_leaked(copy)
+
+
+def test_a_folder_made_meanwhile_by_another_first_upload_is_used(tmp_path: Path, monkeypatch) -> None:
+    real_mkdir = os.mkdir
+
+    def the_other_upload_was_first(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)  # the other writer's mkdir, between our open and ours
+        real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", the_other_upload_was_first)
+    written = paths.write_contained(tmp_path, "images/neu/a.png", b"png")
+    assert written.read_bytes() == b"png"
+
+
+def test_an_exclusive_write_whose_name_appears_meanwhile_is_refused_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch
+) -> None:
+    (tmp_path / "images").mkdir()
+    real_link = os.link
+
+    def the_other_writer_was_first(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT, dir_fd=dst_dir_fd))
+        real_link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(os, "link", the_other_writer_was_first)
+    with pytest.raises(paths.Refused) as refused:
+        paths.write_contained(tmp_path, "images/a.png", b"png", exclusive=True)
+    assert (refused.value.relative, refused.value.reason) == ("images/a.png", paths.EXISTS)
+    assert [p.name for p in (tmp_path / "images").iterdir()] == ["a.png"]
+    assert (tmp_path / "images" / "a.png").read_bytes() == b""

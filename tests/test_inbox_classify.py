@@ -117,3 +117,75 @@ def test_garbage_never_raises() -> None:
         b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--x",
     ):
         assert classify(raw).kind in (Kind.PERSONAL, Kind.DSN)
+
+
+def _forged_report_quoting_ids(domain: str, ids: int, recipients: int) -> bytes:
+    fields = "".join(
+        f"\r\nFinal-Recipient: rfc822; member{n}@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        for n in range(recipients)
+    )
+    quoted = "".join(f"Message-ID: <x{n}@{domain}>\r\n" for n in range(ids))
+    return (
+        "From: mailer-daemon@forger.example\r\nTo: bounces@amz-sachsen.example\r\n"
+        "Message-ID: <forged-many-ids@forger.example>\r\nSubject: Undelivered Mail\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain\r\n\r\n{quoted}\r\n"
+        f"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; forger.example\r\n{fields}\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+def test_a_forged_report_quoting_thousands_of_our_message_ids_costs_a_handful_of_lookups(
+    project, project_env
+) -> None:
+    from datetime import UTC, datetime
+
+    from delivery_rig import config_for
+    from sqlalchemy import event
+
+    from newsletter.edges import inbox_book
+    from newsletter.inbox.decide import Context, decide
+
+    config = config_for(project, project_env)
+    report = classify(_forged_report_quoting_ids(config.mail_domain, 10_000, 20), PHRASES)
+    assert report.kind == Kind.DSN and len(report.recipients) == 20
+    book = inbox_book(config)
+    book.known()  # the schema exists before counting
+    statements: list[str] = []
+    event.listen(book.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    plan = decide(report, Context(config, book, datetime.now(UTC)))
+    assert plan.changes is None and "nobody suppressed" in plan.left_because
+    by_message_id = [s for s in statements if "deliveries.message_id = " in s]
+    assert len(by_message_id) <= 3  # once per report, not per recipient: the first few ids only
+    assert len(statements) <= 3 + len(report.recipients)  # + the address look-up without VERP
+
+
+def test_a_mail_with_a_message_id_longer_than_300_is_recorded_once_even_when_counts_are_not_told(
+    project, project_env, monkeypatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from delivery_rig import config_for
+
+    import newsletter.store.inbox as store
+    from newsletter.edges import inbox_book
+    from newsletter.store.inbox import Changes, Event
+
+    real = store.insert_ignore
+    monkeypatch.setattr(store, "insert_ignore", lambda *a: real(*a) and 0)  # a driver that tells no counts
+    long_id = "<" + "x" * 400 + "@relay.example>"
+    report = classify(f"Message-ID: {long_id}\r\nSubject: hallo\r\n\r\ntext\r\n".encode())
+    assert len(report.key) <= 300
+    book = inbox_book(config_for(project, project_env))
+
+    def once(address: str) -> None:
+        event = Event(
+            report.key, 0, "dsn", "hard", address, None, None, "5.1.1", "suppressed", "", True, None
+        )
+        book.record(Changes((event,), (), ((address, "bounced", "dsn"),)), datetime.now(UTC))
+
+    once("first@example.org")
+    assert book.suppressed("first@example.org")  # acted the first time, though the count said 0
+    assert report.key in book.known()
+    once("second@example.org")
+    assert not book.suppressed("second@example.org")  # recorded already: changes nothing

@@ -178,6 +178,24 @@ def test_a_wrong_inbox_url_is_one_line_and_exit_2(project, project_env, value):
     assert result.stderr.startswith("error: NEWSLETTER_INBOX ")
 
 
+@pytest.mark.parametrize("value", ["imaps://u:s3cret@h/INBOX", "imaps://u:s3cret@h:99x/INBOX"])
+@pytest.mark.parametrize("once", [True, False], ids=["once", "every-interval"])
+def test_a_password_in_the_inbox_url_is_never_shown(project, project_env, value, once):
+    result = run_cli(
+        ["inbox", "--once"] if once else ["inbox"],
+        {**project_env, "NEWSLETTER_INBOX": value, "NEWSLETTER_INBOX_PASSWORD": "x"},
+        project,
+    )
+    assert result.returncode == 2 and result.stderr.splitlines()[-1].startswith("error: NEWSLETTER_INBOX ")
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_without_once_and_no_inbox_it_says_not_set(project, project_env):
+    result = run_cli(["inbox"], project_env, project)
+    assert result.returncode == 2 and "None" not in result.stderr
+    assert result.stderr.startswith("reading (not set) every ")
+
+
 def test_no_inbox_configured_says_so(project, project_env):
     result = run_cli(["inbox", "--once"], project_env, project)
     assert result.returncode == 2

@@ -218,3 +218,54 @@ def test_a_footnote_is_listed_with_its_text(cli: CliRunner, project: Path) -> No
     assert "left out: footnote 1: „Quelle: Pressemitteilung des BMBF“" in result.stdout.splitlines()
     text = (project / "issues" / ISSUE / "articles" / "foerderung.de.md").read_text(encoding="utf-8")
     assert text == "---\ntitle: Förderung\n---\nDas BMBF fördert das Projekt.\n"
+
+
+def _pictures(count: int) -> bytes:
+    document = docx.Document()
+    document.add_heading("Bildergalerie", 1)
+    for n in range(count):  # different colours: python-docx stores the same picture once
+        add_picture(document, png(rgb=(n, 100, 200)), description=f"Bild {n + 1}")
+    return save(document)
+
+
+def test_pictures_beyond_the_count_or_the_total_size_are_left_out(
+    cli: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import limits
+
+    (project / "galerie.docx").write_bytes(_pictures(4))
+    monkeypatch.setattr(limits, "WORD_PICTURES_MAX", 2)
+    result = cli.invoke(main, ["import", "galerie.docx", "--issue", ISSUE])
+    assert result.exit_code == 0, result.output
+    too_many = "more than 2 pictures or 50 MB of pictures in one file: import the rest in a second file"
+    left_out = [line for line in result.stdout.splitlines() if line.startswith("left out: ")]
+    assert left_out == [f"left out: picture 3 ({too_many})", f"left out: picture 4 ({too_many})"]
+    assert len(list((project / "issues" / ISSUE / "images").iterdir())) == 2
+
+    monkeypatch.setattr(limits, "WORD_PICTURES_MAX", 200)
+    monkeypatch.setattr(limits, "WORD_PICTURES_MAX_BYTES", len(png()) + 10)
+    result = cli.invoke(main, ["import", "galerie.docx", "--issue", ISSUE, "--name", "zweite"])
+    assert result.exit_code == 0, result.output
+    left_out = [line for line in result.stdout.splitlines() if line.startswith("left out: ")]
+    assert [line.split(" (")[0] for line in left_out] == [f"left out: picture {n}" for n in (2, 3, 4)]
+    assert all("of pictures in one file" in line for line in left_out)
+
+
+def test_a_file_whose_parts_unpack_to_more_than_the_total_exits_2(
+    cli: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter import limits
+
+    data = _pictures(3)
+    (project / "galerie.docx").write_bytes(data)
+    unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    monkeypatch.setattr(limits, "WORD_TOTAL_MAX_BYTES", unpacked - 1)
+    before = _tree(project / "issues")
+    result = cli.invoke(main, ["import", "galerie.docx", "--issue", ISSUE])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("galerie.docx: its parts unpack to more than ")
+    assert (
+        result.stderr.endswith(" MB in all; this is no ordinary Word file\n")
+        and result.stderr.count("\n") == 1
+    )
+    assert _tree(project / "issues") == before

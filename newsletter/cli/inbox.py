@@ -22,7 +22,7 @@ def register(main: click.Group) -> None:
 @click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing, move nothing.")
 def inbox(once: bool, dry_run: bool) -> None:
     """Process NEWSLETTER_INBOX: delivery reports, complaints, mailto: unsubscribes; leave other mail untouched."""
-    from ..inbox.mailbox import MailboxError
+    from ..inbox.mailbox import MailboxError, hide_password
     from ..inbox.run import inbox_once
 
     config = load_config()
@@ -34,7 +34,9 @@ def inbox(once: bool, dry_run: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     minutes = config.inbox.minutes
-    click.echo(f"reading {config.inbox.url} every {minutes:g} minute(s); Ctrl+C stops", err=True)
+    click.echo(
+        f"reading {hide_password(config.inbox.url)} every {minutes:g} minute(s); Ctrl+C stops", err=True
+    )
     while not stop.is_set():
         try:
             click.echo(inbox_once(config, echo=click.echo).summary())

@@ -158,15 +158,20 @@ def save_draft(draft: Draft, version: str) -> Document:
     return write_text(document.issue_dir, document.relative, text, version)
 
 
+def check_version(relative: str, current: bytes | None, version: str) -> None:
+    """``StaleFile`` (with the file's text and version) unless ``current`` (None: no file) is at ``version``."""
+    if version_of(current) != version:
+        shown = None if current is None else current.decode("utf-8", errors="replace")
+        raise StaleFile(relative, shown, version_of(current))
+
+
 def write_text(issue_dir: Path, relative: str, text: str, version: str) -> Document:
     """Write ``text`` as the whole file if it is still at ``version`` (``ABSENT``: only if it does not
     exist yet); the BOM and Windows line ends of the file it replaces are kept. The desk's source
     view saves with it, and so does a conflict resolved by hand."""
 
     def unless_changed(current: bytes | None) -> bytes:
-        if version_of(current) != version:
-            shown = None if current is None else current.decode("utf-8", errors="replace")
-            raise StaleFile(relative, shown, version_of(current))
+        check_version(relative, current, version)
         return _encode(text, current)
 
     try:

@@ -5,8 +5,9 @@ links, pictures and tables (written as text: one line per row, cells separated b
 is escaped so that it stays text: ``<script>`` typed in Word is shown as ``<script>``, never run,
 and a ``*`` stays a star. The caller sanitises the HTML with nh3 first; anything this module does
 not know is written as its text. Links other than http, https, mailto and tel lose their target
-(``Conversion.dropped_links`` names them); footnote references and the footnote list mammoth
-appends are taken out and returned (``footnotes``) so the import can list them.
+(the import names them, read with ``links`` from the HTML before nh3); footnote references and
+the footnote list mammoth appends are taken out and returned (``footnotes``) so the import can
+list them.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ class Conversion:
     body: str
     images: int  # pictures written into the body
     tables: int
-    dropped_links: list[str] = field(default_factory=list)  # "text → target" of links without a safe scheme
     footnotes: list[str] = field(default_factory=list)  # the text of each footnote taken out
 
 
@@ -226,8 +226,6 @@ def _link(node: Node, conversion: Conversion) -> str:
     text = _inline(node.children, conversion).strip()
     href = node.attrs.get("href", "").strip()
     if not href or not is_safe_link(href):
-        if href:
-            conversion.dropped_links.append(f"{_plain(node).strip()} → {href[:80]}")
         return text
     target = f"<{href}>" if re.search(r"[\s()<>]", href) else href
     return f"[{text or _escape(href)}]({target})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,13 +40,17 @@ def create_issue(config: Config, slug: str, *, source: str | Path | None = None)
     target = config.issues_dir / slug
     if target.exists() or target.is_symlink():
         raise RefusedError(f"{_shown(config, target)} already exists; edit it or choose another slug")
-    if source is None:
-        _stub(target, config)
-        return CreatedIssue(target)
-    origin = resolve_issue_path(source, config)
-    if not (origin / "issue.md").is_file():
+    origin = None if source is None else resolve_issue_path(source, config)
+    if origin is not None and not (origin / "issue.md").is_file():
         raise RefusedError(f"{source}: no issue.md there; name an existing issue folder or slug")
-    return CreatedIssue(target, _copy_structure(origin, target))
+    try:
+        if origin is None:
+            _stub(target, config)
+            return CreatedIssue(target)
+        return CreatedIssue(target, _copy_structure(origin, target, str(source)))
+    except BaseException:  # a half-made issue would make the next try say "already exists"
+        shutil.rmtree(target, ignore_errors=True)
+        raise
 
 
 def _stub(target: Path, config: Config) -> None:
@@ -73,24 +78,31 @@ def _create(target: Path, relative: str, text: str) -> None:
     paths.write_contained(target, relative, text.encode("utf-8"), exclusive=True)
 
 
-def _copy_structure(origin: Path, target: Path) -> tuple[Path, ...]:
-    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today.
-    Hidden files and symbolic links are not copied (paths.copy_contained): a link is named and skipped."""
+def _copy_structure(origin: Path, target: Path, source: str) -> tuple[Path, ...]:
+    """Copy the issue's files keeping every front matter; bodies become placeholders, date becomes today
+    (a text without front matter becomes the placeholder alone). Hidden files and symbolic links are
+    not copied (paths.copy_contained): a link is named and skipped. ``RefusedError`` for a text that
+    is not UTF-8."""
     for folder in ("articles", "images"):
         (target / folder).mkdir(parents=True, exist_ok=True)
     kept = [f for f in paths.files(origin) if not f.endswith((".html", ".txt")) and "__pycache__" not in f]
     paths.copy_contained(origin, kept, target)
     for file in sorted(target.rglob("*.md")):
-        lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
+        relative = file.relative_to(target).as_posix()
+        try:
+            lines = file.read_text(encoding="utf-8-sig").split("\n")  # Notepad writes a BOM
+        except UnicodeDecodeError:
+            raise RefusedError(f"{source}/{relative}: not UTF-8 (saved as Windows-1252?); save it as "
+                               "UTF-8 in the editor and try again; nothing was created") from None  # fmt: skip
         end = closing_line(lines)
-        if end is not None:
+        if end is None:
+            paths.write_contained(target, relative, b"Neuer Text.\n")
+        else:
             head = "\n".join(["---", *lines[1:end]])
             if file.name == "issue.md":
                 head = re.sub(r"(?m)^date:.*$", f"date: {date.today().isoformat()}", head)
                 head += "" if SALUTATION_NOTE in head.split("\n") else f"\n{SALUTATION_NOTE}"
-            paths.write_contained(
-                target, file.relative_to(target).as_posix(), (head + "\n---\nNeuer Text.\n").encode()
-            )
+            paths.write_contained(target, relative, (head + "\n---\nNeuer Text.\n").encode())
     return tuple(paths.symlinks(origin))
 
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import mammoth
 import nh3
 
+from .. import limits
 from ..config import Config
 from ..limits import IMAGE_MAX_BYTES, WORD_FILE_MAX_BYTES, WORD_PART_MAX_BYTES
 from ..model import NewsletterError, RefusedError
@@ -39,7 +40,15 @@ from .document import ABSENT, Document, WriteError
 from .forms import ArticleFields
 from .slugs import slug
 from .uploads import ImageRefused, StoredImage, check_image, store_image
-from .writer import add_article, article_names, article_path, open_article, open_issue, save_article
+from .writer import (
+    add_article,
+    article_names,
+    article_path,
+    check_language,
+    open_article,
+    open_issue,
+    save_article,
+)
 
 _TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "a",
          "img", "table", "thead", "tbody", "tr", "td", "th", "sup", "sub"}  # fmt: skip
@@ -88,8 +97,7 @@ def import_docx(issue_dir: Path, data: bytes, *, config: Config, filename: str =
                 name: str | None = None, lang: str | None = None) -> ImportedArticle:  # fmt: skip
     """Convert ``data`` and write it as ``articles/<name>.<lang>.md`` of the issue at ``issue_dir``."""
     lang = lang or config.default_language
-    if lang not in config.languages:
-        raise WriteError(f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+    check_language(lang, config)
     issue = open_issue(issue_dir)
     if not issue.exists:
         raise RefusedError(f"{issue_dir.name}: no issue.md there; name an existing issue or start one "
@@ -115,16 +123,27 @@ def convert_docx(data: bytes, *, filename: str = "the Word file") -> Converted:
     findings = _inspect(data, filename)
     pictures: list[tuple[int, bytes, str]] = []
     seen = [0]  # pictures met so far, kept or not: "picture 3" is the third picture in the file
+    kept_bytes = [0]
 
     def picture(image: Any) -> dict[str, str]:
         seen[0] += 1
         number = seen[0]
+        most, room = limits.WORD_PICTURES_MAX, limits.WORD_PICTURES_MAX_BYTES - kept_bytes[0]
+        too_many = (f"more than {most} pictures or {limits.WORD_PICTURES_MAX_BYTES // (1024 * 1024)} MB "
+                    "of pictures in one file: import the rest in a second file")  # fmt: skip
+        if len(pictures) >= most or room <= 0:
+            findings.append(Finding("left out", f"picture {number} ({too_many})"))
+            return {}
         try:
             with image.open() as stream:
                 kept = check_image(f"picture {number}", stream, limit=IMAGE_MAX_BYTES)
         except ImageRefused as exc:
             findings.append(Finding("left out", f"picture {number} ({exc.reason})"))
             return {}
+        if len(kept[0]) > room:
+            findings.append(Finding("left out", f"picture {number} ({too_many})"))
+            return {}
+        kept_bytes[0] += len(kept[0])
         pictures.append((number, *kept))
         return {"src": _PLACEHOLDER.format(number), "alt": (image.alt_text or "").strip()}
 
@@ -176,6 +195,10 @@ def _inspect(data: bytes, filename: str) -> list[Finding]:
     if any(info.file_size > WORD_PART_MAX_BYTES for info in entries.values()):
         raise UnreadableWord(f"{filename}: a part of it unpacks to more than "
                              f"{WORD_PART_MAX_BYTES // (1024 * 1024)} MB; this is no ordinary Word file")  # fmt: skip
+    if sum(info.file_size for info in entries.values()) > limits.WORD_TOTAL_MAX_BYTES:
+        raise UnreadableWord(f"{filename}: its parts unpack to more than "
+                             f"{limits.WORD_TOTAL_MAX_BYTES // (1024 * 1024)} MB in all; this is no ordinary "
+                             "Word file")  # fmt: skip
     findings = []
     document = _part(archive, "word/document.xml")
     comments = len(re.findall(rb"<w:comment\b", _part(archive, "word/comments.xml")))

@@ -34,7 +34,7 @@ from .. import paths
 from ..config import Config
 from ..model import Contact, Event
 from .articles import ARTICLE_FILE, ARTICLE_KEYS, CONTACT_KEYS, EVENT_KEYS
-from .document import ABSENT, Document, Draft, StaleFile, WriteError, read_document, save_draft, version_of
+from .document import ABSENT, Document, Draft, StaleFile, WriteError, check_version, read_document, save_draft
 from .forms import (
     ArticleFields,
     IssueFields,
@@ -185,9 +185,7 @@ def delete_article_files(issue_dir: Path, name: str, *, versions: Mapping[str, s
         relative = article_path(name, lang)
 
         def unchanged(current: bytes | None, relative: str = relative, version: str = version) -> None:
-            if version_of(current) != version:
-                shown = None if current is None else current.decode("utf-8", errors="replace")
-                raise StaleFile(relative, shown, version_of(current))
+            check_version(relative, current, version)
 
         try:
             if paths.delete_contained(issue_dir, relative, check=unchanged):
@@ -224,9 +222,14 @@ def create_translation(issue_dir: Path, name: str, *, lang: str, config: Config,
     return save_draft(_article_draft(document, stub), ABSENT)
 
 
-def _configured(relative: str, lang: str, config: Config) -> str:
+def check_language(lang: str, config: Config) -> None:
+    """``WriteError`` unless ``lang`` is one of the configured languages."""
     if lang not in config.languages:
         raise WriteError(f"unknown language '{lang}' (configured: {', '.join(config.languages)})")
+
+
+def _configured(relative: str, lang: str, config: Config) -> str:
+    check_language(lang, config)
     return relative
 
 

@@ -27,6 +27,9 @@ from ..reports import Kind, Recipient, Report, Severity
 from ..store.inbox import Changes, Delivery, Event
 
 ADDRESS_WINDOW = timedelta(days=30)
+# a report's original Message-IDs (of our domain) looked up, best first: a forged report quoting
+# thousands would otherwise cost one lookup each (the original's own id comes first)
+LOOKUPS = 3
 _FAILED = frozenset({Severity.SOFT, Severity.HARD})
 LABELS = {
     Severity.HARD: "hard bounce",
@@ -81,8 +84,9 @@ def decide(report: Report, ctx: Context) -> Plan:
     if not report.recipients:
         return Plan(report, None, f"a {_what(report)} that names no recipient")
     events, bounced, suppress, reasons = [], [], [], []
+    found = candidates(report, ctx)
     for position, recipient in enumerate(report.recipients):
-        row, why = match(report, recipient, ctx)
+        row, why = match(report, recipient, ctx, found)
         if row is None:
             reasons.append(f"{recipient.address}: {why}")
             continue
@@ -96,23 +100,42 @@ def decide(report: Report, ctx: Context) -> Plan:
     return Plan(report, Changes(tuple(events), tuple(bounced), tuple(suppress)))
 
 
-def match(report: Report, recipient: Recipient, ctx: Context) -> tuple[Delivery | None, str]:
-    """The ledger row the report is about for this recipient, or None and why not."""
+@dataclass(frozen=True)
+class Candidates:
+    """The ledger rows a report names, looked up once per report: by VERP token (``verp``: None
+    when it carries no token of ours) and by the original Message-ID."""
+
+    verp: list[Delivery] | None
+    by_message_id: list[Delivery]
+
+
+def candidates(report: Report, ctx: Context) -> Candidates:
     config, book = ctx.config, ctx.book
-    single = len(report.recipients) == 1 and report.kind is not Kind.NOTICE
     tokens = [t for a in report.verp_candidates if (t := verp_token(a, config)) is not None]
     if tokens:
-        rows = [r for t in tokens if (i := read_verp(t, config)) and (r := book.delivery(i))]
-        if not rows:
-            return None, "its VERP token does not verify"
-        return _same(rows, recipient, single, "the VERP token names another address")
+        return Candidates([r for t in tokens if (i := read_verp(t, config)) and (r := book.delivery(i))], [])
     found = [
         r
-        for m in _ours(report, config)
+        for m in _ours(report, config)[:LOOKUPS]
         if (r := book.by_message_id(m, delivery_row_of(m, config.mail_domain)))
     ]
-    if found:
-        return _same(found, recipient, single, "the Message-ID names another address")
+    return Candidates(None, found)
+
+
+def match(
+    report: Report, recipient: Recipient, ctx: Context, found: Candidates | None = None
+) -> tuple[Delivery | None, str]:
+    """The ledger row the report is about for this recipient, or None and why not (``found``: the
+    report's ``candidates``, looked up here when not given)."""
+    config, book = ctx.config, ctx.book
+    found = found if found is not None else candidates(report, ctx)
+    single = len(report.recipients) == 1 and report.kind is not Kind.NOTICE
+    if found.verp is not None:
+        if not found.verp:
+            return None, "its VERP token does not verify"
+        return _same(found.verp, recipient, single, "the VERP token names another address")
+    if found.by_message_id:
+        return _same(found.by_message_id, recipient, single, "the Message-ID names another address")
     if report.kind is Kind.NOTICE:
         return None, "a guess, and neither a VERP token nor a Message-ID of ours names the address"
     if config.verp:
@@ -243,4 +266,4 @@ def label(severity: str) -> str:
     return LABELS.get(severity, severity)
 
 
-__all__ = ["Book", "Context", "Plan", "decide", "label", "match", "soft_streak"]
+__all__ = ["Book", "Candidates", "Context", "Plan", "candidates", "decide", "label", "match", "soft_streak"]

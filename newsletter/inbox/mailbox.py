@@ -62,10 +62,12 @@ def parse_imap_url(url: str) -> ImapUrl:
     try:
         port = parts.port or 993
     except ValueError:
-        raise ConfigError(f"NEWSLETTER_INBOX {url!r}: the port must be a number 1–65535") from None
+        raise ConfigError(
+            f"NEWSLETTER_INBOX {hide_password(url)!r}: the port must be a number 1–65535"
+        ) from None
     if parts.scheme != "imaps" or not parts.hostname or not parts.username:
         raise ConfigError(
-            f"NEWSLETTER_INBOX {_hide(url)!r} must be imaps://USER@HOST[:PORT]/FOLDER (IMAP over TLS) "
+            f"NEWSLETTER_INBOX {hide_password(url)!r} must be imaps://USER@HOST[:PORT]/FOLDER (IMAP over TLS) "
             "or the path of a Maildir"
         )
     if parts.password is not None:
@@ -101,9 +103,12 @@ def open_mailbox(config: Config, *, readonly: bool = False) -> Mailbox:
     return MaildirMailbox(path if path.is_absolute() else config.root / path, settings.processed_folder)
 
 
-def _hide(url: str) -> str:
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+def hide_password(url: str | None) -> str:
+    """NEWSLETTER_INBOX as it may be shown: a password in it as ``***``, "(not set)" for none."""
+    if not url:
+        return "(not set)"
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@") if password else url
 
 
-__all__ = ["ImapUrl", "Mail", "Mailbox", "MailboxError", "open_mailbox", "parse_imap_url"]
+__all__ = ["ImapUrl", "Mail", "Mailbox", "MailboxError", "hide_password", "open_mailbox", "parse_imap_url"]

@@ -47,7 +47,7 @@ def classify(raw: bytes, phrases: Phrases = Phrases()) -> Report:
     """What the mail ``raw`` is (see the module's docstring). Never raises on a malformed mail."""
     msg = message_from_bytes(raw, policy=compat32)
     own_id = _MSGID.findall(header(msg, "Message-ID"))
-    key = own_id[0] if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    key = (own_id[0] if own_id else "sha256:" + hashlib.sha256(raw).hexdigest())[:KEY_MAX]
     base = Report(
         key=key,
         kind=Kind.PERSONAL,
@@ -76,6 +76,7 @@ def classify(raw: bytes, phrases: Phrases = Phrases()) -> Report:
 
 
 _MSGID = re.compile(r"<[^<>\s]+>")
+KEY_MAX = 300  # the key as stored (tables.inbox_events.message_key) and compared: cut here, once
 
 
 def _dsn(msg: Message, base: Report) -> Report:

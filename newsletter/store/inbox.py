@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
 
-from ..audience.address import address_hash, canonical
 from ..model import DeliveryState, EditionKey
 from .db import insert_ignore
+from .suppressions import Suppressions, suppression_row
 from .tables import deliveries, inbox_events, suppressions
 
 
@@ -146,12 +146,15 @@ class InboxBook:
         recorded meanwhile by another run changes nothing (its events are already there)."""
         with self.engine.begin() as conn:
             values = [_event_values(e, now) for e in changes.events]
-            if not insert_ignore(conn, inbox_events, values, ["message_key", "position"]) and values:
-                taken = conn.execute(
-                    select(func.count()).where(inbox_events.c.message_key == changes.events[0].message_key)
-                ).scalar_one()
-                if taken:
+            if values:
+                key = changes.events[0].message_key
+                recorded = conn.execute(
+                    select(inbox_events.c.message_key).where(inbox_events.c.message_key == key).limit(1)
+                ).first()
+                if recorded is not None:
                     return
+                # not the count it returns: a driver may tell 0 for rows it did insert
+                insert_ignore(conn, inbox_events, values, ["message_key", "position"])
             for row_id, reply in changes.bounced:
                 conn.execute(
                     update(deliveries)
@@ -161,28 +164,13 @@ class InboxBook:
                     )
                 )
             rows = [
-                {
-                    "address_hash": address_hash(address),
-                    "address": canonical(address),
-                    "reason": reason,
-                    "source": source[:200],
-                    "created_at": now,
-                }
-                for address, reason, source in changes.suppress
+                suppression_row(address, reason, source, now) for address, reason, source in changes.suppress
             ]
             if rows:
                 insert_ignore(conn, suppressions, rows, ["address_hash"])
 
     def suppressed(self, address: str) -> bool:
-        with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(suppressions.c.address_hash).where(
-                        suppressions.c.address_hash == address_hash(address)
-                    )
-                ).first()
-                is not None
-            )
+        return Suppressions(self.engine).contains(address)
 
     # ───────────────────────────── what the office sees ─────────────────────────────
 
@@ -219,7 +207,7 @@ class InboxBook:
 
 def _event_values(e: Event, now: datetime) -> dict[str, object]:
     return {
-        "message_key": e.message_key[:300],
+        "message_key": e.message_key,
         "position": e.position,
         "kind": e.kind,
         "severity": e.severity,

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, literal, or_, select, union_all, update
 
-from ..audience.address import address_hash, canonical
+from ..audience.address import address_hash
 from ..audience.signups import Choice
 from ..model import DeliveryState
 from .db import insert_ignore
+from .suppressions import suppression_row
 from .tables import deliveries, preferences, suppressions
 
 _c = deliveries.c
@@ -186,13 +187,7 @@ class LedgerSession:
         self._open = True
         if suppress is not None:
             address, source = suppress
-            entry = {
-                "address_hash": address_hash(address),
-                "address": canonical(address),
-                "reason": "bounced",
-                "source": source[:200],
-                "created_at": now,
-            }
+            entry = suppression_row(address, "bounced", source, now)
             with self.conn.begin():  # the same driver transaction, committed with the outcome
                 insert_ignore(self.conn, suppressions, [entry], ["address_hash"])
             self._open = False

@@ -33,6 +33,17 @@ from .tables import suppressions
 _CHUNK = 500  # hashes per IN (...) query; well below every database's parameter limit
 
 
+def suppression_row(address: str, reason: str, source: str, created_at: datetime) -> dict[str, object]:
+    """The ``tables.suppressions`` row of ``address`` (the send, the inbox and ``add`` make the same)."""
+    return {
+        "address_hash": address_hash(address),
+        "address": canonical(address),
+        "reason": reason,
+        "source": source[:200],
+        "created_at": created_at,
+    }
+
+
 class Suppressions:
     """The suppression list in the state database (``engine_for(config.database_url)``)."""
 
@@ -44,13 +55,7 @@ class Suppressions:
         reason = reason.strip().lower()
         if reason not in REASONS:
             raise AudienceError(f"unknown suppression reason '{reason}'; use one of {', '.join(REASONS)}")
-        row = {
-            "address_hash": address_hash(address),
-            "address": canonical(address),
-            "reason": reason,
-            "source": source.strip()[:200] or "unknown",
-            "created_at": when or utcnow(),
-        }
+        row = suppression_row(address, reason, source.strip()[:200] or "unknown", when or utcnow())
         try:
             with self.engine.begin() as conn:
                 if conn.execute(
@@ -141,4 +146,4 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-__all__ = ["Suppressions"]
+__all__ = ["Suppressions", "suppression_row"]
