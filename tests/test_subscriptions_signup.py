@@ -198,3 +198,62 @@ def test_a_member_who_signs_up_gets_the_consented_choice_and_per_zone_schedules_
         svc.config, "poland", "Europe/Warsaw", "Europe/Warsaw", frozenset({"Europe/Warsaw"})
     )
     assert NEW in warsaw and "m0@example.org" not in warsaw
+
+
+def _store(tmp_path):  # noqa: ANN001, ANN202
+    from sqlalchemy import create_engine
+
+    from newsletter.store.subscriptions import Subscriptions
+    from newsletter.store.tables import metadata
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    metadata.create_all(engine)
+    return engine, Subscriptions(engine)
+
+
+def _request(address: str, requested_at):  # noqa: ANN001, ANN202
+    from newsletter.audience.signups import Choice, SignupRequest
+
+    return SignupRequest(address, "", "", "", "", Choice("pl", frozenset({"usa"})), "0" * 64, "pl", None,
+                         requested_at)  # fmt: skip
+
+
+def test_an_old_confirmation_link_replayed_after_forget_does_not_subscribe_again(tmp_path):
+    from datetime import timedelta
+
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import suppressions
+
+    engine, subs = _store(tmp_path)
+    address = "eva@partner.example"
+    request = _request(address, utcnow() - timedelta(minutes=5))
+    assert subs.confirm(request, "r1")
+    subs.forget(address)
+    assert subs.confirm(request, "r1") is False  # the same link, its consent row gone with forget
+    assert subs.signup(address) is None
+    with engine.connect() as conn:
+        assert [r.reason for r in conn.execute(select(suppressions))] == ["erased"]
+
+
+def test_a_link_requested_before_a_one_click_unsubscribe_does_not_lift_it(tmp_path):
+    from datetime import timedelta
+
+    from newsletter.audience.address import address_hash
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import suppressions
+
+    engine, subs = _store(tmp_path)
+    address = "eva@partner.example"
+    request = _request(address, utcnow() - timedelta(days=2))
+    with engine.begin() as conn:
+        conn.execute(suppressions.insert().values(
+            address_hash=address_hash(address), address=address,
+            reason="unsubscribed", source="one-click", created_at=utcnow() - timedelta(hours=1),
+        ))  # fmt: skip
+    assert subs.confirm(request, "r2") is False
+    with engine.connect() as conn:
+        assert [r.reason for r in conn.execute(select(suppressions))] == ["unsubscribed"]
+    # a new request after the unsubscribe is a new, provable consent: it lifts it
+    assert subs.confirm(_request(address, utcnow()), "r3")
+    with engine.connect() as conn:
+        assert list(conn.execute(select(suppressions))) == []
