@@ -257,3 +257,39 @@ def test_a_link_requested_before_a_one_click_unsubscribe_does_not_lift_it(tmp_pa
     assert subs.confirm(_request(address, utcnow()), "r3")
     with engine.connect() as conn:
         assert list(conn.execute(select(suppressions))) == []
+
+
+def test_a_sign_up_the_csv_marks_unsubscribed_is_not_in_the_plan(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        svc.sign_up(client, NEW, segments=["usa"], language="pl")
+        (mail,) = smtp_sink.wait_for(1)
+        assert client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+    with (project / "subscribers.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{NEW},,,,,pl,usa\n")
+    text = (project / "subscribers.csv").read_text(encoding="utf-8").splitlines()
+    rows_ = (
+        [text[0] + ",status"] + [line + ",subscribed" for line in text[1:-1]] + [text[-1] + ",unsubscribed"]
+    )
+    (project / "subscribers.csv").write_text("\n".join(rows_) + "\n", encoding="utf-8")
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "usa", "--dry-run"], svc.env, project)
+    assert plan.returncode == 0, plan.stderr
+    assert NEW not in plan.stdout, plan.stdout
+    assert "m1@example.org\tusa.en\twould send" in plan.stdout.splitlines()
+
+
+def test_a_stored_choice_with_a_segment_and_language_no_longer_configured_breaks_no_send(
+    project, project_env, smtp_sink
+):
+    from newsletter.audience.signups import Choice
+    from newsletter.edges import subscriptions
+
+    with subscription_service(project, project_env, smtp_sink) as svc:
+        store = subscriptions(svc.config)
+        # stored before the office renamed the segment "usa" to "america" and dropped French
+        store.set_choice("m1@example.org", Choice("fr", frozenset({"usa", "america"})))
+        store.set_choice("m2@example.org", Choice("pl", frozenset({"america"})))
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "all", "--dry-run"], svc.env, project)
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert "m1@example.org\tusa.en\twould send" in lines, plan.stdout  # the member's own language
+    assert "m2@example.org\tgeneral.pl\twould send" in lines, plan.stdout  # the general articles only
