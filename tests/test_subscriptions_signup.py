@@ -293,3 +293,29 @@ def test_a_stored_choice_with_a_segment_and_language_no_longer_configured_breaks
     lines = plan.stdout.splitlines()
     assert "m1@example.org\tusa.en\twould send" in lines, plan.stdout  # the member's own language
     assert "m2@example.org\tgeneral.pl\twould send" in lines, plan.stdout  # the general articles only
+
+
+def test_without_a_public_url_the_form_is_closed_and_nothing_is_sent_or_counted(
+    project, project_env, smtp_sink
+):
+    from compliance_rig import serve_app
+    from delivery_rig import SECRET, sink_env, write_members
+
+    from newsletter.config import load_config
+    from newsletter.store.tables import rate_limits
+    from newsletter.web.public import create_app
+
+    write_members(project, 3)
+    env = sink_env(project_env, smtp_sink, NEWSLETTER_SECRET=SECRET)
+    env.pop("NEWSLETTER_PUBLIC_URL", None)
+    config = load_config(project, env)
+    assert config.public_url is None or not config.public_url
+    data = {"email": NEW, "language": "pl", "segments": ["usa"], "consent": "yes", "consent_language": "pl",
+            "website": ""}  # fmt: skip
+    with serve_app(create_app(config)) as url, httpx.Client() as client:
+        page = client.get(f"{url}/subscribe?lang=pl")
+        assert page.status_code == 503 and 'name="consent"' not in page.text
+        answer = client.post(f"{url}/subscribe?lang=pl", data=data)
+        assert answer.status_code == 503 and 'name="consent"' not in answer.text
+    assert smtp_sink.messages == []
+    assert not [r for r in rows(config, rate_limits) if r["key"].startswith("address:")]

@@ -140,7 +140,7 @@ class SignupPages:
     ) -> Response:
         t, config = self._words(lang), self.config
         consent = config.consent.text(config.language_chain(lang))
-        if consent is None:
+        if consent is None or not config.public_url:  # no consent text, or no link to confirm with
             return self.page(lang, t.subscribe_title, f"<p>{fmt(t.closed, self._values())}</p>", 503)
         value = {k: str(v) for k, v in given.items() if isinstance(v, str)}
         chosen = given.get("segments_list", ())
@@ -190,8 +190,8 @@ class SignupPages:
         )  # fmt: skip
         if not allowed:
             return self.page(lang, t.limited_title, f"<p>{fmt(t.limited, self._values())}</p>", 429)
-        if self.config.consent.text(self.config.language_chain(lang)) is None:
-            return self._form(lang, {}, {})
+        if self.config.consent.text(self.config.language_chain(lang)) is None or not self.config.public_url:
+            return self._form(lang, {}, {})  # the closed page
         if _text(form, HONEYPOT):  # a robot: the same answer as everyone, and nothing is sent
             return self._sent(lang)
         given, errors, signup = self._check(form, lang, ip)
