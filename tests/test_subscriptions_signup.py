@@ -319,3 +319,36 @@ def test_without_a_public_url_the_form_is_closed_and_nothing_is_sent_or_counted(
         assert answer.status_code == 503 and 'name="consent"' not in answer.text
     assert smtp_sink.messages == []
     assert not [r for r in rows(config, rate_limits) if r["key"].startswith("address:")]
+
+
+def _expired_counter(config, key: str) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import rate_limits
+
+    with engine_for(config.database_url).begin() as conn:
+        conn.execute(rate_limits.insert().values(key=key, count=1, window_start=utcnow() - timedelta(days=3)))
+
+
+def test_expired_counters_are_purged_when_the_pages_start_and_from_submit(
+    project, project_env, smtp_sink, monkeypatch
+):
+    from newsletter.store.tables import rate_limits
+    from newsletter.web import subscribe
+
+    def keys(config) -> set[str]:  # noqa: ANN001
+        return {r["key"] for r in rows(config, rate_limits)}
+
+    with subscription_service(project, project_env, smtp_sink) as svc:  # creates the database
+        config = svc.config
+    _expired_counter(config, "address:old-start")
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        assert "address:old-start" not in keys(svc.config)  # purged when the pages started
+        _expired_counter(svc.config, "address:old-submit")
+        svc.sign_up(client, NEW)
+        assert "address:old-submit" in keys(svc.config)  # at most once an hour
+        monkeypatch.setattr(subscribe, "PURGE_EVERY", 0.0)
+        svc.sign_up(client, "other@partner.example")
+        assert "address:old-submit" not in keys(svc.config)
+        assert any(k.startswith("address:") for k in keys(svc.config))  # the live counters stay

@@ -23,10 +23,12 @@ import html
 import logging
 import queue
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -68,6 +70,7 @@ log = logging.getLogger("newsletter.subscribe")
 CONFIRM_MAX_AGE = tokens.CONFIRM_DAYS * 86400
 ADDRESS_WINDOW = timedelta(hours=24)  # one confirmation mail per address in this window
 IP_WINDOW = timedelta(hours=1)
+PURGE_EVERY = 3600.0  # seconds between two purges of expired counters (rate_limits) from submit
 NO_CONFIRMATION = ("bounced", "complained")  # suppressed for these: no confirmation mail either
 HONEYPOT = "website"  # hidden from people (CSS), filled by form-filling robots
 
@@ -121,6 +124,16 @@ class SignupPages:
         self.suppressions = edges.suppressions(config)
         self.mailer = Mailer(config)
         self.contact = config.reply_to or config.sender_address
+        self.purged_at = 0.0  # time.monotonic() of the last purge of expired counters
+        self.purge_limits()  # when the pages start, then at most once an hour from submit
+
+    def purge_limits(self) -> None:
+        """Delete the expired sign-up counters (nothing about an address outlives its limit)."""
+        self.purged_at = time.monotonic()
+        try:
+            self.subscriptions.purge_limits()
+        except SQLAlchemyError:  # the next submit after an hour tries again; the limits still hold
+            log.exception("expired sign-up counters could not be deleted")
 
     def _words(self, lang: str) -> SubscriptionWords:
         return words(self.config, lang).subscription
@@ -184,6 +197,8 @@ class SignupPages:
         except TooLarge:
             return self.page(lang, t.subscribe_title, f"<p>{html.escape(t.fix)}</p>", 413)
         ip = request.client.host if request.client else ""
+        if time.monotonic() - self.purged_at >= PURGE_EVERY:
+            await run_in_threadpool(self.purge_limits)
         allowed = await run_in_threadpool(
             self.subscriptions.allow, f"ip:{tokens.keyed_hash(ip, self.config)}",
             self.config.consent.per_ip_hour, IP_WINDOW,
