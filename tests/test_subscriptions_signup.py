@@ -352,3 +352,19 @@ def test_expired_counters_are_purged_when_the_pages_start_and_from_submit(
         svc.sign_up(client, "other@partner.example")
         assert "address:old-submit" not in keys(svc.config)
         assert any(k.startswith("address:") for k in keys(svc.config))  # the live counters stay
+
+
+def test_a_consent_language_other_than_the_text_shown_is_asked_again(project, project_env, smtp_sink):
+    from newsletter.audience.signups import consent_hash
+
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        form = client.get(f"{svc.url}/subscribe?lang=pl")
+        shown_pl = consent_hash(svc.config.consent.texts["pl"])
+        assert f'name="consent_hash" value="{shown_pl}"' in form.text
+        forged = svc.sign_up(client, NEW, consent_language="de", consent_hash=shown_pl)
+        assert forged.status_code == 400 and 'name="consent"' in forged.text
+        assert svc.sign_up(client, NEW, consent_language="pl", consent_hash=shown_pl).status_code == 200
+        (mail,) = smtp_sink.wait_for(1)
+        assert client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+    (consent,) = rows(svc.config, consents)
+    assert consent["text_hash"] == shown_pl and consent["text_language"] == "pl"

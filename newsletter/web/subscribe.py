@@ -182,6 +182,7 @@ class SignupPages:
             + (f'<span class="error">{html.escape(consent_error)}</span>' if consent_error else "")
             + "</fieldset>"
             + hidden("consent_language", consent[0])
+            + hidden("consent_hash", consent_hash(consent[1]))
             + f'<p class="trap" aria-hidden="true"><label for="{HONEYPOT}">{html.escape(t.honeypot)}</label>'
             f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" value="" tabindex="-1" autocomplete="off"></p>'
             f'<p><button type="submit">{html.escape(t.submit)}</button></p>'
@@ -255,6 +256,9 @@ class SignupPages:
         if _text(form, "consent") != "yes":
             errors["consent"] = t.no_consent
         shown = config.consent.text(config.language_chain(_text(form, "consent_language") or lang))
+        if shown is not None and _text(form, "consent_hash") != consent_hash(shown[1]):
+            # not the text this form showed (another language sent, or reworded since): ask again
+            errors["consent"], given["consent"] = t.no_consent, ""
         if errors or shown is None:
             return given, errors, None
         return given, errors, SignupRequest(
