@@ -9,7 +9,7 @@ import httpx
 import pytest
 from compliance_rig import wait_until
 from delivery_rig import SLUG, run_cli
-from smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from smtp_sink import smtp_sink, smtp_sink_factory  # noqa: F401  (fixtures)
 from sqlalchemy import func, select
 from subscription_rig import link_in, subscription_service, text_part
 
@@ -368,3 +368,17 @@ def test_a_consent_language_other_than_the_text_shown_is_asked_again(project, pr
         assert client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
     (consent,) = rows(svc.config, consents)
     assert consent["text_hash"] == shown_pl and consent["text_language"] == "pl"
+
+
+def test_a_confirmation_mail_the_relay_defers_is_tried_again(
+    project, project_env, smtp_sink_factory, monkeypatch
+):
+    from newsletter.web import subscribe
+
+    monkeypatch.setattr(subscribe, "RETRY_WAITS", (0.6, 0.6), raising=False)
+    relay = smtp_sink_factory(greylist_seconds=0.3)  # the first RCPT is refused with a 4xx
+    with subscription_service(project, project_env, relay) as svc, httpx.Client() as client:
+        assert svc.sign_up(client, NEW).status_code == 200
+        (mail,) = relay.wait_for(1)
+        assert mail.rcpt_tos == (NEW,)
+    assert relay.stats.replies and any(code.startswith("45") for code in relay.stats.replies), relay.stats

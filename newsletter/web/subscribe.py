@@ -64,12 +64,16 @@ from .public import choose_language, mask
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..mail.compose import ComposedMessage
+    from ..send.outcomes import Attempt
+
     Page = Callable[..., HTMLResponse]
 
 log = logging.getLogger("newsletter.subscribe")
 CONFIRM_MAX_AGE = tokens.CONFIRM_DAYS * 86400
 ADDRESS_WINDOW = timedelta(hours=24)  # one confirmation mail per address in this window
 IP_WINDOW = timedelta(hours=1)
+RETRY_WAITS = (5.0, 30.0)  # seconds before the 2nd and 3rd try of a confirmation mail the relay deferred
 PURGE_EVERY = 3600.0  # seconds between two purges of expired counters (rate_limits) from submit
 NO_CONFIRMATION = ("bounced", "complained")  # suppressed for these: no confirmation mail either
 HONEYPOT = "website"  # hidden from people (CSS), filled by form-filling robots
@@ -102,17 +106,36 @@ class Mailer:
             request, link = self.queue.get()
             try:
                 message = confirmation_message(self.config, request, link, tokens.CONFIRM_DAYS)
-                conn = edges.transport(self.config).connect()
-                try:
-                    attempt = send_one(conn, message.envelope_from, message.recipient, message.pieces)
-                finally:
-                    conn.close()
+                attempt = self._deliver(message, send_one)
                 if attempt.code != 250:
                     log.warning("confirmation mail not accepted by the relay: %s", attempt.describe())
             except Exception:  # noqa: BLE001 - one failed mail must not stop the worker
                 log.exception("confirmation mail could not be sent")
             finally:
                 self.queue.task_done()
+
+    def _deliver(self, message: ComposedMessage, send_one: Callable[..., Attempt]) -> Attempt:
+        """One confirmation mail; a transient refusal (4xx, a lost connection, the relay unreachable)
+        is tried again after each of RETRY_WAITS, so a short relay hiccup loses no sign-up."""
+        from ..send.outcomes import Outcome
+        from ..send.protocols import TransportError
+
+        transient = (Outcome.DEFER, Outcome.RETRY, Outcome.LOST, Outcome.PAUSE)
+        for wait in (*RETRY_WAITS, None):
+            try:
+                conn = edges.transport(self.config).connect()
+            except TransportError as exc:
+                attempt = exc.attempt
+            else:
+                try:
+                    attempt = send_one(conn, message.envelope_from, message.recipient, message.pieces)
+                finally:
+                    conn.close()
+            if attempt.outcome not in transient or wait is None:
+                return attempt
+            log.info("confirmation mail deferred (%s); trying again in %.0f s", attempt.describe(), wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class SignupPages:
