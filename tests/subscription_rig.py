@@ -14,6 +14,7 @@ from compliance_rig import serve_app
 from delivery_rig import SECRET, copy_issue, sink_env, write_members
 from smtp_sink import Received, SmtpSink
 
+from newsletter.audience.signups import consent_hash
 from newsletter.config import Config, load_config
 from newsletter.web.public import create_app
 
@@ -47,6 +48,9 @@ class Service:
             "website": "",
         }
         data.update(fields)
+        if "consent_hash" not in fields:  # what the form shows: the hash of the text in consent_language
+            shown = self.config.consent.text(self.config.language_chain(str(data["consent_language"])))
+            data["consent_hash"] = consent_hash(shown[1]) if shown else ""
         return client.post(f"{self.url}/subscribe?lang=pl", data=data)  # type: ignore[arg-type]
 
 

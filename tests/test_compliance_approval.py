@@ -163,3 +163,17 @@ def test_cli_approve_refuses_an_issue_that_fails_the_preflight(
     assert "remote image https://tracker.example/open.gif?id=1" in result.output
     assert f"not approved: {SLUG} fails the pre-flight check" in result.output
     assert latest_approval(load_config(project, project_env)) is None
+
+
+def test_editions_rendered_ahead_for_a_mid_send_choice_that_changed_since_approval_are_dropped(
+    config, example_issue
+):
+    from newsletter.model import EditionKey
+    from newsletter.send.run import approved_ahead
+
+    approve(config, example_issue, "Anna Schmidt", clock=FakeClock(WHEN))
+    _change_one_word(example_issue)  # delegation.de.md: the usa editions in German
+    ahead = {EditionKey.parse(e.key): e for e in _editions(config, example_issue)}
+    kept = approved_ahead(config, latest_approval(config), ahead)
+    assert {str(k) for k in ahead} - {str(k) for k in kept} == {"usa.de", "poland+usa.de", "all.de"}
+    assert EditionKey.parse("poland.de") in kept and EditionKey.parse("usa.en") in kept

@@ -166,3 +166,21 @@ def test_openssl_signature_is_byte_identical_to_dkimpy(keys):
     for name in ("sha256", "sha1"):
         digest = hashlib.new(name, b"canonical headers")
         assert dkim._openssl_rsa_sign(digest, pk) == bytes(RSASSA_PKCS1_v1_5_sign(digest, pk))
+
+
+def test_the_confirmation_mail_is_signed_and_bounces_go_to_the_bounce_address(keys, config):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from newsletter.audience.signups import Choice, SignupRequest
+    from newsletter.mail.confirmation import confirmation_message
+
+    settings, public = keys
+    signing = replace(config, dkim=settings, bounce_address="bounces@amz-sachsen.example")
+    request = SignupRequest("eva@partner.example", "Frau", "Eva", "Kowalska", "", Choice("pl", frozenset()),
+                            "0" * 64, "pl", None, datetime(2026, 11, 21, 10, 0, tzinfo=UTC))  # fmt: skip
+    message = confirmation_message(signing, request, "https://news.example.org/confirm/T?lang=pl", 7)
+    data = message.data
+    assert data.startswith(b"DKIM-Signature: ")
+    assert dkimpy.verify(data, dnsfunc=dns_for(settings, public))
+    assert message.envelope_from == "bounces@amz-sachsen.example"

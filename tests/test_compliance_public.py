@@ -330,3 +330,22 @@ def test_public_app_refuses_to_start_without_a_real_secret(service, secret):
     config = load_config(root, env)
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET"):
         create_app(config)
+
+
+def test_a_chunked_one_click_body_over_the_limit_is_refused_while_read(service):
+    config, url, _, _ = service
+    address = "chunked@example.org"
+    token = tokens.make_token(address, "list", config)
+
+    def body():  # no Content-Length: the size is only known while reading
+        yield b"List-Unsubscribe=One-Click&pad="
+        for _ in range(40):
+            yield b"x" * 1024
+
+    with httpx.Client(base_url=url) as client:
+        response = client.post(
+            f"/u/{token}", content=body(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 400
+    assert not Suppressions(engine_for(config.database_url)).contains(address)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from compliance_rig import wait_until
 from delivery_rig import SLUG, run_cli
-from smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from smtp_sink import smtp_sink, smtp_sink_factory  # noqa: F401  (fixtures)
 from sqlalchemy import func, select
 from subscription_rig import link_in, subscription_service, text_part
 
@@ -198,3 +198,187 @@ def test_a_member_who_signs_up_gets_the_consented_choice_and_per_zone_schedules_
         svc.config, "poland", "Europe/Warsaw", "Europe/Warsaw", frozenset({"Europe/Warsaw"})
     )
     assert NEW in warsaw and "m0@example.org" not in warsaw
+
+
+def _store(tmp_path):  # noqa: ANN001, ANN202
+    from sqlalchemy import create_engine
+
+    from newsletter.store.subscriptions import Subscriptions
+    from newsletter.store.tables import metadata
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    metadata.create_all(engine)
+    return engine, Subscriptions(engine)
+
+
+def _request(address: str, requested_at):  # noqa: ANN001, ANN202
+    from newsletter.audience.signups import Choice, SignupRequest
+
+    return SignupRequest(address, "", "", "", "", Choice("pl", frozenset({"usa"})), "0" * 64, "pl", None,
+                         requested_at)  # fmt: skip
+
+
+def test_an_old_confirmation_link_replayed_after_forget_does_not_subscribe_again(tmp_path):
+    from datetime import timedelta
+
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import suppressions
+
+    engine, subs = _store(tmp_path)
+    address = "eva@partner.example"
+    request = _request(address, utcnow() - timedelta(minutes=5))
+    assert subs.confirm(request, "r1")
+    subs.forget(address)
+    assert subs.confirm(request, "r1") is False  # the same link, its consent row gone with forget
+    assert subs.signup(address) is None
+    with engine.connect() as conn:
+        assert [r.reason for r in conn.execute(select(suppressions))] == ["erased"]
+
+
+def test_a_link_requested_before_a_one_click_unsubscribe_does_not_lift_it(tmp_path):
+    from datetime import timedelta
+
+    from newsletter.audience.address import address_hash
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import suppressions
+
+    engine, subs = _store(tmp_path)
+    address = "eva@partner.example"
+    request = _request(address, utcnow() - timedelta(days=2))
+    with engine.begin() as conn:
+        conn.execute(suppressions.insert().values(
+            address_hash=address_hash(address), address=address,
+            reason="unsubscribed", source="one-click", created_at=utcnow() - timedelta(hours=1),
+        ))  # fmt: skip
+    assert subs.confirm(request, "r2") is False
+    with engine.connect() as conn:
+        assert [r.reason for r in conn.execute(select(suppressions))] == ["unsubscribed"]
+    # a new request after the unsubscribe is a new, provable consent: it lifts it
+    assert subs.confirm(_request(address, utcnow()), "r3")
+    with engine.connect() as conn:
+        assert list(conn.execute(select(suppressions))) == []
+
+
+def test_a_sign_up_the_csv_marks_unsubscribed_is_not_in_the_plan(project, project_env, smtp_sink):
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        svc.sign_up(client, NEW, segments=["usa"], language="pl")
+        (mail,) = smtp_sink.wait_for(1)
+        assert client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+    with (project / "subscribers.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{NEW},,,,,pl,usa\n")
+    text = (project / "subscribers.csv").read_text(encoding="utf-8").splitlines()
+    rows_ = (
+        [text[0] + ",status"] + [line + ",subscribed" for line in text[1:-1]] + [text[-1] + ",unsubscribed"]
+    )
+    (project / "subscribers.csv").write_text("\n".join(rows_) + "\n", encoding="utf-8")
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "usa", "--dry-run"], svc.env, project)
+    assert plan.returncode == 0, plan.stderr
+    assert NEW not in plan.stdout, plan.stdout
+    assert "m1@example.org\tusa.en\twould send" in plan.stdout.splitlines()
+
+
+def test_a_stored_choice_with_a_segment_and_language_no_longer_configured_breaks_no_send(
+    project, project_env, smtp_sink
+):
+    from newsletter.audience.signups import Choice
+    from newsletter.edges import subscriptions
+
+    with subscription_service(project, project_env, smtp_sink) as svc:
+        store = subscriptions(svc.config)
+        # stored before the office renamed the segment "usa" to "america" and dropped French
+        store.set_choice("m1@example.org", Choice("fr", frozenset({"usa", "america"})))
+        store.set_choice("m2@example.org", Choice("pl", frozenset({"america"})))
+    plan = run_cli(["send", f"issues/{SLUG}", "--to", "all", "--dry-run"], svc.env, project)
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert "m1@example.org\tusa.en\twould send" in lines, plan.stdout  # the member's own language
+    assert "m2@example.org\tgeneral.pl\twould send" in lines, plan.stdout  # the general articles only
+
+
+def test_without_a_public_url_the_form_is_closed_and_nothing_is_sent_or_counted(
+    project, project_env, smtp_sink
+):
+    from compliance_rig import serve_app
+    from delivery_rig import SECRET, sink_env, write_members
+
+    from newsletter.config import load_config
+    from newsletter.store.tables import rate_limits
+    from newsletter.web.public import create_app
+
+    write_members(project, 3)
+    env = sink_env(project_env, smtp_sink, NEWSLETTER_SECRET=SECRET)
+    env.pop("NEWSLETTER_PUBLIC_URL", None)
+    config = load_config(project, env)
+    assert config.public_url is None or not config.public_url
+    data = {"email": NEW, "language": "pl", "segments": ["usa"], "consent": "yes", "consent_language": "pl",
+            "website": ""}  # fmt: skip
+    with serve_app(create_app(config)) as url, httpx.Client() as client:
+        page = client.get(f"{url}/subscribe?lang=pl")
+        assert page.status_code == 503 and 'name="consent"' not in page.text
+        answer = client.post(f"{url}/subscribe?lang=pl", data=data)
+        assert answer.status_code == 503 and 'name="consent"' not in answer.text
+    assert smtp_sink.messages == []
+    assert not [r for r in rows(config, rate_limits) if r["key"].startswith("address:")]
+
+
+def _expired_counter(config, key: str) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from newsletter.store.db import utcnow
+    from newsletter.store.tables import rate_limits
+
+    with engine_for(config.database_url).begin() as conn:
+        conn.execute(rate_limits.insert().values(key=key, count=1, window_start=utcnow() - timedelta(days=3)))
+
+
+def test_expired_counters_are_purged_when_the_pages_start_and_from_submit(
+    project, project_env, smtp_sink, monkeypatch
+):
+    from newsletter.store.tables import rate_limits
+    from newsletter.web import subscribe
+
+    def keys(config) -> set[str]:  # noqa: ANN001
+        return {r["key"] for r in rows(config, rate_limits)}
+
+    with subscription_service(project, project_env, smtp_sink) as svc:  # creates the database
+        config = svc.config
+    _expired_counter(config, "address:old-start")
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        assert "address:old-start" not in keys(svc.config)  # purged when the pages started
+        _expired_counter(svc.config, "address:old-submit")
+        svc.sign_up(client, NEW)
+        assert "address:old-submit" in keys(svc.config)  # at most once an hour
+        monkeypatch.setattr(subscribe, "PURGE_EVERY", 0.0)
+        svc.sign_up(client, "other@partner.example")
+        assert "address:old-submit" not in keys(svc.config)
+        assert any(k.startswith("address:") for k in keys(svc.config))  # the live counters stay
+
+
+def test_a_consent_language_other_than_the_text_shown_is_asked_again(project, project_env, smtp_sink):
+    from newsletter.audience.signups import consent_hash
+
+    with subscription_service(project, project_env, smtp_sink) as svc, httpx.Client() as client:
+        form = client.get(f"{svc.url}/subscribe?lang=pl")
+        shown_pl = consent_hash(svc.config.consent.texts["pl"])
+        assert f'name="consent_hash" value="{shown_pl}"' in form.text
+        forged = svc.sign_up(client, NEW, consent_language="de", consent_hash=shown_pl)
+        assert forged.status_code == 400 and 'name="consent"' in forged.text
+        assert svc.sign_up(client, NEW, consent_language="pl", consent_hash=shown_pl).status_code == 200
+        (mail,) = smtp_sink.wait_for(1)
+        assert client.post(svc.local(link_in(mail, "/confirm/")), data={"confirm": "yes"}).status_code == 200
+    (consent,) = rows(svc.config, consents)
+    assert consent["text_hash"] == shown_pl and consent["text_language"] == "pl"
+
+
+def test_a_confirmation_mail_the_relay_defers_is_tried_again(
+    project, project_env, smtp_sink_factory, monkeypatch
+):
+    from newsletter.web import subscribe
+
+    monkeypatch.setattr(subscribe, "RETRY_WAITS", (0.6, 0.6), raising=False)
+    relay = smtp_sink_factory(greylist_seconds=0.3)  # the first RCPT is refused with a 4xx
+    with subscription_service(project, project_env, relay) as svc, httpx.Client() as client:
+        assert svc.sign_up(client, NEW).status_code == 200
+        (mail,) = relay.wait_for(1)
+        assert mail.rcpt_tos == (NEW,)
+    assert relay.stats.replies and any(code.startswith("45") for code in relay.stats.replies), relay.stats

@@ -14,11 +14,15 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from ..config import Config
 from ..limits import NAME_MAX
 from ..model import Member
 from .address import InvalidAddress, check_address
+
+if TYPE_CHECKING:
+    from .members import AudienceReport
 
 SOURCES = ("form", "import", "office")
 SALUTATIONS = ("", "Frau", "Herr")  # what compose.salutation reads as female / male; "" = neither
@@ -155,13 +159,53 @@ class Audience:
     overridden: tuple[tuple[Member, Member], ...]  # (as in the CSV, as the reader chose)
 
 
-def merge(members: Iterable[Member], signups: Iterable[Signup], choices: Mapping[str, Choice]) -> Audience:
-    """CSV members + confirmed sign-ups not in the CSV, each with their own choice applied."""
+def clean_choice(choice: Choice, language: str, config: Config) -> Choice:
+    """A stored choice as the configuration offers it today: segments no longer in newsletter.toml
+    dropped, a language no longer configured replaced by ``language`` (the member's own)."""
+    segments = frozenset(s for s in choice.segments if s in config.segments)
+    if choice.language not in config.languages:
+        language = language if language in config.languages else config.default_language
+    else:
+        language = choice.language
+    return Choice(language, segments)
+
+
+class SubscriptionRows(Protocol):
+    """What ``audience`` reads of the state database (``store.subscriptions.Subscriptions``)."""
+
+    def signups(self) -> list[Signup]: ...
+    def choices(self) -> dict[str, Choice]: ...
+
+
+def audience(report: AudienceReport, subscriptions: SubscriptionRows, config: Config) -> Audience:
+    """The members of a send, a schedule and ``subscribers check`` alike: the CSV's members plus the
+    confirmed sign-ups not in it, minus the addresses the CSV marks unsubscribed, each with their own
+    choice cleaned against the configuration (a renamed segment or a removed language breaks no send)."""
+    unsubscribed = {m.address for m in report.unsubscribed}
+    signups = [s for s in subscriptions.signups() if s.address not in unsubscribed]
+    return merge(report.members, signups, subscriptions.choices(), config)
+
+
+def merge(
+    members: Iterable[Member],
+    signups: Iterable[Signup],
+    choices: Mapping[str, Choice],
+    config: Config | None = None,
+) -> Audience:
+    """CSV members + confirmed sign-ups not in the CSV, each with their own choice applied (cleaned
+    against ``config`` if given)."""
+
+    def choice_for(member: Member) -> Choice | None:
+        chosen = choices.get(member.address)
+        if chosen is None or config is None:
+            return chosen
+        return clean_choice(chosen, member.language, config)
+
     out: list[Member] = []
     overridden = []
     seen = set()
     for m in members:
-        chosen = apply_choice(m, choices.get(m.address))
+        chosen = apply_choice(m, choice_for(m))
         if chosen is not m:
             overridden.append((m, chosen))
         out.append(chosen)
@@ -171,7 +215,10 @@ def merge(members: Iterable[Member], signups: Iterable[Signup], choices: Mapping
         if s.address in seen or not s.address:
             continue
         seen.add(s.address)
-        out.append(apply_choice(s.member(), choices.get(s.address)))
+        member = s.member()
+        if config is not None:  # the sign-up's own consented choice may be stale as well
+            member = apply_choice(member, clean_choice(s.choice, config.default_language, config))
+        out.append(apply_choice(member, choice_for(member)))
         extra += 1
     return Audience(tuple(out), extra, tuple(overridden))
 
@@ -185,9 +232,11 @@ __all__ = [
     "Signup",
     "SignupRequest",
     "apply_choice",
+    "audience",
     "check_choice",
     "check_email",
     "check_name",
+    "clean_choice",
     "consent_hash",
     "merge",
     "truncate_ip",

@@ -166,11 +166,11 @@ def signup_lines(config: Config, report: AudienceReport) -> Iterator[str]:
     override the file's language or segments."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..audience.signups import merge
+    from ..audience.signups import audience as signup_audience
 
     store = edges.subscriptions(config)
     try:
-        audience = merge(report.members, store.signups(), store.choices())
+        audience = signup_audience(report, store, config)
     except SQLAlchemyError:
         yield "(sign-ups and preferences could not be read from the state database; check NEWSLETTER_DATABASE)"
         return

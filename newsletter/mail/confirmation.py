@@ -3,7 +3,7 @@
 ``confirmation_message`` renders ``templates/confirmation.html.j2`` and ``confirmation.txt.j2``
 (the words from ``[<lang>.subscription]``, the Impressum from ``[footer.<lang>]``) into one
 ``ComposedMessage`` with its own Message-ID; the web edge sends it through the configured relay
-(the transport of every send). No ``[TEST]``, no List-Unsubscribe: the reader is not on the list yet.
+(the transport of every send), DKIM-signed when configured, bounces to the envelope sender. No ``[TEST]``, no List-Unsubscribe: the reader is not on the list yet.
 """
 
 from __future__ import annotations
@@ -81,8 +81,12 @@ def _message(config: Config, request: SignupRequest, subject: str, text: str, ht
         f"--{boundary}\r\n{_part(kind, body)}\r\n" for kind, body in (("plain", text), ("html", html))
     )
     data = (head + parts + f"--{boundary}--\r\n").encode("ascii")
+    if config.dkim is not None:  # signed like every message (compose does the same)
+        from .dkim import sign  # only when configured: dkimpy is slow to import
+
+        data = sign(data, config.dkim)
     return ComposedMessage(
-        config.sender_address, request.address, mid, (data,), not request.address.isascii()
+        config.envelope_sender, request.address, mid, (data,), not request.address.isascii()
     )
 
 

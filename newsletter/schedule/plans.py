@@ -166,12 +166,12 @@ def _segment_members(config: Config, segment_id: str, default_zone: str) -> list
         audience,  # imported late so the CLI loads without it
         edges,
     )
-    from ..audience.signups import merge
+    from ..audience.signups import audience as signup_audience
     from ..audience.targets import member_in
 
     report = audience.read_members(config.subscribers, config)
     store = edges.subscriptions(config)  # confirmed sign-ups and readers' choices, as a send has them
-    members = merge(report.members, store.signups(), store.choices()).members
+    members = signup_audience(report, store, config).members
     return [
         (m.address, m.timezone or _home_zone(config, m.segments, segment_id, default_zone))
         for m in members

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import preflight
 from ..audience import read_members
-from ..audience.signups import merge
+from ..audience.signups import audience
 from ..audience.targets import member_in, segment_id
 from ..config import Config
 from ..model import ALL, GENERAL, ConfigError, Issue, Member, Problem, RefusedError
@@ -57,7 +57,7 @@ def prepare_send(
     report = read_members(config.subscribers, config)
     everyone = list(report.members)
     if subscriptions is not None:  # + confirmed sign-ups, each member's own choice applied
-        everyone = list(merge(everyone, subscriptions.signups(), subscriptions.choices()).members)
+        everyone = list(audience(report, subscriptions, config).members)
     members = [m for m in everyone if member_in(wanted, m)]
     others = [m for m in everyone if not member_in(wanted, m)]
     if only_addresses is not None:  # a job for one member zone: the others are not "left out"

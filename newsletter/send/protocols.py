@@ -85,8 +85,6 @@ class StoreSession(Protocol):
 
     def claim(self, ids: Sequence[int], holder: str, now: datetime) -> list[int]: ...
 
-    def is_suppressed(self, address: str) -> bool: ...
-
     def recheck(self, address: str) -> str | Choice | None:
         """Right before the member's message: ``"suppressed"``, the reader's current ``Choice``
         (language and segments from the preference page), or None."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audience.address import InvalidAddress, normalise_address
 from ..audience.targets import left_out, segment_id
@@ -46,9 +47,12 @@ from .report import NOT_DELIVERED, PlannedMessage, SendReport, TestResult
 from .retarget import Retarget, reachable
 from .slots import send_one
 
+if TYPE_CHECKING:
+    from ..approval import Approval
+
 log = logging.getLogger("newsletter.delivery")
 
-__all__ = ["placeholder_member", "run_send", "send_test"]
+__all__ = ["approved_ahead", "placeholder_member", "run_send", "send_test"]
 
 
 def run_send(
@@ -112,6 +116,16 @@ def _render(prep: Prepared, keys: Iterable[EditionKey]) -> dict[EditionKey, Edit
     """The editions of ``keys`` through the pre-flight's ``Editions``: the ones it checked are not
     rendered again, a member's own one (``poland+usa.de``) is rendered once, here."""
     return prep.editions.of(keys)
+
+
+def approved_ahead(
+    config: Config, approval: Approval, ahead: Mapping[EditionKey, Edition]
+) -> dict[EditionKey, Edition]:
+    """The editions rendered ahead for a mid-send change of preferences, minus each one that changed
+    since (or was not part of) the approval: a reader who switches to one keeps the frozen edition."""
+    from ..approval import changed_editions
+
+    return {key: e for key, e in ahead.items() if not changed_editions(approval, [e], config)}
 
 
 def _dry_run(
@@ -183,7 +197,8 @@ def _send(
     if config.require_approval:
         from ..approval import verify
 
-        verify(config, prep.issue, editions.values(), ledger.latest_approval(slug))
+        approval = verify(config, prep.issue, editions.values(), ledger.latest_approval(slug))
+        ahead = approved_ahead(config, approval, ahead)  # a mid-send choice never reaches unapproved text
     send_id = ledger.start_send(slug, segments, now)
     frozen_suppressed = _freeze(config, parts, prep, keys, existing, send_id, now, retry_failed)
     templates = {key: MessageTemplate.for_edition(ed, config) for key, ed in {**editions, **ahead}.items()}

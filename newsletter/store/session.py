@@ -33,7 +33,6 @@ _RECORD = (
         sent_at=func.coalesce(bindparam("sent_at", type_=_c.sent_at.type), _c.sent_at),
     )
 )
-_IS_SUPPRESSED = select(suppressions.c.address_hash).where(suppressions.c.address_hash == bindparam("h"))
 # Right before a member's message, one statement: suppressed? (kind 1) and the reader's current
 # choice of language and segments (kind 2), both by the address's hash (primary keys).
 _p = preferences.c
@@ -104,7 +103,6 @@ class LedgerSession:
         assert driver is not None
         self._driver = driver
         self._cursor = self._driver.cursor()
-        self._is_suppressed = _Prepared(_IS_SUPPRESSED, conn)
         self._recheck = _Prepared(_RECHECK, conn)
         self._record = _Prepared(_RECORD, conn)
         self._claim, self._claimed = _Prepared(_CLAIM, conn), _Prepared(_CLAIMED, conn)
@@ -137,12 +135,6 @@ class LedgerSession:
         self._open = True
         self.commit()
         return sorted(claimed)
-
-    def is_suppressed(self, address: str) -> bool:
-        """Read right before the member's message: an unsubscribe committed before it counts."""
-        self._open = True  # PostgreSQL opens a transaction for a read too; the next commit ends it
-        # fetchall: the statement is finished, so SQLite holds no read snapshot afterwards
-        return bool(self._is_suppressed.run(self._cursor, {"h": address_hash(address)}).fetchall())
 
     def recheck(self, address: str) -> str | Choice | None:
         """Read right before the member's message: ``SUPPRESSED`` if an unsubscribe was committed,

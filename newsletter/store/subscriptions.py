@@ -3,7 +3,8 @@
 ``confirm`` writes a double opt-in in one transaction: the consent record (proof: the text's hash
 and language, both times, the source, the truncated IP if configured), the sign-up, the consented
 language and segments as the reader's own choice (so they hold for a member of the CSV too), the
-change for the office, and lifts an earlier unsubscribe (a new, provable consent). ``set_choice`` stores
+change for the office, and lifts an unsubscribe made before the request (a new, provable consent;
+a link requested before the unsubscribe or an erasure is refused). ``set_choice`` stores
 a reader's preference; ``forget`` erases every plain copy of an address and keeps only the
 suppression's hash (GDPR Art. 17); ``about`` reads everything stored about one (Art. 15).
 ``allow`` counts requests for the sign-up limits in the database, so every ``serve`` process agrees.
@@ -52,11 +53,19 @@ class Subscriptions:
     # ── sign-up ──
 
     def confirm(self, request: SignupRequest, request_id: str, source: str = "form") -> bool:
-        """Record a confirmed sign-up; False (nothing changed) for a link confirmed before."""
+        """Record a confirmed sign-up; False (nothing changed) for a link confirmed before, or one
+        requested before the address's unsubscribe or erasure (unsubscribes always win)."""
         now, h = utcnow(), address_hash(request.address)
         choice = request.choice
+        lifted = (suppressions.c.address_hash == h, suppressions.c.reason.in_(LIFTED_BY_CONSENT))
         try:
             with self.engine.begin() as conn:
+                # an unsubscribe (or erasure) after this link was requested wins: the link is stale
+                newer = select(suppressions.c.address_hash).where(
+                    *lifted, suppressions.c.created_at >= request.requested_at
+                )
+                if conn.execute(newer).first() is not None:
+                    return False
                 conn.execute(insert(consents).values(
                     request_id=request_id, address_hash=h, address=request.address, segments=choice.cell,
                     language=choice.language, text_hash=request.text_hash,
@@ -85,9 +94,7 @@ class Subscriptions:
                 ):
                     conn.execute(insert(preferences).values(address_hash=h, **chosen))
                 conn.execute(
-                    delete(suppressions).where(
-                        suppressions.c.address_hash == h, suppressions.c.reason.in_(LIFTED_BY_CONSENT)
-                    )
+                    delete(suppressions).where(*lifted, suppressions.c.created_at < request.requested_at)
                 )
                 detail = {k: str(v) for k, v in row.items() if k not in ("address", "confirmed_at")}
                 _log(conn, now, "signup", request.address, detail)

@@ -19,22 +19,22 @@ MAX_FIELDS = 40
 
 
 class TooLarge(Exception):
-    """The request body is larger than MAX_FORM or is not a form."""
+    """The request body is larger than its limit (MAX_FORM) or is not a form."""
 
 
-async def read_form(request: Request) -> FormData:
-    """The posted form, refusing bodies over MAX_FORM before reading them (and while reading)."""
+async def read_form(request: Request, max_bytes: int = MAX_FORM, max_fields: int = MAX_FIELDS) -> FormData:
+    """The posted form, refusing bodies over ``max_bytes`` before reading them (and while reading)."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM):
+    if length is not None and (not length.isdigit() or int(length) > max_bytes):
         raise TooLarge
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM:
+        if len(body) > max_bytes:
             raise TooLarge
     request._body = body  # starlette reads the form from the body we already hold
     try:
-        return await request.form(max_files=0, max_fields=MAX_FIELDS)
+        return await request.form(max_files=0, max_fields=max_fields)
     except Exception:  # noqa: BLE001 - a malformed body is simply not a form we take
         raise TooLarge from None
 

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from .. import edges, paths
 from ..config import Config
 from ..render.labels import UnsubscribePageWords, catalogue, words
-from .forms import FORM_CSS
+from .forms import FORM_CSS, TooLarge, fmt, read_form
 
 MAX_BODY = 16 * 1024  # an RFC 8058 body is 26 bytes; anything large is not one
 SECURITY_HEADERS = {
@@ -109,14 +109,14 @@ class _Service:
         t = self._words(lang)
         values = {"name": self.config.name, "address": mask(claims.address)}
         if already:
-            return self._page(lang, t.done_title, f"<p>{_fmt(t.already, values)}</p>")
+            return self._page(lang, t.done_title, f"<p>{fmt(t.already, values)}</p>")
         action = quote(request.path_params["token"], safe="") + f"?lang={lang}"
         body = (
-            f"<p>{_fmt(t.ask, values)}</p>\n"
+            f"<p>{fmt(t.ask, values)}</p>\n"
             f'<form method="post" action="{html.escape(action)}">\n'
             '<input type="hidden" name="List-Unsubscribe" value="One-Click">\n'
             f'<button type="submit">{html.escape(t.button)}</button>\n</form>\n'
-            f'<p class="small">{html.escape(t.nochange)} {_fmt(t.mail, {"contact": self.contact})}</p>'
+            f'<p class="small">{html.escape(t.nochange)} {fmt(t.mail, {"contact": self.contact})}</p>'
         )
         return self._page(lang, t.title, body)
 
@@ -130,7 +130,7 @@ class _Service:
             return self._page(lang, t.invalid_title, f"<p>{html.escape(t.bad_request)}</p>", 400)
         await run_in_threadpool(self.suppressions.add, claims.address, "unsubscribed", "one-click")
         values = {"name": self.config.name, "address": mask(claims.address)}
-        return self._page(lang, t.done_title, f"<p>{_fmt(t.done, values)}</p>")
+        return self._page(lang, t.done_title, f"<p>{fmt(t.done, values)}</p>")
 
     async def health(self, request: Request) -> Response:
         return PlainTextResponse("ok", headers=SECURITY_HEADERS)
@@ -140,7 +140,7 @@ class _Service:
 
     def _invalid(self, lang: str) -> Response:
         t = self._words(lang)
-        return self._page(lang, t.invalid_title, f"<p>{_fmt(t.invalid, {'contact': self.contact})}</p>", 400)
+        return self._page(lang, t.invalid_title, f"<p>{fmt(t.invalid, {'contact': self.contact})}</p>", 400)
 
     def _page(self, lang: str, title: str, body: str, status: int = 200) -> HTMLResponse:
         page = (
@@ -260,16 +260,9 @@ def read_claims(token: str, config: Config) -> Any | None:
 
 
 async def _is_one_click(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-        return False
-    try:
-        form = await request.form(max_files=0, max_fields=10)
-    except Exception:  # noqa: BLE001 - any malformed body is simply not a one-click request
+    try:  # a body over MAX_BODY (also a chunked one, while it is read) or a malformed one is not one
+        form = await read_form(request, max_bytes=MAX_BODY, max_fields=10)
+    except TooLarge:
         return False
     value = form.get("List-Unsubscribe")
     return isinstance(value, str) and value.strip().lower() == "one-click"
-
-
-def _fmt(template: str, values: dict[str, str]) -> str:
-    return html.escape(template).format(**{k: html.escape(v) for k, v in values.items()})

@@ -23,10 +23,12 @@ import html
 import logging
 import queue
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -62,12 +64,17 @@ from .public import choose_language, mask
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..mail.compose import ComposedMessage
+    from ..send.outcomes import Attempt
+
     Page = Callable[..., HTMLResponse]
 
 log = logging.getLogger("newsletter.subscribe")
 CONFIRM_MAX_AGE = tokens.CONFIRM_DAYS * 86400
 ADDRESS_WINDOW = timedelta(hours=24)  # one confirmation mail per address in this window
 IP_WINDOW = timedelta(hours=1)
+RETRY_WAITS = (5.0, 30.0)  # seconds before the 2nd and 3rd try of a confirmation mail the relay deferred
+PURGE_EVERY = 3600.0  # seconds between two purges of expired counters (rate_limits) from submit
 NO_CONFIRMATION = ("bounced", "complained")  # suppressed for these: no confirmation mail either
 HONEYPOT = "website"  # hidden from people (CSS), filled by form-filling robots
 
@@ -99,17 +106,36 @@ class Mailer:
             request, link = self.queue.get()
             try:
                 message = confirmation_message(self.config, request, link, tokens.CONFIRM_DAYS)
-                conn = edges.transport(self.config).connect()
-                try:
-                    attempt = send_one(conn, message.envelope_from, message.recipient, message.pieces)
-                finally:
-                    conn.close()
+                attempt = self._deliver(message, send_one)
                 if attempt.code != 250:
                     log.warning("confirmation mail not accepted by the relay: %s", attempt.describe())
             except Exception:  # noqa: BLE001 - one failed mail must not stop the worker
                 log.exception("confirmation mail could not be sent")
             finally:
                 self.queue.task_done()
+
+    def _deliver(self, message: ComposedMessage, send_one: Callable[..., Attempt]) -> Attempt:
+        """One confirmation mail; a transient refusal (4xx, a lost connection, the relay unreachable)
+        is tried again after each of RETRY_WAITS, so a short relay hiccup loses no sign-up."""
+        from ..send.outcomes import Outcome
+        from ..send.protocols import TransportError
+
+        transient = (Outcome.DEFER, Outcome.RETRY, Outcome.LOST, Outcome.PAUSE)
+        for wait in (*RETRY_WAITS, None):
+            try:
+                conn = edges.transport(self.config).connect()
+            except TransportError as exc:
+                attempt = exc.attempt
+            else:
+                try:
+                    attempt = send_one(conn, message.envelope_from, message.recipient, message.pieces)
+                finally:
+                    conn.close()
+            if attempt.outcome not in transient or wait is None:
+                return attempt
+            log.info("confirmation mail deferred (%s); trying again in %.0f s", attempt.describe(), wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class SignupPages:
@@ -121,6 +147,16 @@ class SignupPages:
         self.suppressions = edges.suppressions(config)
         self.mailer = Mailer(config)
         self.contact = config.reply_to or config.sender_address
+        self.purged_at = 0.0  # time.monotonic() of the last purge of expired counters
+        self.purge_limits()  # when the pages start, then at most once an hour from submit
+
+    def purge_limits(self) -> None:
+        """Delete the expired sign-up counters (nothing about an address outlives its limit)."""
+        self.purged_at = time.monotonic()
+        try:
+            self.subscriptions.purge_limits()
+        except SQLAlchemyError:  # the next submit after an hour tries again; the limits still hold
+            log.exception("expired sign-up counters could not be deleted")
 
     def _words(self, lang: str) -> SubscriptionWords:
         return words(self.config, lang).subscription
@@ -140,7 +176,7 @@ class SignupPages:
     ) -> Response:
         t, config = self._words(lang), self.config
         consent = config.consent.text(config.language_chain(lang))
-        if consent is None:
+        if consent is None or not config.public_url:  # no consent text, or no link to confirm with
             return self.page(lang, t.subscribe_title, f"<p>{fmt(t.closed, self._values())}</p>", 503)
         value = {k: str(v) for k, v in given.items() if isinstance(v, str)}
         chosen = given.get("segments_list", ())
@@ -169,6 +205,7 @@ class SignupPages:
             + (f'<span class="error">{html.escape(consent_error)}</span>' if consent_error else "")
             + "</fieldset>"
             + hidden("consent_language", consent[0])
+            + hidden("consent_hash", consent_hash(consent[1]))
             + f'<p class="trap" aria-hidden="true"><label for="{HONEYPOT}">{html.escape(t.honeypot)}</label>'
             f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" value="" tabindex="-1" autocomplete="off"></p>'
             f'<p><button type="submit">{html.escape(t.submit)}</button></p>'
@@ -184,14 +221,16 @@ class SignupPages:
         except TooLarge:
             return self.page(lang, t.subscribe_title, f"<p>{html.escape(t.fix)}</p>", 413)
         ip = request.client.host if request.client else ""
+        if time.monotonic() - self.purged_at >= PURGE_EVERY:
+            await run_in_threadpool(self.purge_limits)
         allowed = await run_in_threadpool(
             self.subscriptions.allow, f"ip:{tokens.keyed_hash(ip, self.config)}",
             self.config.consent.per_ip_hour, IP_WINDOW,
         )  # fmt: skip
         if not allowed:
             return self.page(lang, t.limited_title, f"<p>{fmt(t.limited, self._values())}</p>", 429)
-        if self.config.consent.text(self.config.language_chain(lang)) is None:
-            return self._form(lang, {}, {})
+        if self.config.consent.text(self.config.language_chain(lang)) is None or not self.config.public_url:
+            return self._form(lang, {}, {})  # the closed page
         if _text(form, HONEYPOT):  # a robot: the same answer as everyone, and nothing is sent
             return self._sent(lang)
         given, errors, signup = self._check(form, lang, ip)
@@ -240,6 +279,9 @@ class SignupPages:
         if _text(form, "consent") != "yes":
             errors["consent"] = t.no_consent
         shown = config.consent.text(config.language_chain(_text(form, "consent_language") or lang))
+        if shown is not None and _text(form, "consent_hash") != consent_hash(shown[1]):
+            # not the text this form showed (another language sent, or reworded since): ask again
+            errors["consent"], given["consent"] = t.no_consent, ""
         if errors or shown is None:
             return given, errors, None
         return given, errors, SignupRequest(
