@@ -182,6 +182,17 @@ def test_a_forged_cookie_or_a_removed_user_is_signed_out(guarded: DeskServer) ->
         assert client.get("/").status_code == 303
 
 
+def test_a_copied_cookie_no_longer_works_after_signing_out(guarded: DeskServer) -> None:
+    with guarded.client() as client:
+        sign_in(client, "Bernd Müller")
+        copied = client.cookies[guarded.desk.sessions.cookie]
+        assert client.post("/signout", data={"csrf": form_token(client.get("/").text)}).status_code == 303
+    with guarded.client() as thief:
+        thief.cookies.set(guarded.desk.sessions.cookie, copied)
+        answer = thief.get("/")
+        assert answer.status_code == 303 and httpx.URL(answer.headers["location"]).path == "/signin"
+
+
 def test_a_post_without_the_form_token_is_refused_and_changes_nothing(
     guarded: DeskServer, project: Path, project_env: dict[str, str]
 ) -> None:

@@ -175,6 +175,7 @@ class Desk:
             self.throttle.fail(keys)
             return self.page(request, "signin.html", 401, next=target, name=name, error=w.sign_in_failed)
         lang = visit_of(request).session.lang
+        self.sessions.end(visit_of(request).session.sid)  # the session before signing in
         set_session(
             request, Session.fresh(self.sessions.now(), lang, user.name), user
         )  # a new id: no fixation
@@ -183,6 +184,7 @@ class Desk:
     async def sign_out(self, request: Request) -> Response:
         if await self.checked_form(request) is None:
             return self.refused(request)
+        self.sessions.end(visit_of(request).session.sid)  # a copy of the cookie opens nothing now
         set_session(request, Session.fresh(self.sessions.now(), visit_of(request).session.lang), None)
         return RedirectResponse(SIGN_IN if visit_of(request).sign_in_required else "/", status_code=303)
 
