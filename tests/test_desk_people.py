@@ -245,6 +245,34 @@ def test_twenty_wrong_passwords_in_a_minute_are_throttled(guarded: DeskServer) -
         assert attempt("Anna Schmidt", PASSWORDS["Anna Schmidt"]).status_code == 303
 
 
+def test_wrong_passwords_sent_at_once_are_throttled_as_well(
+    guarded: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    real = guarded.users.verify
+
+    def slow(name: str, password: str):  # a real argon2 verify takes this long on a busy server
+        time.sleep(0.1)
+        return real(name, password)
+
+    monkeypatch.setattr(guarded.users, "verify", slow)
+    with guarded.client() as client:
+        token = form_token(client.get("/signin").text)
+        cookies = dict(client.cookies)
+
+    def attempt(i: int) -> int:
+        with guarded.client() as one:
+            one.cookies.update(cookies)
+            data = {"csrf": token, "name": "Anna Schmidt", "password": f"falsch-{i}", "next": "/"}
+            return one.post("/signin", data=data).status_code
+
+    with ThreadPoolExecutor(25) as pool:
+        codes = list(pool.map(attempt, range(25)))
+    assert sorted(codes) == [401] * 20 + [429] * 5
+
+
 def test_unknown_name_and_wrong_password_get_the_same_answer(guarded: DeskServer) -> None:
     with guarded.client() as client:
         token = form_token(client.get("/signin").text)

@@ -43,6 +43,8 @@ from .home import Board, issue_folders
 from .issues import IssuePreviews
 from .routes import editing_routes
 
+VERIFY_AT_ONCE = 2  # password checks at the same time (argon2: 64 MiB and tens of ms each)
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 
@@ -67,6 +69,7 @@ class Desk:
         first = load_config()
         self.sessions = Sessions(first.desk, self.clock, port)
         self.throttle = Throttle(self.clock)
+        self.verifying = anyio.CapacityLimiter(VERIFY_AT_ONCE)  # each argon2 verify takes 64 MiB
         self.csrf = Csrf()
         self.board = Board()
         self.flashes: dict[str, Flash] = {}
@@ -170,10 +173,13 @@ class Desk:
                                  error=w.throttled.format(seconds=wait))  # fmt: skip
             response.headers["Retry-After"] = str(wait)
             return response
-        user = await anyio.to_thread.run_sync(self.users.verify, name, str(form.get("password", "")))
+        tried = self.throttle.fail(keys)  # counted before verifying: tries sent at once count too
+        user = await anyio.to_thread.run_sync(
+            self.users.verify, name, str(form.get("password", "")), limiter=self.verifying
+        )
         if user is None:
-            self.throttle.fail(keys)
             return self.page(request, "signin.html", 401, next=target, name=name, error=w.sign_in_failed)
+        self.throttle.forgive(keys, tried)  # the right password: this try was no failure
         lang = visit_of(request).session.lang
         self.sessions.end(visit_of(request).session.sid)  # the session before signing in
         set_session(

@@ -134,10 +134,20 @@ class Throttle:
                 waits.append(times[-self.limit] + self.window - now)
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def fail(self, keys: Iterable[str]) -> None:
+    def fail(self, keys: Iterable[str]) -> float:
+        """Count a try as a failure (before the password is checked, so tries sent at once are
+        counted too); the time it was counted at, for :meth:`forgive`."""
         now = self.clock.monotonic()
         for key in keys:
             self._recent(key, now).append(now)
+        return now
+
+    def forgive(self, keys: Iterable[str], at: float) -> None:
+        """The try counted at ``at`` had the right password: it is no failure."""
+        for key in keys:
+            times = self._failures.get(key)
+            if times is not None and at in times:
+                times.remove(at)
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())
