@@ -166,6 +166,23 @@ def test_the_issue_page_edits_issue_md_and_each_issue_lang_md_and_an_untouched_s
     assert (example_issue / "issue.md").read_bytes() == before["issue.md"]
 
 
+def test_keeping_my_version_after_a_conflict_in_issue_lang_md_saves(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    polish = example_issue / "issue.pl.md"
+    with desk.client() as client:
+        form = _issue_form(client.get(f"/issues/{SLUG}/edit").text)
+        polish.write_text(polish.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # someone else
+        form["tr_pl_subject"] = "Temat: mój"
+        conflict = client.post(f"/issues/{SLUG}/edit", data=form)
+        assert conflict.status_code == 409 and 'id="conflict"' in conflict.text
+        kept = _issue_form(conflict.text)  # the typed form as the conflict page keeps it
+        assert kept["tr_pl_subject"] == "Temat: mój"
+        answer = client.post(f"/issues/{SLUG}/edit", data=kept)  # "keep my version"
+        assert answer.status_code == 303, answer.text[-2000:]
+    assert 'subject: "Temat: mój"' in polish.read_text(encoding="utf-8")
+
+
 def _issue_form(html: str) -> dict[str, str]:
     import html as markup
 
