@@ -90,6 +90,21 @@ def test_the_live_preview_renders_typed_text_and_writes_nothing(
     assert {p: p.read_bytes() for p in example_issue.rglob("*") if p.is_file()} == before
 
 
+def test_a_form_mistake_in_the_article_editor_keeps_what_was_typed(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    before = (example_issue / "articles" / "netzwerk.de.md").read_bytes()
+    with desk.client() as client:
+        form = _form(client.get(ARTICLE).text)
+        form.update(title="Ein neuer Titel, getippt", body="Ein getippter Absatz.\n",
+                    event_title="Sommerfest", event_date="", event_start="")  # fmt: skip
+        answer = client.post(ARTICLE, data=form)
+    assert answer.status_code == 400
+    assert 'value="Ein neuer Titel, getippt"' in answer.text and "Ein getippter Absatz." in answer.text
+    assert 'id="err-event_date"' in answer.text
+    assert (example_issue / "articles" / "netzwerk.de.md").read_bytes() == before
+
+
 def test_every_form_of_the_pages_refuses_a_post_without_its_token(
     desk: DeskServer, example_issue: Path
 ) -> None:
@@ -181,6 +196,18 @@ def test_keeping_my_version_after_a_conflict_in_issue_lang_md_saves(
         answer = client.post(f"/issues/{SLUG}/edit", data=kept)  # "keep my version"
         assert answer.status_code == 303, answer.text[-2000:]
     assert 'subject: "Temat: mój"' in polish.read_text(encoding="utf-8")
+
+
+def test_a_form_mistake_on_the_issue_page_keeps_what_was_typed(desk: DeskServer, example_issue: Path) -> None:
+    before = (example_issue / "issue.md").read_bytes()
+    with desk.client() as client:
+        form = _issue_form(client.get(f"/issues/{SLUG}/edit").text)
+        form.update(number="6.", title_de="Ein getippter Titel")
+        answer = client.post(f"/issues/{SLUG}/edit", data=form)
+    assert answer.status_code == 400
+    assert 'value="Ein getippter Titel"' in answer.text and 'value="6."' in answer.text
+    assert "is not a whole number" in answer.text
+    assert (example_issue / "issue.md").read_bytes() == before
 
 
 def _issue_form(html: str) -> dict[str, str]:

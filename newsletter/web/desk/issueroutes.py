@@ -88,12 +88,12 @@ class IssueRoutes:
 
         try:
             await anyio.to_thread.run_sync(_save_issue, path, form, config)
-        except FormProblem as exc:
-            return await self.page(request, status=400, field_errors={exc.field: str(exc)})
+        except FormProblem as exc:  # the typed form stays on the page, the mistake on its field
+            return await self.page(request, status=400, field_errors={exc.field: str(exc)}, typed=form)
         except StaleFile as exc:
             return await self.page(request, status=409, conflict=exc, typed=form)
         except NewsletterError as exc:
-            return await self.page(request, status=400, save_error=" ".join(exc.lines()))
+            return await self.page(request, status=400, save_error=" ".join(exc.lines()), typed=form)
         self.desk.record_edit(request, slug)
         self._flash(request, "ok", self.desk.words(request).saved)
         return self._back(slug)
