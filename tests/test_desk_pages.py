@@ -210,6 +210,24 @@ def test_a_form_mistake_on_the_issue_page_keeps_what_was_typed(desk: DeskServer,
     assert (example_issue / "issue.md").read_bytes() == before
 
 
+def test_a_loose_file_changed_on_disk_after_the_page_loaded_is_not_deleted(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    writer.remove_article(example_issue, "tada", version=writer.open_issue(example_issue).version)
+    german = example_issue / "articles" / "tada.de.md"
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit").text
+        hidden = dict(re.findall(r'<input type="hidden" name="(v_[a-z]+)" value="([^"]+)">', page))
+        assert set(hidden) >= {"v_de", "v_en"}
+        german.write_text(german.read_text(encoding="utf-8") + "\nNoch ein Satz.\n", encoding="utf-8")
+        answer = client.post(f"/issues/{SLUG}/articles/delete-files",
+                             data={"csrf": form_token(page), "name": "tada", "confirm": "yes", **hidden})  # fmt: skip
+        assert answer.status_code == 303
+        after = client.get(f"/issues/{SLUG}/edit").text
+    assert german.is_file() and "Noch ein Satz." in german.read_text(encoding="utf-8")
+    assert "articles/tada.de.md was changed on disk" in after
+
+
 def _issue_form(html: str) -> dict[str, str]:
     import html as markup
 

@@ -53,12 +53,15 @@ class IssueRoutes:
         config = self.desk.load_config()
         lang = self.desk.language(config, self._visit(request).session)
         view = await anyio.to_thread.run_sync(read_issue_view, config, path, lang)
+        loose = await anyio.to_thread.run_sync(
+            lambda: {name: article_files(path, name, config) for name in view.loose}
+        )  # each loose file's version as the page shows it: deleted only if still at it
         checked = "check" in request.query_params
         problems = await anyio.to_thread.run_sync(preflight_problems, config, path, slug) if checked else None
         previews = await self.desk.previews.preview(slug)
         cards = previews[0].state.snapshot.cards if previews else ()
         values = {
-            "view": view, "cards": cards, "problems": problems, "active": "edit",
+            "view": view, "loose_versions": loose, "cards": cards, "problems": problems, "active": "edit",
             "base": f"/issues/{slug}", "per_language": per_language,
             "segments": [(s, seg.name(lang)) for s, seg in config.segments.items()],
             **extra,
@@ -193,9 +196,10 @@ class IssueRoutes:
         if form.get("confirm") != "yes":
             self._flash(request, "error", w.delete_confirm_needed)
             return self._back(slug, "#loose-files")
-        try:
+        versions = {code: str(form.get(f"v_{code}")) for code in config.languages if form.get(f"v_{code}")}
+        try:  # each file at the version the page was loaded with (v_<lang>): a newer one stays
             deleted = await anyio.to_thread.run_sync(lambda: writer.delete_article_files(
-                path, name, versions=article_files(path, name, config)))  # fmt: skip
+                path, name, versions=versions))  # fmt: skip
         except NewsletterError as exc:
             self._flash(request, "error", " ".join(exc.lines()))
             return self._back(slug, "#loose-files")
