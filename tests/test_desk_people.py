@@ -432,6 +432,20 @@ def test_newsletter_preview_opens_the_desk_on_its_issue_and_the_old_addresses_le
         desk.stop()
 
 
+def test_the_folder_given_to_newsletter_preview_wins_over_issues_of_the_same_name(
+    project: Path, project_env: dict[str, str], example_issue: Path
+) -> None:
+    import shutil
+
+    from newsletter.config import load_config
+    from newsletter.web.desk.home import issue_folders
+
+    other = project / "elsewhere" / example_issue.name
+    shutil.copytree(example_issue, other)
+    folders = issue_folders(load_config(project, project_env), other.resolve())
+    assert folders[example_issue.name] == other.resolve()
+
+
 def test_a_foreign_host_header_is_refused_before_the_door(guarded: DeskServer) -> None:
     from preview_rig import raw_get
 

@@ -58,13 +58,13 @@ class _Facts:
 
 def issue_folders(config: Config, extra: Path | None = None) -> dict[str, Path]:
     """Slug → folder of every issue under issues/ (plain folders holding an issue.md, never a
-    link), plus the folder ``newsletter preview`` was given."""
+    link), plus the folder ``newsletter preview`` was given (it wins over issues/<its name>)."""
     found: dict[str, Path] = {}
     if config.issues_dir.is_dir():
         for entry in sorted(os.scandir(config.issues_dir), key=lambda e: e.name):
             if SLUG.match(entry.name) and paths.contained(config.issues_dir, f"{entry.name}/issue.md"):
                 found[entry.name] = config.issues_dir.resolve() / entry.name
-    if extra is not None and extra.name not in found:
+    if extra is not None:  # the folder asked for wins over issues/ of the same name
         found[extra.name] = extra
     return found
 
