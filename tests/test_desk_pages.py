@@ -228,6 +228,23 @@ def test_a_loose_file_changed_on_disk_after_the_page_loaded_is_not_deleted(
     assert "articles/tada.de.md was changed on disk" in after
 
 
+def test_a_mistake_in_newsletter_toml_shows_a_red_box_and_the_pages_keep_working(
+    desk: DeskServer, project: Path
+) -> None:
+    toml = project / "newsletter.toml"
+    good = toml.read_text(encoding="utf-8")
+    with desk.client() as client:
+        assert client.get("/").status_code == 200
+        toml.write_text(good + "\n[desk\nbroken = \n", encoding="utf-8")
+        for path in ("/", f"/issues/{SLUG}/edit", ARTICLE):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            box = re.search(r'<section class="alert error" id="config-errors".*?</section>', page.text, re.S)
+            assert box and "newsletter.toml" in box[0], path
+        toml.write_text(good, encoding="utf-8")
+        assert 'id="config-errors"' not in client.get("/").text
+
+
 def _issue_form(html: str) -> dict[str, str]:
     import html as markup
 

@@ -60,13 +60,14 @@ class Desk:
 
     def __init__(self, load_config: Callable[[], Config], hosts: frozenset[str], port: int, *,
                  loopback: bool, users: Users, clock: Clock | None = None, extra_issue: Path | None = None):  # fmt: skip
-        self.load_config = load_config
+        self._read_config = load_config
+        self.config_errors: tuple[str, ...] = ()  # newsletter.toml / .env cannot be read now
         self.hosts = hosts
         self.loopback = loopback
         self.users = users
         self.clock = clock or SystemClock()
         self.extra_issue = extra_issue
-        first = load_config()
+        first = self._good_config = load_config()
         self.sessions = Sessions(first.desk, self.clock, port)
         self.throttle = Throttle(self.clock)
         self.verifying = anyio.CapacityLimiter(VERIFY_AT_ONCE)  # each argon2 verify takes 64 MiB
@@ -76,6 +77,17 @@ class Desk:
         self.previews = IssuePreviews(load_config, self.folders, hosts, port, self)
         self.env = Environment(loader=FileSystemLoader([HERE / "templates", PREVIEW_TEMPLATES]),
                                autoescape=select_autoescape(default=True), trim_blocks=True)  # fmt: skip
+
+    def load_config(self) -> Config:
+        """The settings as saved now; while newsletter.toml or .env has a mistake, the last good
+        ones, with the mistake's lines in ``config_errors`` (every page shows them in a red box)."""
+        try:
+            config = self._read_config()
+        except NewsletterError as exc:
+            self.config_errors = tuple(exc.lines())
+            return self._good_config
+        self._good_config, self.config_errors = config, ()
+        return config
 
     # ── the frame every page is shown in (preview.app.Frame) ──
 
@@ -96,6 +108,7 @@ class Desk:
             "visit": visit,
             "here": here,
             "csrf": self.csrf.token(visit.session.sid),
+            "config_errors": self.config_errors,
             "slug": slug,
             "take_flash": lambda: self.flashes.pop(visit.session.sid, None),
             "issue_row": (lambda: self._row(config, slug, lang)) if slug else None,
@@ -323,7 +336,7 @@ def create_desk_app(load_config: Callable[[], Config], hosts: frozenset[str], po
         Mount("/issues/{slug}", app=desk.previews),
         *_old_preview_paths(extra_issue),
     ]
-    default_lang = lambda: load_config().default_language  # noqa: E731
+    default_lang = lambda: desk.load_config().default_language  # noqa: E731
     middleware = [
         Middleware(GuardMiddleware, hosts=hosts),
         Middleware(
