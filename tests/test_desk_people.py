@@ -97,6 +97,25 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change(project_env:
 # ── the door ──
 
 
+def test_making_users_computes_no_hash_until_an_unknown_name_signs_in(project_env: dict[str, str]) -> None:
+    from argon2 import PasswordHasher
+
+    hashed: list[str] = []
+
+    class Counting(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            hashed.append(str(password))
+            return super().hash(password, salt=salt)
+
+    users = Users(
+        engine_for(project_env["NEWSLETTER_DATABASE"]), Counting(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    assert hashed == []  # every request's Users() costs no argon2 hash (tens of ms, 64 MiB)
+    assert users.verify("Niemand Unbekannt", "falsch-1234") is None
+    assert users.verify("Niemand Anderes", "falsch-1234") is None
+    assert len(hashed) == 1  # the dummy hash of unknown names, made once
+
+
 def test_desk_on_another_host_without_users_refuses_to_start(
     project: Path, project_env: dict[str, str]
 ) -> None:
