@@ -9,7 +9,6 @@ of the issue, the templates or ``newsletter.toml`` changes.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +17,7 @@ from pathlib import Path
 from ... import edges, paths
 from ...approval import approve
 from ...config import Config
+from ...content.scaffold import SLUG  # as `newsletter new` accepts
 from ...model import NewsletterError
 from ...preflight import Preflight, check_issue
 from ...render.labels import DeskWords
@@ -25,7 +25,6 @@ from ...store.edits import last_edit
 from ...store.schedules import list_schedules
 from ...zones import fmt_local
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # as `newsletter new` accepts
 ACTIVE = ("scheduled", "held", "running")
 
 
