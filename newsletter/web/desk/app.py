@@ -118,6 +118,10 @@ class Desk:
         path = self.folders().get(slug)
         return self.board.row(config, slug, path, words(config, lang).desk, lang) if path else None
 
+    def flash(self, request: Request, kind: str, text: str) -> None:
+        """A message (``ok`` or ``error``) for the next page this session sees."""
+        self.flashes[visit_of(request).session.sid] = Flash(kind, text)
+
     def language(self, config: Config, session: Session) -> str:
         return session.lang if session.lang in config.languages else config.default_language
 

@@ -127,7 +127,7 @@ class ArticleRoutes:
         except NewsletterError as exc:
             return await self.page(request, status=400, typed=fields, save_error=" ".join(exc.lines()))
         self.desk.record_edit(request, slug)
-        _flash(self.desk, request, "ok", self.desk.words(request).saved)
+        self.desk.flash(request, "ok", self.desk.words(request).saved)
         return RedirectResponse(f"/issues/{slug}/articles/{name}/{lang}", status_code=303)
 
     async def render(self, request: Request) -> Response:
@@ -193,7 +193,7 @@ class ArticleRoutes:
                 lambda: writer.create_translation(path, name, lang=lang, config=config)
             )
         except NewsletterError as exc:
-            _flash(self.desk, request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
         else:
             self.desk.record_edit(request, slug)
         return RedirectResponse(f"/issues/{slug}/articles/{name}/{lang}", status_code=303)
@@ -211,13 +211,6 @@ def _session(request: Request):  # noqa: ANN202
     from .gate import visit_of
 
     return visit_of(request).session
-
-
-def _flash(desk: Desk, request: Request, kind: str, text: str) -> None:
-    from .app import Flash
-    from .gate import visit_of
-
-    desk.flashes[visit_of(request).session.sid] = Flash(kind, text)
 
 
 def typed_despite(
