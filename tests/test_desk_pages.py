@@ -245,6 +245,24 @@ def test_a_mistake_in_newsletter_toml_shows_a_red_box_and_the_pages_keep_working
         assert 'id="config-errors"' not in client.get("/").text
 
 
+def test_the_issue_pages_check_and_approval_hash_run_off_the_event_loop(
+    desk: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    real, threads = desk.desk.board.row, []
+
+    def row(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(desk.desk.board, "row", row)
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit")
+    assert page.status_code == 200 and 'id="approve"' in page.text
+    assert threads and desk.thread not in threads  # the server's event loop runs in desk.thread
+
+
 def _issue_form(html: str) -> dict[str, str]:
     import html as markup
 

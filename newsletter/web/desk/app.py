@@ -111,10 +111,12 @@ class Desk:
             "config_errors": self.config_errors,
             "slug": slug,
             "take_flash": lambda: self.flashes.pop(visit.session.sid, None),
-            "issue_row": (lambda: self._row(config, slug, lang)) if slug else None,
+            "issue_row": (lambda: self.issue_row(config, slug, lang)) if slug else None,
         }
 
-    def _row(self, config: Config, slug: str, lang: str) -> object:
+    def issue_row(self, config: Config, slug: str, lang: str) -> object:
+        """The issue's state, its pre-flight and approval hash (slow when its files changed: call
+        it in a worker thread, as the issue page does, not while rendering on the event loop)."""
         path = self.folders().get(slug)
         return self.board.row(config, slug, path, words(config, lang).desk, lang) if path else None
 
@@ -129,7 +131,7 @@ class Desk:
         return issue_folders(self.load_config(), self.extra_issue)
 
     def page(self, request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
-        html = self.env.get_template(template).render(**self.values(request), **values)
+        html = self.env.get_template(template).render({**self.values(request), **values})
         return HTMLResponse(html, status_code=status)
 
     def not_found(self, request: Request) -> Response:

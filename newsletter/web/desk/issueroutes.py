@@ -54,11 +54,12 @@ class IssueRoutes:
         problems = await anyio.to_thread.run_sync(preflight_problems, config, path, slug) if checked else None
         previews = await self.desk.previews.preview(slug)
         cards = previews[0].state.snapshot.cards if previews else ()
+        row = await anyio.to_thread.run_sync(self.desk.issue_row, config, slug, lang)  # pre-flight, hash
         values = {
             "view": view, "loose_versions": loose, "cards": cards, "problems": problems, "active": "edit",
             "base": f"/issues/{slug}", "per_language": per_language,
             "segments": [(s, seg.name(lang)) for s, seg in config.segments.items()],
-            **extra,
+            "issue_row": lambda: row, **extra,
         }  # fmt: skip
         return self.desk.page(request, "issue.html", status, **values)
 
