@@ -90,6 +90,21 @@ def test_the_live_preview_renders_typed_text_and_writes_nothing(
     assert {p: p.read_bytes() for p in example_issue.rglob("*") if p.is_file()} == before
 
 
+def test_a_form_mistake_in_the_article_editor_keeps_what_was_typed(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    before = (example_issue / "articles" / "netzwerk.de.md").read_bytes()
+    with desk.client() as client:
+        form = _form(client.get(ARTICLE).text)
+        form.update(title="Ein neuer Titel, getippt", body="Ein getippter Absatz.\n",
+                    event_title="Sommerfest", event_date="", event_start="")  # fmt: skip
+        answer = client.post(ARTICLE, data=form)
+    assert answer.status_code == 400
+    assert 'value="Ein neuer Titel, getippt"' in answer.text and "Ein getippter Absatz." in answer.text
+    assert 'id="err-event_date"' in answer.text
+    assert (example_issue / "articles" / "netzwerk.de.md").read_bytes() == before
+
+
 def test_every_form_of_the_pages_refuses_a_post_without_its_token(
     desk: DeskServer, example_issue: Path
 ) -> None:
@@ -164,6 +179,88 @@ def test_the_issue_page_edits_issue_md_and_each_issue_lang_md_and_an_untouched_s
     polish = (example_issue / "issue.pl.md").read_text(encoding="utf-8")
     assert 'subject: "Temat: „nowy” – ąęłńóśźż"' in polish
     assert (example_issue / "issue.md").read_bytes() == before["issue.md"]
+
+
+def test_keeping_my_version_after_a_conflict_in_issue_lang_md_saves(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    polish = example_issue / "issue.pl.md"
+    with desk.client() as client:
+        form = _issue_form(client.get(f"/issues/{SLUG}/edit").text)
+        polish.write_text(polish.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # someone else
+        form["tr_pl_subject"] = "Temat: mój"
+        conflict = client.post(f"/issues/{SLUG}/edit", data=form)
+        assert conflict.status_code == 409 and 'id="conflict"' in conflict.text
+        kept = _issue_form(conflict.text)  # the typed form as the conflict page keeps it
+        assert kept["tr_pl_subject"] == "Temat: mój"
+        answer = client.post(f"/issues/{SLUG}/edit", data=kept)  # "keep my version"
+        assert answer.status_code == 303, answer.text[-2000:]
+    assert 'subject: "Temat: mój"' in polish.read_text(encoding="utf-8")
+
+
+def test_a_form_mistake_on_the_issue_page_keeps_what_was_typed(desk: DeskServer, example_issue: Path) -> None:
+    before = (example_issue / "issue.md").read_bytes()
+    with desk.client() as client:
+        form = _issue_form(client.get(f"/issues/{SLUG}/edit").text)
+        form.update(number="6.", title_de="Ein getippter Titel")
+        answer = client.post(f"/issues/{SLUG}/edit", data=form)
+    assert answer.status_code == 400
+    assert 'value="Ein getippter Titel"' in answer.text and 'value="6."' in answer.text
+    assert "is not a whole number" in answer.text
+    assert (example_issue / "issue.md").read_bytes() == before
+
+
+def test_a_loose_file_changed_on_disk_after_the_page_loaded_is_not_deleted(
+    desk: DeskServer, example_issue: Path
+) -> None:
+    writer.remove_article(example_issue, "tada", version=writer.open_issue(example_issue).version)
+    german = example_issue / "articles" / "tada.de.md"
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit").text
+        hidden = dict(re.findall(r'<input type="hidden" name="(v_[a-z]+)" value="([^"]+)">', page))
+        assert set(hidden) >= {"v_de", "v_en"}
+        german.write_text(german.read_text(encoding="utf-8") + "\nNoch ein Satz.\n", encoding="utf-8")
+        answer = client.post(f"/issues/{SLUG}/articles/delete-files",
+                             data={"csrf": form_token(page), "name": "tada", "confirm": "yes", **hidden})  # fmt: skip
+        assert answer.status_code == 303
+        after = client.get(f"/issues/{SLUG}/edit").text
+    assert german.is_file() and "Noch ein Satz." in german.read_text(encoding="utf-8")
+    assert "articles/tada.de.md was changed on disk" in after
+
+
+def test_a_mistake_in_newsletter_toml_shows_a_red_box_and_the_pages_keep_working(
+    desk: DeskServer, project: Path
+) -> None:
+    toml = project / "newsletter.toml"
+    good = toml.read_text(encoding="utf-8")
+    with desk.client() as client:
+        assert client.get("/").status_code == 200
+        toml.write_text(good + "\n[desk\nbroken = \n", encoding="utf-8")
+        for path in ("/", f"/issues/{SLUG}/edit", ARTICLE):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            box = re.search(r'<section class="alert error" id="config-errors".*?</section>', page.text, re.S)
+            assert box and "newsletter.toml" in box[0], path
+        toml.write_text(good, encoding="utf-8")
+        assert 'id="config-errors"' not in client.get("/").text
+
+
+def test_the_issue_pages_check_and_approval_hash_run_off_the_event_loop(
+    desk: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    real, threads = desk.desk.board.row, []
+
+    def row(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(desk.desk.board, "row", row)
+    with desk.client() as client:
+        page = client.get(f"/issues/{SLUG}/edit")
+    assert page.status_code == 200 and 'id="approve"' in page.text
+    assert threads and desk.thread not in threads  # the server's event loop runs in desk.thread
 
 
 def _issue_form(html: str) -> dict[str, str]:

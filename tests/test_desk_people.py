@@ -97,6 +97,25 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change(project_env:
 # ── the door ──
 
 
+def test_making_users_computes_no_hash_until_an_unknown_name_signs_in(project_env: dict[str, str]) -> None:
+    from argon2 import PasswordHasher
+
+    hashed: list[str] = []
+
+    class Counting(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            hashed.append(str(password))
+            return super().hash(password, salt=salt)
+
+    users = Users(
+        engine_for(project_env["NEWSLETTER_DATABASE"]), Counting(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    assert hashed == []  # every request's Users() costs no argon2 hash (tens of ms, 64 MiB)
+    assert users.verify("Niemand Unbekannt", "falsch-1234") is None
+    assert users.verify("Niemand Anderes", "falsch-1234") is None
+    assert len(hashed) == 1  # the dummy hash of unknown names, made once
+
+
 def test_desk_on_another_host_without_users_refuses_to_start(
     project: Path, project_env: dict[str, str]
 ) -> None:
@@ -182,6 +201,17 @@ def test_a_forged_cookie_or_a_removed_user_is_signed_out(guarded: DeskServer) ->
         assert client.get("/").status_code == 303
 
 
+def test_a_copied_cookie_no_longer_works_after_signing_out(guarded: DeskServer) -> None:
+    with guarded.client() as client:
+        sign_in(client, "Bernd Müller")
+        copied = client.cookies[guarded.desk.sessions.cookie]
+        assert client.post("/signout", data={"csrf": form_token(client.get("/").text)}).status_code == 303
+    with guarded.client() as thief:
+        thief.cookies.set(guarded.desk.sessions.cookie, copied)
+        answer = thief.get("/")
+        assert answer.status_code == 303 and httpx.URL(answer.headers["location"]).path == "/signin"
+
+
 def test_a_post_without_the_form_token_is_refused_and_changes_nothing(
     guarded: DeskServer, project: Path, project_env: dict[str, str]
 ) -> None:
@@ -232,6 +262,34 @@ def test_twenty_wrong_passwords_in_a_minute_are_throttled(guarded: DeskServer) -
         assert other.status_code == 429
         guarded.clock.advance(31)  # the window has passed
         assert attempt("Anna Schmidt", PASSWORDS["Anna Schmidt"]).status_code == 303
+
+
+def test_wrong_passwords_sent_at_once_are_throttled_as_well(
+    guarded: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    real = guarded.users.verify
+
+    def slow(name: str, password: str):  # a real argon2 verify takes this long on a busy server
+        time.sleep(0.1)
+        return real(name, password)
+
+    monkeypatch.setattr(guarded.users, "verify", slow)
+    with guarded.client() as client:
+        token = form_token(client.get("/signin").text)
+        cookies = dict(client.cookies)
+
+    def attempt(i: int) -> int:
+        with guarded.client() as one:
+            one.cookies.update(cookies)
+            data = {"csrf": token, "name": "Anna Schmidt", "password": f"falsch-{i}", "next": "/"}
+            return one.post("/signin", data=data).status_code
+
+    with ThreadPoolExecutor(25) as pool:
+        codes = list(pool.map(attempt, range(25)))
+    assert sorted(codes) == [401] * 20 + [429] * 5
 
 
 def test_unknown_name_and_wrong_password_get_the_same_answer(guarded: DeskServer) -> None:
@@ -391,6 +449,20 @@ def test_newsletter_preview_opens_the_desk_on_its_issue_and_the_old_addresses_le
             assert page.status_code == 200 and 'id="send-proof"' in page.text
     finally:
         desk.stop()
+
+
+def test_the_folder_given_to_newsletter_preview_wins_over_issues_of_the_same_name(
+    project: Path, project_env: dict[str, str], example_issue: Path
+) -> None:
+    import shutil
+
+    from newsletter.config import load_config
+    from newsletter.web.desk.home import issue_folders
+
+    other = project / "elsewhere" / example_issue.name
+    shutil.copytree(example_issue, other)
+    folders = issue_folders(load_config(project, project_env), other.resolve())
+    assert folders[example_issue.name] == other.resolve()
 
 
 def test_a_foreign_host_header_is_refused_before_the_door(guarded: DeskServer) -> None:

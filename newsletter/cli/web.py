@@ -67,9 +67,6 @@ def desk(port: int, host: str | None, dev_smtp: bool) -> None:
     _run_desk(load_config(), host, port, dev_smtp)
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def _run_desk(config: Config, host: str | None, port: int, dev_smtp: bool, *,
               issue_path: Path | None = None, open_page: str | None = None) -> None:  # fmt: skip
     """Bind, check who may come in, then serve the desk until Ctrl+C."""
@@ -77,7 +74,7 @@ def _run_desk(config: Config, host: str | None, port: int, dev_smtp: bool, *,
     from ..model import RefusedError
     from ..web.desk.app import create_desk_app
     from ..web.preview.app import bind, server
-    from ..web.safety import allowed_hosts
+    from ..web.safety import LOOPBACK, allowed_hosts
 
     if dev_smtp and not config.smtp.is_dev_sink:
         raise RefusedError(
@@ -119,6 +116,8 @@ def _start_dev_sink(stack: contextlib.ExitStack, config: Config) -> None:
 
 
 def _announce(base: str, host: str, issue_path: Path | None, users: int) -> None:
+    from ..web.safety import LOOPBACK
+
     if issue_path is not None:
         page = f"{base}/issues/{issue_path.name}/"
         click.echo(f"Preview of {issue_path.name}: {page}  (Ctrl+C stops it)")

@@ -9,6 +9,7 @@ correct password whose hash was made with older parameters.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,7 +70,12 @@ class Users:
     def __init__(self, engine: Engine, hasher: PasswordHasher | None = None):
         self.engine = engine
         self.hasher = hasher or PasswordHasher()  # argon2id with argon2-cffi's current parameters
-        self._dummy = self.hasher.hash("not a password of anybody")
+
+    @functools.cached_property
+    def _dummy(self) -> str:
+        """What an unknown name is checked against (the same time as a known one); made the
+        first time it is needed, not for every ``Users()`` (tens of ms and 64 MiB)."""
+        return self.hasher.hash("not a password of anybody")
 
     def add(self, raw_name: str, role: str, password: str) -> User:
         name = clean_name(raw_name)

@@ -43,13 +43,14 @@ IMAGE_TYPES = {
     ".ico": "image/x-icon",
 }
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 - names, not a bind
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # addresses to listen on that only this computer reaches
+LOOPBACK_NAMES = tuple(f"[{h}]" if ":" in h else h for h in LOOPBACK)  # … as Host headers name them
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
     """Host header values this server answers to: the bound name and port (plus loopback aliases)."""
     names = {f"[{host}]" if ":" in host else host}
-    if host in ("127.0.0.1", "localhost", "::1") or host in WILDCARD_HOSTS:
+    if host in LOOPBACK or host in WILDCARD_HOSTS:
         names.update(LOOPBACK_NAMES)
     if host in WILDCARD_HOSTS:
         names.update({socket.gethostname(), socket.getfqdn()})

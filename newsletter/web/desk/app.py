@@ -43,6 +43,8 @@ from .home import Board, issue_folders
 from .issues import IssuePreviews
 from .routes import editing_routes
 
+VERIFY_AT_ONCE = 2  # password checks at the same time (argon2: 64 MiB and tens of ms each)
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 
@@ -58,21 +60,34 @@ class Desk:
 
     def __init__(self, load_config: Callable[[], Config], hosts: frozenset[str], port: int, *,
                  loopback: bool, users: Users, clock: Clock | None = None, extra_issue: Path | None = None):  # fmt: skip
-        self.load_config = load_config
+        self._read_config = load_config
+        self.config_errors: tuple[str, ...] = ()  # newsletter.toml / .env cannot be read now
         self.hosts = hosts
         self.loopback = loopback
         self.users = users
         self.clock = clock or SystemClock()
         self.extra_issue = extra_issue
-        first = load_config()
+        first = self._good_config = load_config()
         self.sessions = Sessions(first.desk, self.clock, port)
         self.throttle = Throttle(self.clock)
+        self.verifying = anyio.CapacityLimiter(VERIFY_AT_ONCE)  # each argon2 verify takes 64 MiB
         self.csrf = Csrf()
         self.board = Board()
         self.flashes: dict[str, Flash] = {}
         self.previews = IssuePreviews(load_config, self.folders, hosts, port, self)
         self.env = Environment(loader=FileSystemLoader([HERE / "templates", PREVIEW_TEMPLATES]),
                                autoescape=select_autoescape(default=True), trim_blocks=True)  # fmt: skip
+
+    def load_config(self) -> Config:
+        """The settings as saved now; while newsletter.toml or .env has a mistake, the last good
+        ones, with the mistake's lines in ``config_errors`` (every page shows them in a red box)."""
+        try:
+            config = self._read_config()
+        except NewsletterError as exc:
+            self.config_errors = tuple(exc.lines())
+            return self._good_config
+        self._good_config, self.config_errors = config, ()
+        return config
 
     # ── the frame every page is shown in (preview.app.Frame) ──
 
@@ -93,14 +108,21 @@ class Desk:
             "visit": visit,
             "here": here,
             "csrf": self.csrf.token(visit.session.sid),
+            "config_errors": self.config_errors,
             "slug": slug,
             "take_flash": lambda: self.flashes.pop(visit.session.sid, None),
-            "issue_row": (lambda: self._row(config, slug, lang)) if slug else None,
+            "issue_row": (lambda: self.issue_row(config, slug, lang)) if slug else None,
         }
 
-    def _row(self, config: Config, slug: str, lang: str) -> object:
+    def issue_row(self, config: Config, slug: str, lang: str) -> object:
+        """The issue's state, its pre-flight and approval hash (slow when its files changed: call
+        it in a worker thread, as the issue page does, not while rendering on the event loop)."""
         path = self.folders().get(slug)
         return self.board.row(config, slug, path, words(config, lang).desk, lang) if path else None
+
+    def flash(self, request: Request, kind: str, text: str) -> None:
+        """A message (``ok`` or ``error``) for the next page this session sees."""
+        self.flashes[visit_of(request).session.sid] = Flash(kind, text)
 
     def language(self, config: Config, session: Session) -> str:
         return session.lang if session.lang in config.languages else config.default_language
@@ -109,7 +131,7 @@ class Desk:
         return issue_folders(self.load_config(), self.extra_issue)
 
     def page(self, request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
-        html = self.env.get_template(template).render(**self.values(request), **values)
+        html = self.env.get_template(template).render({**self.values(request), **values})
         return HTMLResponse(html, status_code=status)
 
     def not_found(self, request: Request) -> Response:
@@ -170,11 +192,15 @@ class Desk:
                                  error=w.throttled.format(seconds=wait))  # fmt: skip
             response.headers["Retry-After"] = str(wait)
             return response
-        user = await anyio.to_thread.run_sync(self.users.verify, name, str(form.get("password", "")))
+        tried = self.throttle.fail(keys)  # counted before verifying: tries sent at once count too
+        user = await anyio.to_thread.run_sync(
+            self.users.verify, name, str(form.get("password", "")), limiter=self.verifying
+        )
         if user is None:
-            self.throttle.fail(keys)
             return self.page(request, "signin.html", 401, next=target, name=name, error=w.sign_in_failed)
+        self.throttle.forgive(keys, tried)  # the right password: this try was no failure
         lang = visit_of(request).session.lang
+        self.sessions.end(visit_of(request).session.sid)  # the session before signing in
         set_session(
             request, Session.fresh(self.sessions.now(), lang, user.name), user
         )  # a new id: no fixation
@@ -183,6 +209,7 @@ class Desk:
     async def sign_out(self, request: Request) -> Response:
         if await self.checked_form(request) is None:
             return self.refused(request)
+        self.sessions.end(visit_of(request).session.sid)  # a copy of the cookie opens nothing now
         set_session(request, Session.fresh(self.sessions.now(), visit_of(request).session.lang), None)
         return RedirectResponse(SIGN_IN if visit_of(request).sign_in_required else "/", status_code=303)
 
@@ -315,7 +342,7 @@ def create_desk_app(load_config: Callable[[], Config], hosts: frozenset[str], po
         Mount("/issues/{slug}", app=desk.previews),
         *_old_preview_paths(extra_issue),
     ]
-    default_lang = lambda: load_config().default_language  # noqa: E731
+    default_lang = lambda: desk.load_config().default_language  # noqa: E731
     middleware = [
         Middleware(GuardMiddleware, hosts=hosts),
         Middleware(

@@ -10,6 +10,7 @@ page's script the version on disk (the watcher's notice), ``translate`` starts a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,8 @@ class ArticleRoutes:
         try:
             fields = article_from_form(form, article_fields(document))
         except FormProblem as exc:
-            return await self.page(request, status=400, field_errors={exc.field: str(exc)})
+            typed, errors = typed_despite(form, article_fields(document), exc)
+            return await self.page(request, status=400, typed=typed, field_errors=errors)
         upload = form.get("image_file")
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(IMAGE_MAX_BYTES + 1)
@@ -125,7 +127,7 @@ class ArticleRoutes:
         except NewsletterError as exc:
             return await self.page(request, status=400, typed=fields, save_error=" ".join(exc.lines()))
         self.desk.record_edit(request, slug)
-        _flash(self.desk, request, "ok", self.desk.words(request).saved)
+        self.desk.flash(request, "ok", self.desk.words(request).saved)
         return RedirectResponse(f"/issues/{slug}/articles/{name}/{lang}", status_code=303)
 
     async def render(self, request: Request) -> Response:
@@ -191,15 +193,13 @@ class ArticleRoutes:
                 lambda: writer.create_translation(path, name, lang=lang, config=config)
             )
         except NewsletterError as exc:
-            _flash(self.desk, request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
         else:
             self.desk.record_edit(request, slug)
         return RedirectResponse(f"/issues/{slug}/articles/{name}/{lang}", status_code=303)
 
 
 def _with_image(fields: ArticleFields, relative: str) -> ArticleFields:
-    from dataclasses import replace
-
     return replace(fields, image=relative)
 
 
@@ -213,11 +213,35 @@ def _session(request: Request):  # noqa: ANN202
     return visit_of(request).session
 
 
-def _flash(desk: Desk, request: Request, kind: str, text: str) -> None:
-    from .app import Flash
-    from .gate import visit_of
-
-    desk.flashes[visit_of(request).session.sid] = Flash(kind, text)
+def typed_despite(
+    form: FormData, base: ArticleFields, problem: FormProblem
+) -> tuple[ArticleFields, dict[str, str]]:
+    """The article as typed but for the inputs that could not be read: each failing input (the
+    whole event when an event input fails) keeps what the file holds; the mistakes by field."""
+    errors: dict[str, str] = {}
+    dropped: set[str] = set()
+    while True:
+        errors[problem.field] = str(problem)
+        dropped.add("event_" if problem.field.startswith("event_") else problem.field)  # a prefix or a name
+        kept = FormData(
+            [
+                (k, v)
+                for k, v in form.multi_items()
+                if not any(k == d or (d.endswith("_") and k.startswith(d)) for d in dropped)
+            ]
+        )
+        try:
+            typed = article_from_form(kept, base)
+        except FormProblem as again:
+            if again.field in errors:  # cannot happen (its input is gone); the file as it is
+                return base, errors
+            problem = again
+            continue
+        if "event_" in dropped:
+            typed = replace(typed, event=base.event)
+        if "date" in dropped:
+            typed = replace(typed, date=base.date)
+        return typed, errors
 
 
 __all__ = ["ArticleRoutes"]

@@ -6,7 +6,8 @@ or before signing in), the page language, when it was signed in and when it was 
 desk checks both times against ``[desk] idle_minutes`` and ``session_hours`` on every request,
 with its own clock, and signs the cookie again so an active session stays open. Restarting the
 desk makes a new key: everybody signs in again. Removing a user ends their sessions at their
-next request (the user is looked up every time).
+next request (the user is looked up every time). Signing out (and signing in) ends the old
+session id at once: the desk keeps the ended ids in memory for ``session_hours``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ class Sessions:
         self.clock = clock
         self.cookie = f"nl_desk_{port}"
         self._serializer = URLSafeSerializer(secrets.token_bytes(32), salt="newsletter-desk-session")
+        self._ended: dict[str, float] = {}  # sid → when it was signed out (kept for session_hours)
+
+    def end(self, sid: str) -> None:
+        """Signing out (or in): a copy of the old cookie opens nothing any more."""
+        now = self.now()
+        limit = self.settings.session_hours * 3600
+        for old in [s for s, t in self._ended.items() if now - t > limit]:
+            del self._ended[old]  # older than any session can be: read() refuses it anyway
+        self._ended[sid] = now
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -65,6 +75,8 @@ class Sessions:
                 str(data["sid"]), data["user"], data["lang"], float(data["in"]), float(data["seen"])
             )
         except (BadSignature, KeyError, TypeError, ValueError):
+            return None
+        if session.sid in self._ended:
             return None
         now = self.now()
         if now - session.seen > self.settings.idle_minutes * 60:
@@ -122,10 +134,20 @@ class Throttle:
                 waits.append(times[-self.limit] + self.window - now)
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def fail(self, keys: Iterable[str]) -> None:
+    def fail(self, keys: Iterable[str]) -> float:
+        """Count a try as a failure (before the password is checked, so tries sent at once are
+        counted too); the time it was counted at, for :meth:`forgive`."""
         now = self.clock.monotonic()
         for key in keys:
             self._recent(key, now).append(now)
+        return now
+
+    def forgive(self, keys: Iterable[str], at: float) -> None:
+        """The try counted at ``at`` had the right password: it is no failure."""
+        for key in keys:
+            times = self._failures.get(key)
+            if times is not None and at in times:
+                times.remove(at)
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())

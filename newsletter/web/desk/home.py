@@ -9,7 +9,6 @@ of the issue, the templates or ``newsletter.toml`` changes.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +17,7 @@ from pathlib import Path
 from ... import edges, paths
 from ...approval import approve
 from ...config import Config
+from ...content.scaffold import SLUG  # as `newsletter new` accepts
 from ...model import NewsletterError
 from ...preflight import Preflight, check_issue
 from ...render.labels import DeskWords
@@ -25,7 +25,6 @@ from ...store.edits import last_edit
 from ...store.schedules import list_schedules
 from ...zones import fmt_local
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # as `newsletter new` accepts
 ACTIVE = ("scheduled", "held", "running")
 
 
@@ -58,13 +57,13 @@ class _Facts:
 
 def issue_folders(config: Config, extra: Path | None = None) -> dict[str, Path]:
     """Slug → folder of every issue under issues/ (plain folders holding an issue.md, never a
-    link), plus the folder ``newsletter preview`` was given."""
+    link), plus the folder ``newsletter preview`` was given (it wins over issues/<its name>)."""
     found: dict[str, Path] = {}
     if config.issues_dir.is_dir():
         for entry in sorted(os.scandir(config.issues_dir), key=lambda e: e.name):
             if SLUG.match(entry.name) and paths.contained(config.issues_dir, f"{entry.name}/issue.md"):
                 found[entry.name] = config.issues_dir.resolve() / entry.name
-    if extra is not None and extra.name not in found:
+    if extra is not None:  # the folder asked for wins over issues/ of the same name
         found[extra.name] = extra
     return found
 

@@ -39,12 +39,6 @@ class IssueRoutes:
     def _back(self, slug: str, anchor: str = "") -> Response:
         return RedirectResponse(f"/issues/{slug}/edit{anchor}", status_code=303)
 
-    def _flash(self, request: Request, kind: str, text: str) -> None:
-        from .app import Flash
-        from .gate import visit_of
-
-        self.desk.flashes[visit_of(request).session.sid] = Flash(kind, text)
-
     async def page(self, request: Request, *, status: int = 200, **extra: object) -> Response:
         slug = request.path_params["slug"]
         path = await anyio.to_thread.run_sync(self._folder, request)
@@ -53,15 +47,19 @@ class IssueRoutes:
         config = self.desk.load_config()
         lang = self.desk.language(config, self._visit(request).session)
         view = await anyio.to_thread.run_sync(read_issue_view, config, path, lang)
+        loose = await anyio.to_thread.run_sync(
+            lambda: {name: article_files(path, name, config) for name in view.loose}
+        )  # each loose file's version as the page shows it: deleted only if still at it
         checked = "check" in request.query_params
         problems = await anyio.to_thread.run_sync(preflight_problems, config, path, slug) if checked else None
         previews = await self.desk.previews.preview(slug)
         cards = previews[0].state.snapshot.cards if previews else ()
+        row = await anyio.to_thread.run_sync(self.desk.issue_row, config, slug, lang)  # pre-flight, hash
         values = {
-            "view": view, "cards": cards, "problems": problems, "active": "edit",
+            "view": view, "loose_versions": loose, "cards": cards, "problems": problems, "active": "edit",
             "base": f"/issues/{slug}", "per_language": per_language,
             "segments": [(s, seg.name(lang)) for s, seg in config.segments.items()],
-            **extra,
+            "issue_row": lambda: row, **extra,
         }  # fmt: skip
         return self.desk.page(request, "issue.html", status, **values)
 
@@ -88,14 +86,14 @@ class IssueRoutes:
 
         try:
             await anyio.to_thread.run_sync(_save_issue, path, form, config)
-        except FormProblem as exc:
-            return await self.page(request, status=400, field_errors={exc.field: str(exc)})
+        except FormProblem as exc:  # the typed form stays on the page, the mistake on its field
+            return await self.page(request, status=400, field_errors={exc.field: str(exc)}, typed=form)
         except StaleFile as exc:
             return await self.page(request, status=409, conflict=exc, typed=form)
         except NewsletterError as exc:
-            return await self.page(request, status=400, save_error=" ".join(exc.lines()))
+            return await self.page(request, status=400, save_error=" ".join(exc.lines()), typed=form)
         self.desk.record_edit(request, slug)
-        self._flash(request, "ok", self.desk.words(request).saved)
+        self.desk.flash(request, "ok", self.desk.words(request).saved)
         return self._back(slug)
 
     async def reorder(self, request: Request) -> Response:
@@ -131,7 +129,7 @@ class IssueRoutes:
         """The script gets JSON (and keeps the page); a plain form post comes back to the page."""
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"message": text, "version": version}, status_code=status)
-        self._flash(request, "ok" if status == 200 else "error", text)
+        self.desk.flash(request, "ok" if status == 200 else "error", text)
         return self._back(slug, "#articles")
 
     async def add(self, request: Request) -> Response:
@@ -151,10 +149,10 @@ class IssueRoutes:
                 path, name, ArticleFields(title=title), lang=config.default_language, version=version,
                 config=config))  # fmt: skip
         except StaleFile:
-            self._flash(request, "error", self.desk.words(request).stale_list)
+            self.desk.flash(request, "error", self.desk.words(request).stale_list)
             return self._back(slug, "#articles")
         except NewsletterError as exc:
-            self._flash(request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
             return self._back(slug, "#add-article")
         self.desk.record_edit(request, slug)
         return RedirectResponse(f"/issues/{slug}/articles/{name}/{config.default_language}", status_code=303)
@@ -172,13 +170,13 @@ class IssueRoutes:
         try:
             await anyio.to_thread.run_sync(lambda: writer.remove_article(path, name, version=version))
         except StaleFile:
-            self._flash(request, "error", w.stale_list)
+            self.desk.flash(request, "error", w.stale_list)
             return self._back(slug, "#articles")
         except NewsletterError as exc:
-            self._flash(request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
             return self._back(slug, "#articles")
         self.desk.record_edit(request, slug)
-        self._flash(request, "ok", w.removed.format(name=name))
+        self.desk.flash(request, "ok", w.removed.format(name=name))
         return self._back(slug, "#articles")
 
     async def delete_files(self, request: Request) -> Response:
@@ -191,15 +189,16 @@ class IssueRoutes:
             return self.desk.not_found(request)
         w, name, config = self.desk.words(request), str(form.get("name", "")), self.desk.load_config()
         if form.get("confirm") != "yes":
-            self._flash(request, "error", w.delete_confirm_needed)
+            self.desk.flash(request, "error", w.delete_confirm_needed)
             return self._back(slug, "#loose-files")
-        try:
+        versions = {code: str(form.get(f"v_{code}")) for code in config.languages if form.get(f"v_{code}")}
+        try:  # each file at the version the page was loaded with (v_<lang>): a newer one stays
             deleted = await anyio.to_thread.run_sync(lambda: writer.delete_article_files(
-                path, name, versions=article_files(path, name, config)))  # fmt: skip
+                path, name, versions=versions))  # fmt: skip
         except NewsletterError as exc:
-            self._flash(request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
             return self._back(slug, "#loose-files")
-        self._flash(request, "ok", w.deleted.format(files=", ".join(deleted)))
+        self.desk.flash(request, "ok", w.deleted.format(files=", ".join(deleted)))
         return self._back(slug, "#loose-files")
 
     async def word_import(self, request: Request) -> Response:
@@ -213,11 +212,11 @@ class IssueRoutes:
         upload = form.get("docx")
         w, config = self.desk.words(request), self.desk.load_config()
         if not isinstance(upload, UploadFile) or not upload.filename:
-            self._flash(request, "error", w.word_missing)
+            self.desk.flash(request, "error", w.word_missing)
             return self._back(slug, "#word-import")
         data = await upload.read(WORD_FILE_MAX_BYTES + 1)
         if len(data) > WORD_FILE_MAX_BYTES:
-            self._flash(request, "error", w.word_too_large.format(mb=WORD_FILE_MAX_BYTES // 2**20))
+            self.desk.flash(request, "error", w.word_too_large.format(mb=WORD_FILE_MAX_BYTES // 2**20))
             return self._back(slug, "#word-import")
         return await self._import(
             request, slug, path, config, data, upload.filename, str(form.get("name", ""))
@@ -231,7 +230,7 @@ class IssueRoutes:
             imported = await anyio.to_thread.run_sync(lambda: import_docx(
                 path, data, config=config, filename=filename, name=name.strip() or None))  # fmt: skip
         except NewsletterError as exc:
-            self._flash(request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
             return self._back(slug, "#word-import")
         self.desk.record_edit(request, slug)
         return await self.page(request, imported=imported)

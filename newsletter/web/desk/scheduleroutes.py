@@ -93,7 +93,7 @@ class ScheduleRoutes:
         except NewsletterError as exc:
             return await self.page(request, status=400, at_error=" ".join(exc.lines()),
                                    picked={"segment": segment, "at": at})  # fmt: skip
-        self._flash(request, "ok", self.desk.words(request).scheduled)
+        self.desk.flash(request, "ok", self.desk.words(request).scheduled)
         return RedirectResponse(f"/issues/{slug}/schedule", status_code=303)
 
     async def cancel(self, request: Request) -> Response:
@@ -111,16 +111,10 @@ class ScheduleRoutes:
                 lambda: cancel_schedule(config, int(number), clock=self.desk.clock)
             )
         except NewsletterError as exc:
-            self._flash(request, "error", " ".join(exc.lines()))
+            self.desk.flash(request, "error", " ".join(exc.lines()))
         else:
-            self._flash(request, "ok", self.desk.words(request).cancelled)
+            self.desk.flash(request, "ok", self.desk.words(request).cancelled)
         return RedirectResponse(f"/issues/{slug}/schedule", status_code=303)
-
-    def _flash(self, request: Request, kind: str, text: str) -> None:
-        from .app import Flash
-        from .gate import visit_of
-
-        self.desk.flashes[visit_of(request).session.sid] = Flash(kind, text)
 
 
 __all__ = ["ScheduleRoutes", "segment_choices", "times_of"]
