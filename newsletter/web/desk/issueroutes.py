@@ -68,20 +68,21 @@ class IssueRoutes:
 
         return visit_of(request)
 
-    async def _form(self, request: Request) -> tuple[FormData, str] | Response:
+    async def _form(self, request: Request) -> tuple[FormData, str, Path] | Response:
+        """The checked form, the slug and the issue's folder of a POST; else its refusal (403) or 404."""
         form = await self.desk.checked_form(request)
         if form is None:
             return self.desk.refused(request)
-        return form, request.path_params["slug"]
+        path = self._folder(request)
+        if path is None:
+            return self.desk.not_found(request)
+        return form, request.path_params["slug"], path
 
     async def save(self, request: Request) -> Response:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         config = self.desk.load_config()
 
         try:
@@ -101,10 +102,7 @@ class IssueRoutes:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         order = [str(n) for n in form.getlist("order")]
         move = str(form.get("move", ""))
         if move:
@@ -136,10 +134,7 @@ class IssueRoutes:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         config = self.desk.load_config()
         name = str(form.get("name", "")).strip()
         title = str(form.get("title", "")).strip() or name
@@ -161,10 +156,7 @@ class IssueRoutes:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         name, version = str(form.get("name", "")), str(form.get("version", ""))
         w = self.desk.words(request)
         try:
@@ -183,10 +175,7 @@ class IssueRoutes:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         w, name, config = self.desk.words(request), str(form.get("name", "")), self.desk.load_config()
         if form.get("confirm") != "yes":
             self.desk.flash(request, "error", w.delete_confirm_needed)
@@ -205,10 +194,7 @@ class IssueRoutes:
         got = await self._form(request)
         if isinstance(got, Response):
             return got
-        form, slug = got
-        path = self._folder(request)
-        if path is None:
-            return self.desk.not_found(request)
+        form, slug, path = got
         upload = form.get("docx")
         w, config = self.desk.words(request), self.desk.load_config()
         if not isinstance(upload, UploadFile) or not upload.filename:
