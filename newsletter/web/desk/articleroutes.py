@@ -88,17 +88,22 @@ class ArticleRoutes:
                     choices.append((str(member.line), member_label(member)))
         return choices[:40]
 
-    async def _checked(self, request: Request) -> FormData | Response:
+    async def _form(self, request: Request) -> tuple[FormData, str, str, str, Path] | Response:
+        """The checked form of a POST and where it goes (slug, article, language, the issue's
+        folder); else its refusal (403) or 404."""
         form = await self.desk.checked_form(request)
-        return self.desk.refused(request) if form is None else form
-
-    async def save(self, request: Request) -> Response:
-        form = await self._checked(request)
-        if isinstance(form, Response):
-            return form
+        if form is None:
+            return self.desk.refused(request)
         slug, name, lang, path = self._where(request)
         if path is None:
             return self.desk.not_found(request)
+        return form, slug, name, lang, path
+
+    async def save(self, request: Request) -> Response:
+        got = await self._form(request)
+        if isinstance(got, Response):
+            return got
+        form, slug, name, lang, path = got
         document = await anyio.to_thread.run_sync(writer.open_article, path, name, lang)
         try:
             fields = article_from_form(form, article_fields(document))
@@ -132,8 +137,8 @@ class ArticleRoutes:
 
     async def render(self, request: Request) -> Response:
         """The form as typed, rendered for the member picked; JSON for the page's script."""
-        form = await self._checked(request)
-        if isinstance(form, Response):
+        form = await self.desk.checked_form(request)
+        if form is None:
             return JSONResponse({"problems": [{"field": "", "text": "refused"}]}, status_code=403)
         slug, name, lang, path = self._where(request)
         config = self.desk.load_config()
@@ -181,12 +186,10 @@ class ArticleRoutes:
         return JSONResponse({"version": document.version, "text": document.text})
 
     async def translate(self, request: Request) -> Response:
-        form = await self._checked(request)
-        if isinstance(form, Response):
-            return form
-        slug, name, lang, path = self._where(request)
-        if path is None:
-            return self.desk.not_found(request)
+        got = await self._form(request)
+        if isinstance(got, Response):
+            return got
+        form, slug, name, lang, path = got
         config = self.desk.load_config()
         try:
             await anyio.to_thread.run_sync(
